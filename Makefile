@@ -1,0 +1,117 @@
+# Makefile — builds cnnc (the compiler), libcnnrt.a (the runtime), the tests,
+# and runs the demo and benchmarks.  GNU make; everything lands in build/.
+#
+#   make            cnnc and build/libcnnrt.a
+#   make check      unit suites (Check), golden diagnostics, generated-code tests
+#   make asan       the same suite under AddressSanitizer and UBSan
+#   make demo       LeNet-5 on Fashion-MNIST, end to end
+#   make bench      throughput against PyTorch, measured in the same run
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+RTOPT   ?= -O3
+WARN     = -Wall -Wextra
+B       ?= build
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -I. -Iruntime -I$(B)
+SAN     ?=
+LDLIBS   = -lm
+
+# Debian packages the build, the tests and the demo need.
+DEPS_BIN = flex:flex bison:bison
+DEPS_PKG = check libstb-dev dataset-fashion-mnist
+
+FE_SRC  = $(wildcard frontend/*.c)
+IR_SRC  = $(wildcard ir/*.c)
+PS_SRC  = $(wildcard passes/*.c)
+CG_SRC  = $(wildcard codegen/*.c)
+RT_SRC  = $(wildcard runtime/*.c)
+GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
+
+CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(FE_SRC) $(IR_SRC) $(PS_SRC) $(CG_SRC)) \
+           $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
+RT_OBJ   = $(patsubst %.c,$(B)/%.o,$(RT_SRC))
+
+all: cnnc $(B)/libcnnrt.a
+
+cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt.a
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(B)/libcnnc.a: $(CNNC_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libcnnrt.a: $(RT_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/parser.c $(B)/parser.h: frontend/parser.y | $(B)
+	bison -Wall -Werror -o $(B)/parser.c --defines=$(B)/parser.h $<
+
+$(B)/lexer.c $(B)/lexer.h: frontend/lexer.l | $(B)
+	flex -o $(B)/lexer.c --header-file=$(B)/lexer.h $<
+
+# The runtime's source text, for --embed-runtime.
+RT_HDR = runtime/cnnrt.h $(filter-out runtime/cnnrt.h,$(wildcard runtime/*.h))
+$(B)/rtsrc.c: $(RT_SRC) $(RT_HDR) tools/embed.sh | $(B)
+	sh tools/embed.sh $(RT_HDR) $(RT_SRC) > $@
+
+$(B)/parser.o: $(B)/parser.c $(B)/lexer.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
+$(B)/lexer.o: $(B)/lexer.c $(B)/parser.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Wno-unused-function -c -o $@ $<
+$(B)/rtsrc.o: $(B)/rtsrc.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/runtime/%.o: runtime/%.c runtime/*.h | $(B)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(RTOPT) $(WARN) $(SAN) -c -o $@ $<
+
+$(B)/%.o: %.c $(B)/parser.h $(B)/lexer.h $(wildcard */*.h) ir/ops.def | $(B)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -c -o $@ $<
+
+$(B):
+	@mkdir -p $(B)
+
+# ---- dependencies: install when root, else print the line to run ----
+deps:
+	@sh tools/deps.sh $(DEPS_PKG) flex bison
+
+# ---- tests ----
+TESTS_RT   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_rt_*.c))
+TESTS_CC   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out tests/unit/test_rt_%,$(wildcard tests/unit/test_*.c)))
+TESTS_UNIT = $(TESTS_RT) $(TESTS_CC)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm
+
+# test_rt_*: runtime only; test_*: compiler and runtime
+$(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(B)/libcnnrt.a $(CHECK_LIBS)
+$(B)/tests/%: tests/unit/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
+
+check: deps all $(TESTS_UNIT)
+	@sh tests/run.sh $(B) $(TESTS_UNIT)
+
+asan:
+	$(MAKE) B=build/asan CC=gcc CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" check
+
+# ---- the demo: LeNet-5 on Fashion-MNIST ----
+FMNIST  ?= /usr/share/datasets/fashion-mnist
+EPOCHS  ?= 2
+demo: deps all
+	./cnnc --main examples/lenet5.cnn -o $(B)/lenet5.c
+	$(CC) -std=c99 -O2 $(WARN) -Iruntime -o $(B)/lenet5 $(B)/lenet5.c $(B)/libcnnrt.a -lm -lpthread
+	$(B)/lenet5 train --train $(FMNIST)/train-images-idx3-ubyte.gz \
+	    --val $(FMNIST)/t10k-images-idx3-ubyte.gz --epochs $(EPOCHS) --save $(B)/lenet5.cnnw
+	$(B)/lenet5 eval --weights $(B)/lenet5.cnnw $(FMNIST)/t10k-images-idx3-ubyte.gz
+
+bench: deps all
+	@sh tools/bench.sh $(B)
+
+clean:
+	rm -rf build cnnc
+
+.PHONY: all check asan demo bench clean deps

@@ -1,0 +1,54 @@
+/* emit_main.c — the optional main() of `cnnc --main`: the model's
+ * constants and functions handed to the runtime's trainer (cnnrt_main),
+ * which implements `train`, `eval` and `predict`.  The wrappers exist only
+ * to convert between the model's typed pointer and void *.
+ */
+#include <stdio.h>
+#include "emit.h"
+
+static const char *aug_names[] = {
+    "CNNRT_AUG_FLIP", "CNNRT_AUG_CROP", "CNNRT_AUG_HSV", "CNNRT_AUG_MOSAIC", "CNNRT_AUG_MIXUP"
+};
+
+void emit_main(Emitter *e)
+{
+    const Graph *g = e->g;
+    FILE *f = e->f;
+    const char *m = g->name;
+    int train = !g->inference && g->loss_node >= 0;
+    Shape in = g->vals[g->input].shape;
+    fprintf(f, "\n/* ---- the trainer: %s train|eval|predict (cnnc --main) ---- */\n", m);
+    fprintf(f, "static void *w_new(void) { return %s_new(); }\n", m);
+    fprintf(f, "static void w_free(void *m) { %s_free(m); }\n", m);
+    fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
+    fprintf(f, "static const float *w_forward(void *m, const float *x, int n) { return %s_forward(m, x, n); }\n", m);
+    fprintf(f, "static int w_params(void *m, const cnnrt_tensor **t) { return %s_params(m, t); }\n", m);
+    if (train) {
+        fprintf(f, "static void w_set_training(void *m, int on) { %s_set_training(m, on); }\n", m);
+        fprintf(f, "static float w_backward(void *m, const float *t, int n) { return %s_backward(m, t, n); }\n", m);
+        fprintf(f, "static void w_update(void *m) { %s_update(m); }\n", m);
+        fprintf(f, "static int w_state(void *m, const cnnrt_tensor **t, long **step) { return %s_state(m, t, step); }\n", m);
+    }
+    fprintf(f, "\nint main(int argc, char **argv)\n{\n");
+    const TrainCfg *t = &g->train;
+    if (t->naug) {
+        fprintf(f, "    static const cnnrt_augment augment[] = {\n");
+        for (int i = 0; i < t->naug; i++) {
+            const Augment *a = &t->aug[i];
+            fprintf(f, "        { %s, { %s, %s, %s, %s } },\n", aug_names[a->kind], emit_float(a->f[0]),
+                    emit_float(a->f[1]), emit_float(a->f[2]), emit_float(a->f[3]));
+        }
+        fprintf(f, "    };\n");
+    }
+    static const char *loss[] = { "0", "CNNRT_LOSS_XENT", "CNNRT_LOSS_BCE", "CNNRT_LOSS_MSE" };
+    fprintf(f, "    static const cnnrt_model model = {\n");
+    fprintf(f, "        \"%s\", %d, %d, %d, %d, %ld, %ld,\n", m, g->batch, in.d[0],
+            in.rank == 3 ? in.d[1] : 1, in.rank == 3 ? in.d[2] : 1, g->vals[g->input].size,
+            g->vals[g->outputs[0]].size);
+    fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", train ? loss[t->loss] : "0", t->epochs, t->seed,
+            t->naug ? "augment" : "NULL", t->naug);
+    fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s\n",
+            train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",
+            train ? "w_update" : "NULL", train ? "w_state" : "NULL");
+    fprintf(f, "    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
+}

@@ -1,0 +1,299 @@
+/* driver.c — the cnnc command: options, the passes, and output files.
+ *
+ *   source --frontend--> IR with shapes --passes--> planned IR --emit--> C
+ *
+ * The passes run from the one list in passes/manager.c, each when -O is at or
+ * above its level and it was not disabled; --dump-after and --verify-each
+ * act between them.  Outputs are written to a temporary file beside the
+ * target and renamed, so a failed run never leaves a partial file.
+ * Exit status: 0 success, 1 any user error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "frontend/frontend.h"
+#include "passes/passes.h"
+#include "codegen/emit.h"
+
+typedef struct {
+    const char *in, *out;
+    const char *emit;           /* c, ir, dot, none */
+    int stats, with_main, inference, embed, batch;
+    PassOptions passes;
+} Options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cnnc [options] FILE.cnn\n"
+        "Compile a .cnn network to standalone C (forward, backward, update).\n\n"
+        "  -o FILE            write C to FILE and its header beside it (FILE.h);\n"
+        "                     with --emit=ir|dot, write the dump to FILE\n"
+        "  --emit=c|ir|dot    what to write (default c); ir: the graph with shapes;\n"
+        "                     dot: Graphviz\n"
+        "  --stats            print a per-layer table: shapes, parameters, mult-adds,\n"
+        "                     and the activation arena (naive, planned, lower bound)\n"
+        "  --main             add a main() with train, eval and predict commands\n"
+        "  --inference        forward pass only; memory planned for it alone\n"
+        "  --batch N          largest batch (overrides the train block)\n"
+        "  --embed-runtime    put the runtime into the C file (needs only libc, libm)\n"
+        "  -O0, -O1, -O2      optimization level (default -O2); -O0 runs no\n"
+        "                     optimization pass\n"
+        "  --disable-pass=NAME  skip one pass\n"
+        "  --dump-after=NAME  print the IR after pass NAME (or 'all') to stderr\n"
+        "  --verify-each      check the IR's invariants after every pass\n"
+        "  --list-passes      print the passes in order with their levels\n"
+        "  --help, --version\n");
+}
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cnnc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'cnnc --help' for the options)\n");
+    return 1;
+}
+
+static int unknown_pass(const char *name)
+{
+    const char *names[32];
+    int n = 0;
+    for (; pass_list[n].name && n < 32; n++)
+        names[n] = pass_list[n].name;
+    const char *near = diag_nearest(name, names, n);
+    fprintf(stderr, "cnnc: error: unknown pass '%s'", name);
+    if (near)
+        fprintf(stderr, "; did you mean '%s'?", near);
+    fprintf(stderr, " (cnnc --list-passes lists them)\n");
+    return 1;
+}
+
+static int parse_args(int argc, char **argv, Options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->emit = "c";
+    o->passes.opt = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-o") == 0) {
+            if (++i >= argc)
+                return bad_usage("-o needs a file name%s", "");
+            o->out = argv[i];
+        } else if (strncmp(a, "--emit=", 7) == 0) {
+            o->emit = a + 7;
+            if (strcmp(o->emit, "c") && strcmp(o->emit, "ir") && strcmp(o->emit, "dot") &&
+                strcmp(o->emit, "none"))
+                return bad_usage("--emit takes c, ir, dot or none, not '%s'", o->emit);
+        } else if (strcmp(a, "--stats") == 0) {
+            o->stats = 1;
+        } else if (strcmp(a, "--main") == 0) {
+            o->with_main = 1;
+        } else if (strcmp(a, "--inference") == 0) {
+            o->inference = 1;
+        } else if (strcmp(a, "--embed-runtime") == 0) {
+            o->embed = 1;
+        } else if (strcmp(a, "--verify-each") == 0) {
+            o->passes.verify = 1;
+        } else if (strcmp(a, "--batch") == 0 || strncmp(a, "--batch=", 8) == 0) {
+            const char *v = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
+            char *end;
+            long b = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || b < 1 || b > 1000000)
+                return bad_usage("--batch needs a number from 1 to 1000000, not '%s'", v ? v : "");
+            o->batch = (int)b;
+        } else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) {
+            o->passes.opt = a[2] - '0';
+        } else if (strncmp(a, "--disable-pass=", 15) == 0) {
+            if (pass_find(a + 15) < 0)
+                return unknown_pass(a + 15);
+            if (o->passes.ndisabled < 16)
+                o->passes.disabled[o->passes.ndisabled++] = a + 15;
+        } else if (strncmp(a, "--dump-after=", 13) == 0) {
+            o->passes.dump_after = a + 13;
+            if (strcmp(a + 13, "all") && pass_find(a + 13) < 0)
+                return unknown_pass(a + 13);
+        } else if (strcmp(a, "--list-passes") == 0) {
+            for (int k = 0; pass_list[k].name; k++)
+                printf("%-16s -O%d%s\n", pass_list[k].name, pass_list[k].level,
+                       pass_list[k].level ? "" : " (always)");
+            exit(0);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("cnnc %s\n", CNNRT_VERSION);
+            exit(0);
+        } else if (a[0] == '-' && a[1]) {
+            return bad_usage("unknown option '%s'", a);
+        } else if (o->in) {
+            return bad_usage("one input file only (got a second: '%s')", a);
+        } else {
+            o->in = a;
+        }
+    }
+    if (!o->in)
+        return bad_usage("no input file%s", "");
+    if (o->stats && !o->out && strcmp(o->emit, "c") == 0)
+        o->emit = "none";       /* --stats alone only reports */
+    return 0;
+}
+
+/* ---- output files: temp + rename, nothing left behind on failure ---- */
+typedef struct {
+    const char *path;
+    char *tmp;              /* NULL when writing in place (not a regular file) */
+    FILE *f;
+} OutFile;
+
+static int out_open(OutFile *o, const char *path)
+{
+    struct stat st;
+    o->path = path;
+    o->tmp = NULL;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': it is a directory\n", path);
+            return -1;
+        }
+        o->f = fopen(path, "w");        /* /dev/null, a pipe */
+    } else {
+        o->tmp = ir_fmt("%s.tmp%ld", path, (long)getpid());
+        o->f = fopen(o->tmp, "w");
+    }
+    if (!o->f) {
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
+        free(o->tmp);
+        o->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ok: commit (rename) or abandon (remove) */
+static int out_close(OutFile *o, int ok)
+{
+    if (!o->f)
+        return -1;
+    int bad = ferror(o->f);
+    bad |= fclose(o->f) != 0;
+    o->f = NULL;
+    if (bad && ok)
+        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->path, strerror(errno));
+    if (o->tmp) {
+        if (ok && !bad && rename(o->tmp, o->path) != 0) {
+            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->path, strerror(errno));
+            bad = 1;
+        }
+        if (!ok || bad)
+            remove(o->tmp);
+        free(o->tmp);
+        o->tmp = NULL;
+    }
+    return ok && !bad ? 0 : -1;
+}
+
+/* "dir/model.c" -> "dir/model.h"; the include name is the base name */
+static char *header_path(const char *out)
+{
+    size_t n = strlen(out);
+    if (n > 2 && strcmp(out + n - 2, ".c") == 0)
+        return ir_fmt("%.*s.h", (int)(n - 2), out);
+    return ir_fmt("%s.h", out);
+}
+
+static int write_c(Graph *g, const Options *o, int argc, char **argv)
+{
+    char *out = o->out ? ir_strdup(o->out) : NULL;
+    if (!out) {
+        const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
+        const char *dot = strrchr(base, '.');
+        out = ir_fmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
+    }
+    char *hpath = header_path(out);
+    const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
+    char cmd[512] = "cnnc";
+    for (int i = 1; i < argc && strlen(cmd) + strlen(argv[i]) + 2 < sizeof cmd; i++) {
+        strcat(cmd, " ");
+        strcat(cmd, argv[i]);
+    }
+    EmitOptions eo = { out, hpath, hbase, o->with_main, o->embed, cmd };
+    OutFile c, h;
+    int rc = -1;
+    if (out_open(&c, out) == 0) {
+        if (out_open(&h, hpath) == 0) {
+            int ok = emit_c(g, &eo, c.f, h.f) == 0;
+            int hc = out_close(&h, ok);
+            rc = out_close(&c, ok && hc == 0);
+            if (rc && hc == 0 && h.tmp == NULL)
+                remove(hpath);
+        } else {
+            out_close(&c, 0);
+        }
+    }
+    free(out);
+    free(hpath);
+    return rc;
+}
+
+static void print_arena(const Graph *g)
+{
+    const Plan *p = &plan_last;
+    double kib = 4.0 / 1024;
+    printf("activation arena (%s, batch %d):\n", g->inference || g->loss_node < 0 ?
+           "forward pass" : "training step", g->batch);
+    printf("  naive        %10.1f KiB  (one buffer per tensor)\n", p->naive * kib);
+    printf("  planned      %10.1f KiB  (%.1f%% of naive, %s)\n", p->planned * kib,
+           p->naive ? 100.0 * p->planned / p->naive : 100.0, p->heuristic ? p->heuristic : "-");
+    printf("  lower bound  %10.1f KiB  (most bytes live at once; planned is %+.1f%%)\n",
+           p->lower * kib, p->lower ? 100.0 * (p->planned - p->lower) / p->lower : 0.0);
+}
+
+int main(int argc, char **argv)
+{
+    Options o;
+    if (parse_args(argc, argv, &o))
+        return 1;
+    Diag d;
+    char *src = NULL;
+    long len = 0;
+    diag_init(&d, o.in, NULL, 0, stderr);
+    if (fe_read_file(&d, o.in, &src, &len))
+        return 1;
+    diag_init(&d, o.in, src, len, stderr);
+    Graph *g = fe_compile(&d, o.in, src, len);
+    if (!g || diag_errors(&d)) {
+        ir_free(g);
+        free(src);
+        return 1;
+    }
+    if (o.batch)
+        g->batch = o.batch;
+    g->inference = o.inference || g->train.loss == L_NONE;
+    int rc = pass_run_all(g, &o.passes) ? 1 : 0;
+    if (rc == 0 && o.stats) {
+        ir_stats(g, stdout);
+        print_arena(g);
+    }
+    if (rc == 0 && strcmp(o.emit, "c") == 0) {
+        rc = write_c(g, &o, argc, argv) ? 1 : 0;
+    } else if (rc == 0 && strcmp(o.emit, "none") != 0) {
+        OutFile f = { NULL, NULL, stdout };
+        if (o.out && out_open(&f, o.out))
+            rc = 1;
+        if (rc == 0) {
+            if (strcmp(o.emit, "ir") == 0)
+                ir_dump(g, f.f);
+            else
+                ir_dot(g, f.f);
+            if (o.out)
+                rc = out_close(&f, 1) ? 1 : 0;
+        }
+    }
+    ir_free(g);
+    free(src);
+    plan_free(&plan_last);
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* swaprelu.c — swap-relu-pool: relu followed by maxpool becomes maxpool
+ * followed by relu.  max is monotone, so relu(max(x)) == max(relu(x))
+ * exactly (padding never wins a max, and every window holds a real cell);
+ * the relu then touches a quarter of the data for 2x2 pooling, forward and
+ * backward.  The gradient is the same too: where the window's max is
+ * negative both forms give zero, elsewhere the argmax is the same cell.
+ *
+ * Applies only when the relu's output has no other reader and is not a
+ * model output.  The two nodes exchange ops in place, so the schedule
+ * order stays valid.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "passes.h"
+
+int pass_swap_relu_pool(Graph *g)
+{
+    int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
+    int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
+    if (!uses || !reader)
+        abort();
+    ir_count_uses(g, uses);
+    for (int v = 0; v < g->nvals; v++)
+        reader[v] = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        if (!g->nodes[i].dead)
+            for (int k = 0; k < g->nodes[i].nin; k++)
+                reader[g->nodes[i].in[k]] = i;
+    for (int i = 0; i < g->nnodes; i++) {
+        Node *r = &g->nodes[i];
+        if (r->dead || r->bwd || r->op != OP_relu || r->act)
+            continue;
+        int y = r->out[0];
+        if (uses[y] != 1 || reader[y] < 0)
+            continue;
+        Node *p = &g->nodes[reader[y]];
+        if (p->op != OP_maxpool || p->bwd)
+            continue;
+        /* r: relu(x) -> y; p: maxpool(y) -> z   becomes
+         * r: maxpool(x) -> y (pooled shape); p: relu(y) -> z */
+        Node tmp = *r;
+        r->op = OP_maxpool;
+        r->a = p->a;
+        r->loc = p->loc;
+        char *rl = r->layer;
+        r->layer = p->layer;
+        p->layer = rl;
+        p->op = OP_relu;
+        p->a = tmp.a;
+        p->loc = tmp.loc;
+        Value *vy = &g->vals[y], *vz = &g->vals[p->out[0]];
+        vy->shape = vz->shape;
+        vy->size = vz->size;
+        char *t = vy->name;
+        vy->name = vz->name;
+        vz->name = t;
+    }
+    free(uses);
+    free(reader);
+    return 0;
+}

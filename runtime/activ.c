@@ -1,0 +1,176 @@
+/* activ.c — elementwise kernels: the activations (standalone or fused as a
+ * producer's epilogue), prelu, dropout and add.
+ *
+ * Every function here walks flat float arrays; shapes only matter to prelu
+ * (one slope per channel).  Not here: softmax and batchnorm (norm.c), which
+ * reduce across elements.
+ */
+#include "cnnrt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A caller broke the contract in a way that would silently produce wrong
+ * numbers: say so and stop. */
+static void act_die(const char *what, int act)
+{
+    fprintf(stderr, "cnnrt: %s (act %d)\n", what, act);
+    abort();
+}
+
+static float act_sigmoid(float x)
+{
+    return 1.0f / (1.0f + expf(-x));    /* expf overflow gives 0, not NaN */
+}
+
+void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y)
+{
+    switch (act) {
+    case CNNRT_ACT_NONE:
+        if (y != x)
+            memcpy(y, x, (size_t)len * sizeof *y);
+        break;
+    case CNNRT_ACT_RELU:
+        for (long i = 0; i < len; i++)
+            y[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    case CNNRT_ACT_LEAKY:
+        for (long i = 0; i < len; i++)
+            y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+        break;
+    case CNNRT_ACT_SIGMOID:
+        for (long i = 0; i < len; i++)
+            y[i] = act_sigmoid(x[i]);
+        break;
+    case CNNRT_ACT_TANH:
+        for (long i = 0; i < len; i++)
+            y[i] = tanhf(x[i]);
+        break;
+    case CNNRT_ACT_SILU:
+        for (long i = 0; i < len; i++)
+            y[i] = x[i] * act_sigmoid(x[i]);
+        break;
+    default:
+        act_die("unknown activation", act);
+    }
+}
+
+/* dx = dy * f'(x).  The derivative is taken from whichever of x (input) and
+ * y (output) the activation needs: relu and leaky relu read x when given,
+ * else the sign of y (the same for alpha >= 0); sigmoid and tanh read y when
+ * given, else recompute it from x; silu needs x.  At x == 0 relu and leaky
+ * relu take the left slope, as PyTorch does. */
+void cnnrt_act_backward(int act, float alpha, long len, const float *x,
+                        const float *y, const float *dy, float *dx)
+{
+    const float *v = x ? x : y;     /* relu, leaky: the sign source */
+    if (!v && act != CNNRT_ACT_NONE)
+        act_die("activation backward needs x or y", act);
+    switch (act) {
+    case CNNRT_ACT_NONE:
+        if (dx != dy)
+            memcpy(dx, dy, (size_t)len * sizeof *dx);
+        break;
+    case CNNRT_ACT_RELU:
+        for (long i = 0; i < len; i++)
+            dx[i] = v[i] > 0 ? dy[i] : 0.0f;
+        break;
+    case CNNRT_ACT_LEAKY:
+        for (long i = 0; i < len; i++)
+            dx[i] = v[i] > 0 ? dy[i] : alpha * dy[i];
+        break;
+    case CNNRT_ACT_SIGMOID:
+        for (long i = 0; i < len; i++) {
+            float s = y ? y[i] : act_sigmoid(x[i]);
+            dx[i] = dy[i] * s * (1.0f - s);
+        }
+        break;
+    case CNNRT_ACT_TANH:
+        for (long i = 0; i < len; i++) {
+            float t = y ? y[i] : tanhf(x[i]);
+            dx[i] = dy[i] * (1.0f - t * t);
+        }
+        break;
+    case CNNRT_ACT_SILU:
+        /* y alone cannot give silu's derivative (silu is not one-to-one),
+         * so a producer must not carry silu as a fused epilogue in
+         * training: its backward would arrive here with x == NULL. */
+        if (!x)
+            act_die("silu backward needs the pre-activation x; "
+                    "do not fuse silu into a layer that is trained", act);
+        for (long i = 0; i < len; i++) {
+            float s = act_sigmoid(x[i]);
+            dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+        }
+        break;
+    default:
+        act_die("unknown activation", act);
+    }
+}
+
+/* ---- prelu: x, y [n][c][hw], a [c] ---- */
+void cnnrt_prelu_forward(int n, int c, int hw, const float *x, const float *a,
+                         float *y)
+{
+    for (long s = 0; s < (long)n * c; s++) {
+        const float *xp = x + s * hw;
+        float *yp = y + s * hw, ac = a[s % c];
+        for (int i = 0; i < hw; i++)
+            yp[i] = xp[i] > 0 ? xp[i] : ac * xp[i];
+    }
+}
+
+/* dx (may be NULL) is overwritten; da (may be NULL) accumulates
+ * sum of dy*x over the non-positive x of its channel. */
+void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
+                          const float *dy, float *dx, float *da)
+{
+    for (long s = 0; s < (long)n * c; s++) {
+        const float *xp = x + s * hw, *dyp = dy + s * hw;
+        float ac = a[s % c];
+        double g = 0;
+        for (int i = 0; i < hw; i++) {
+            int pos = xp[i] > 0;
+            if (dx)
+                dx[s * hw + i] = pos ? dyp[i] : ac * dyp[i];
+            g += pos ? 0.0 : (double)dyp[i] * xp[i];
+        }
+        if (da)
+            da[s % c] += (float)g;
+    }
+}
+
+/* ---- dropout: mask[i] is 0 (dropped) or 1/(1-p) (kept, scaled) ----
+ * Training draws one uniform per element from r and keeps it when
+ * u >= p, so p = 0 keeps all and p >= 1 drops all.  Outside training y = x
+ * and mask is not written (it may be NULL then). */
+void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
+                           const float *x, float *y, float *mask)
+{
+    if (!training) {
+        if (y != x)
+            memcpy(y, x, (size_t)len * sizeof *y);
+        return;
+    }
+    float keep = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
+    for (long i = 0; i < len; i++) {
+        mask[i] = p > 0 && cnnrt_rng_uniform(r) < p ? 0.0f : keep;
+        y[i] = x[i] * mask[i];
+    }
+}
+
+/* dx may alias dy */
+void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float *dx)
+{
+    for (long i = 0; i < len; i++)
+        dx[i] = dy[i] * mask[i];
+}
+
+/* y may alias a or b */
+void cnnrt_add_forward(long len, const float *a, const float *b, float *y)
+{
+    for (long i = 0; i < len; i++)
+        y[i] = a[i] + b[i];
+}

@@ -1,0 +1,373 @@
+/* gemm.c — cnnrt_sgemm (see gemm.h): a cache-blocked single-precision
+ * matrix product in the Goto/BLIS shape, in plain C99 that GCC vectorizes.
+ *
+ * Structure, outermost first:
+ *   pc: K in blocks of KC            (beta applies to the first block only)
+ *   ic: M in blocks of MC            op(A) block packed into MR-row panels
+ *   jr: N in panels of NR            op(B) panel packed when transposed or
+ *                                    ragged, else read in place (rows of NR
+ *                                    floats, stride ldb)
+ *   ir: the MR-row panels of A       micro-kernel: an MR x NR tile of C held
+ *                                    in registers over the whole KC block
+ * so one B panel (KC x NR) stays in L1 while the A block (MC x KC) streams
+ * from L2.
+ *
+ * The micro-kernel is one generic body (gemm_micro) instantiated per
+ * instruction set with the tile shape that suits it; the shapes are the ones
+ * GCC 12 turns into clean broadcast+FMA loops with every accumulator in a
+ * register: AVX-512 8x32, AVX2+FMA 4x24, baseline 4x12.  With GCC on x86-64
+ * the AVX variants are compiled with target attributes and picked at run
+ * time from the CPU; elsewhere only the baseline exists.
+ *
+ * Not here: threading, complex types, strides other than row-major.
+ */
+#include "gemm.h"
+
+#include <stdint.h>
+
+/* Let a*b+c become an FMA (ISO C mode turns contraction off).  Scoped to
+ * this file, which matters when the runtime is pasted into one unit. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define GEMM_PRAGMAS 1
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define GEMM_X86 1
+#else
+#define GEMM_X86 0
+#endif
+
+#ifdef __GNUC__
+#define GEMM_INLINE static inline __attribute__((always_inline))
+#else
+#define GEMM_INLINE static inline
+#endif
+
+#define GEMM_KC    256      /* depth of a packed block */
+#define GEMM_MC    96       /* rows of a packed A block; a multiple of every MR */
+#define GEMM_MAXMR 8
+#define GEMM_MAXNR 32
+#define GEMM_DOT_MAXM 8      /* A x B^T with at most this many rows: dot path */
+
+static int gemm_min(int a, int b) { return a < b ? a : b; }
+
+/* ---- packing ----
+ * A block: rows [0, mc) and columns [0, kc) of op(A) starting at `a`, into
+ * ceil(mc/mr) panels; panel q holds rows q*mr.. as dst[q*kc*mr + p*mr + i],
+ * rows past mc zero. */
+static void gemm_pack_a(int ta, const float *a, long lda, int mc, int kc,
+                        int mr, float *dst)
+{
+    for (int i0 = 0; i0 < mc; i0 += mr, dst += (long)kc * mr) {
+        int mm = gemm_min(mr, mc - i0);
+        if (!ta) {
+            for (int i = 0; i < mm; i++) {
+                const float *src = a + (long)(i0 + i) * lda;
+                for (int p = 0; p < kc; p++)
+                    dst[(long)p * mr + i] = src[p];
+            }
+        } else {
+            for (int p = 0; p < kc; p++) {
+                const float *src = a + (long)p * lda + i0;
+                for (int i = 0; i < mm; i++)
+                    dst[(long)p * mr + i] = src[i];
+            }
+        }
+        for (int p = 0; mm < mr && p < kc; p++)
+            for (int i = mm; i < mr; i++)
+                dst[(long)p * mr + i] = 0;
+    }
+}
+
+/* B panel: rows [0, kc) and columns [0, nn) of op(B) starting at `b`, as
+ * dst[p*nr + j]; columns nn..nr zero. */
+static void gemm_pack_b(int tb, const float *b, long ldb, int kc, int nn,
+                        int nr, float *dst)
+{
+    if (!tb) {
+        for (int p = 0; p < kc; p++) {
+            const float *src = b + (long)p * ldb;
+            float *d = dst + (long)p * nr;
+            for (int j = 0; j < nn; j++)
+                d[j] = src[j];
+            for (int j = nn; j < nr; j++)
+                d[j] = 0;
+        }
+        return;
+    }
+    for (int j = 0; j < nn; j++) {
+        const float *src = b + (long)j * ldb;
+        for (int p = 0; p < kc; p++)
+            dst[(long)p * nr + j] = src[p];
+    }
+    for (int p = 0; nn < nr && p < kc; p++)
+        for (int j = nn; j < nr; j++)
+            dst[(long)p * nr + j] = 0;
+}
+
+/* ---- the micro-kernel ----
+ * tile = sum over p < kc of a[p][0..mr) (outer) b[p][0..nr), kc >= 1;
+ * a is a packed A panel, b a B panel with row stride ldb.  Writes the
+ * m x n corner (m <= mr, n <= nr) of C as alpha*tile + beta*C.
+ * mr and nr are compile-time constants after inlining, so `acc` lives in
+ * registers; the first product initialises it (no zeroing pass). */
+GEMM_INLINE void gemm_micro(int mr, int nr, int kc, const float *restrict a,
+                            const float *restrict b, long ldb,
+                            float *restrict c, long ldc, int m, int n,
+                            float alpha, float beta)
+{
+    float acc[GEMM_MAXMR * GEMM_MAXNR];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            acc[i * nr + j] = a[i] * b[j];
+    for (int p = 1; p < kc; p++) {
+        const float *ap = a + (long)p * mr, *bp = b + (long)p * ldb;
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+                acc[i * nr + j] += ap[i] * bp[j];
+    }
+    if (m == mr && n == nr) {
+        if (beta == 0) {
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++)
+                    c[i * ldc + j] = alpha * acc[i * nr + j];
+        } else {
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++)
+                    c[i * ldc + j] = alpha * acc[i * nr + j] + beta * c[i * ldc + j];
+        }
+        return;
+    }
+    /* partial tile: spill the registers whole, then copy the corner */
+    float t[GEMM_MAXMR * GEMM_MAXNR];
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++)
+            t[i * nr + j] = acc[i * nr + j];
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = alpha * t[i * nr + j]
+                             + (beta == 0 ? 0.0f : beta * c[i * ldc + j]);
+}
+
+/* One B panel against every A panel of a packed block of mc rows. */
+GEMM_INLINE void gemm_panel(int mr, int nr, int kc, int mc, const float *pa,
+                            const float *pb, long ldb, float *c, long ldc,
+                            int nn, float alpha, float beta)
+{
+    for (int i = 0; i < mc; i += mr)
+        gemm_micro(mr, nr, kc, pa + (long)i * kc, pb, ldb, c + (long)i * ldc,
+                   ldc, gemm_min(mr, mc - i), nn, alpha, beta);
+}
+
+/* ---- the dot-product path ----
+ * For a few rows of op(A) against a transposed B, packing B (a transpose
+ * of all of it) would cost more than the product itself.  Here each C
+ * element is a dot product of two rows contiguous in p, vl lanes at a time
+ * (a vector per lane group; the lanes are summed in a fixed order at the
+ * end).  A tile is ti rows of A by tj rows of B, compile-time constants. */
+GEMM_INLINE void gemm_dot_tile(int vl, int ti, int tj, int k,
+                               const float *restrict a, long lda,
+                               const float *restrict b, long ldb,
+                               float *restrict c, long ldc,
+                               float alpha, float beta)
+{
+    float acc[2][4][16];
+    int p = 0;
+    for (int ii = 0; ii < ti; ii++)
+        for (int jj = 0; jj < tj; jj++)
+            for (int v = 0; v < vl; v++)
+                acc[ii][jj][v] = 0;
+    for (; p + vl <= k; p += vl)
+        for (int ii = 0; ii < ti; ii++)
+            for (int jj = 0; jj < tj; jj++)
+                for (int v = 0; v < vl; v++)
+                    acc[ii][jj][v] += a[ii * lda + p + v] * b[jj * ldb + p + v];
+    for (int ii = 0; ii < ti; ii++)
+        for (int jj = 0; jj < tj; jj++) {
+            float s = 0;
+            for (int v = 0; v < vl; v++)
+                s += acc[ii][jj][v];
+            for (int q = p; q < k; q++)
+                s += a[ii * lda + q] * b[jj * ldb + q];
+            float *cij = c + ii * ldc + jj;
+            *cij = alpha * s + (beta == 0 ? 0.0f : beta * *cij);
+        }
+}
+
+/* C[m][n] = alpha * A[m][k] * B[n][k]^T + beta*C by 2x4 tiles; B rows
+ * outermost so four of them stay in L1 while every row of A passes. */
+GEMM_INLINE void gemm_dot(int vl, int m, int n, int k, const float *a,
+                          long lda, const float *b, long ldb, float *c,
+                          long ldc, float alpha, float beta)
+{
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+        int i = 0;
+        for (; i + 2 <= m; i += 2)
+            gemm_dot_tile(vl, 2, 4, k, a + i * lda, lda, b + j * ldb, ldb,
+                          c + i * ldc + j, ldc, alpha, beta);
+        if (i < m)
+            gemm_dot_tile(vl, 1, 4, k, a + i * lda, lda, b + j * ldb, ldb,
+                          c + i * ldc + j, ldc, alpha, beta);
+    }
+    for (; j < n; j++) {
+        int i = 0;
+        for (; i + 2 <= m; i += 2)
+            gemm_dot_tile(vl, 2, 1, k, a + i * lda, lda, b + j * ldb, ldb,
+                          c + i * ldc + j, ldc, alpha, beta);
+        if (i < m)
+            gemm_dot_tile(vl, 1, 1, k, a + i * lda, lda, b + j * ldb, ldb,
+                          c + i * ldc + j, ldc, alpha, beta);
+    }
+}
+
+typedef void (*gemm_panel_fn)(int kc, int mc, const float *pa, const float *pb,
+                              long ldb, float *c, long ldc, int nn,
+                              float alpha, float beta);
+typedef void (*gemm_dot_fn)(int m, int n, int k, const float *a, long lda,
+                            const float *b, long ldb, float *c, long ldc,
+                            float alpha, float beta);
+
+/* One instantiation per instruction set: the same body, its own tile. */
+#define GEMM_VARIANT(sfx, attr, mr, nr, vl)                                   \
+    attr static void gemm_panel_##sfx(int kc, int mc, const float *pa,       \
+                                      const float *pb, long ldb, float *c,    \
+                                      long ldc, int nn, float alpha,          \
+                                      float beta)                             \
+    {                                                                         \
+        gemm_panel(mr, nr, kc, mc, pa, pb, ldb, c, ldc, nn, alpha, beta);     \
+    }                                                                         \
+    attr static void gemm_dot_##sfx(int m, int n, int k, const float *a,      \
+                                    long lda, const float *b, long ldb,       \
+                                    float *c, long ldc, float alpha,          \
+                                    float beta)                               \
+    {                                                                         \
+        gemm_dot(vl, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);           \
+    }
+
+GEMM_VARIANT(generic, , 4, 12, 4)
+#if GEMM_X86
+GEMM_VARIANT(avx2, __attribute__((target("avx2,fma"))), 4, 24, 8)
+GEMM_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 16)
+#endif
+
+typedef struct {
+    int mr, nr;
+    gemm_panel_fn panel;
+    gemm_dot_fn dot;
+} gemm_kernel;
+
+static const gemm_kernel gemm_kernels[] = {
+    [CNNRT_GEMM_GENERIC] = { 4, 12, gemm_panel_generic, gemm_dot_generic },
+#if GEMM_X86
+    [CNNRT_GEMM_AVX2]    = { 4, 24, gemm_panel_avx2, gemm_dot_avx2 },
+    [CNNRT_GEMM_AVX512]  = { 8, 32, gemm_panel_avx512, gemm_dot_avx512 },
+#endif
+};
+
+static int gemm_forced = CNNRT_GEMM_AUTO;
+
+static int gemm_supported(int v)
+{
+    switch (v) {
+    case CNNRT_GEMM_GENERIC:
+        return 1;
+#if GEMM_X86
+    case CNNRT_GEMM_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CNNRT_GEMM_AVX512:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && gemm_supported(CNNRT_GEMM_AVX2);
+#endif
+    default:
+        return 0;
+    }
+}
+
+int cnnrt_sgemm_variant(void)
+{
+    if (gemm_forced != CNNRT_GEMM_AUTO)
+        return gemm_forced;
+    for (int v = CNNRT_GEMM_AVX512; v > CNNRT_GEMM_GENERIC; v--)
+        if (gemm_supported(v))
+            return v;
+    return CNNRT_GEMM_GENERIC;
+}
+
+int cnnrt_sgemm_select(int variant)
+{
+    if (variant != CNNRT_GEMM_AUTO && !gemm_supported(variant))
+        return 0;
+    gemm_forced = variant;
+    return 1;
+}
+
+/* C = beta*C, for the degenerate products (k == 0 or alpha == 0). */
+static void gemm_scale(int m, int n, float beta, float *c, long ldc)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = beta == 0 ? 0.0f : beta * c[i * ldc + j];
+}
+
+/* 64-byte aligned start inside a buffer with 16 spare floats */
+static float *gemm_align(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0 || alpha == 0) {
+        gemm_scale(m, n, beta, c, ldc);
+        return;
+    }
+    const gemm_kernel *kn = &gemm_kernels[cnnrt_sgemm_variant()];
+    int mr = kn->mr, nr = kn->nr;
+    if (transb && !transa && m <= GEMM_DOT_MAXM) {
+        kn->dot(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+        return;
+    }
+    int kcap = gemm_min(k, GEMM_KC);
+    int mcap = (gemm_min(m, GEMM_MC) + mr - 1) / mr * mr;
+    float pabuf[mcap * kcap + 16], pbbuf[kcap * nr + 16];
+    float *pa = gemm_align(pabuf), *pb = gemm_align(pbbuf);
+
+    for (int p0 = 0; p0 < k; p0 += GEMM_KC) {
+        int kc = gemm_min(GEMM_KC, k - p0);
+        float bet = p0 == 0 ? beta : 1.0f;
+        for (int i0 = 0; i0 < m; i0 += GEMM_MC) {
+            int mc = gemm_min(GEMM_MC, m - i0);
+            const float *ablk = transa ? a + (long)p0 * lda + i0
+                                       : a + (long)i0 * lda + p0;
+            gemm_pack_a(transa, ablk, lda, mc, kc, mr, pa);
+            for (int j0 = 0; j0 < n; j0 += nr) {
+                int nn = gemm_min(nr, n - j0);
+                const float *bblk = transb ? b + (long)j0 * ldb + p0
+                                           : b + (long)p0 * ldb + j0;
+                /* Untransposed B is read in place (its rows are the panel's
+                 * rows); measured no slower than packing even when many A
+                 * panels reuse it.  Transposed or ragged panels are packed. */
+                if (!transb && nn == nr) {
+                    kn->panel(kc, mc, pa, bblk, ldb, c + (long)i0 * ldc + j0,
+                              ldc, nn, alpha, bet);
+                } else {
+                    gemm_pack_b(transb, bblk, ldb, kc, nn, nr, pb);
+                    kn->panel(kc, mc, pa, pb, nr, c + (long)i0 * ldc + j0,
+                              ldc, nn, alpha, bet);
+                }
+            }
+        }
+    }
+}
+
+#ifdef GEMM_PRAGMAS
+#pragma GCC pop_options
+#endif

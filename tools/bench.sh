@@ -1,0 +1,42 @@
+#!/bin/sh
+# bench.sh — `make bench`: training throughput and batch-1 latency of the
+# generated LeNet-5 and VGG-style nets, at -O0 and -O2, each next to
+# PyTorch measured in the same run (../shared/bench, Debian python3-torch).
+# Prints a table of absolute figures and ratios.  Usage: tools/bench.sh BUILD
+set -e
+B=${1:-build}
+SECS=${BENCH_SECONDS:-3}
+D=$B/bench
+mkdir -p $D
+PY=/usr/bin/python3
+REF=../shared/bench/pytorch_reference.py
+have_torch=0
+[ -f $REF ] && $PY -c 'import torch' 2>/dev/null && have_torch=1
+[ $have_torch = 1 ] || echo "bench: PyTorch (python3-torch) or $REF missing: no ratios"
+
+build() {   # build NAME CNNFILE TAG FLAGS CDEFS
+    ./cnnc $4 $2 -o $D/$1-$3.c
+    U=$(echo $1 | tr a-z A-Z)
+    cc -std=c99 -O2 -Iruntime -I$D -DMODEL=$1 -DMODEL_UC=$U "-DMODEL_H=\"$1-$3.h\"" $5 \
+        -o $D/$1-$3 tools/bench_main.c $D/$1-$3.c $B/libcnnrt.a -lm -lpthread
+}
+
+printf "%-8s %-22s %12s %12s %8s\n" net measure cnnc pytorch ratio
+for net in lenet5 vggs; do
+    build $net examples/$net.cnn O2 "-O2" -DTRAIN
+    build $net examples/$net.cnn O0 "-O0" -DTRAIN
+    build $net examples/$net.cnn inf "--inference --batch 1" ""
+    t2=$($D/$net-O2 train $SECS)
+    t0=$($D/$net-O0 train $SECS)
+    li=$($D/$net-inf infer $SECS)
+    if [ $have_torch = 1 ]; then
+        pt=$($PY $REF $net train $SECS)
+        pi=$($PY $REF $net infer $SECS)
+    else
+        pt=0; pi=0
+    fi
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+    printf "%-8s %-22s %12s %12s %8s\n" $net "train img/s -O2" $t2 $pt "$(ratio $t2 $pt)"
+    printf "%-8s %-22s %12s %12s %8s\n" $net "train img/s -O0" $t0 $pt "$(ratio $t0 $pt)"
+    printf "%-8s %-22s %12s %12s %8s\n" $net "infer b=1 us (lower=better)" $li $pi "$(ratio $pi $li)"
+done
