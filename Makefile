@@ -92,7 +92,7 @@ $(B)/tests/%: tests/unit/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
 
 check: deps all $(TESTS_UNIT)
-	@sh tests/run.sh $(B) $(TESTS_UNIT)
+	@CNNC_SAN="$(SAN)" sh tests/run.sh $(B) $(TESTS_UNIT)
 
 asan:
 	$(MAKE) B=build/asan CC=gcc CFLAGS="-O1 -g -fno-omit-frame-pointer" \

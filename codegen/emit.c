@@ -136,7 +136,12 @@ const char *emit_len(Emitter *e, int v)
 
 const char *emit_float(float v)
 {
-    char *b = tmp("%.9g", (double)v);
+    char *b = bufs[nextbuf++ % NBUF];
+    for (int prec = 1; prec <= 9; prec++) {     /* the shortest that reads back */
+        snprintf(b, sizeof bufs[0], "%.*g", prec, (double)v);
+        if (strtof(b, NULL) == v)
+            break;
+    }
     if (!strpbrk(b, ".eni"))
         strcat(b, ".0");
     strcat(b, "f");
@@ -163,11 +168,19 @@ void emit_comment(Emitter *e, const Node *n)
         ir_shape_str(g->vals[f->out[0]].shape, out, sizeof out);
     static const char *acts[] = { "", "relu", "leaky_relu", "sigmoid", "tanh", "silu" };
     const char *base = strrchr(g->file, '/') ? strrchr(g->file, '/') + 1 : g->file;
-    fprintf(e->f, "    /* %s%s: %s%s%s  %s:%d  %s -> %s%s%s */\n",
-            n->op == OP_loss ? "" : (n->bwd ? "d " : ""), n->layer ? n->layer : "",
-            ir_ops[n->op].name, n->act ? "+" : "", n->act ? acts[n->act] : "",
-            base, n->loc.line, in, out, n->act_line ? tmp(", %s from line %d", acts[n->act], n->act_line) : "",
-            n->op == OP_loss ? "" : "");
+    if (n->op == OP_loss) {
+        static const char *ln[] = { "", "cross_entropy", "bce", "mse" };
+        const Node *last = &g->nodes[g->vals[n->in[1]].producer];
+        fprintf(e->f, "    /* loss: %s  %s:%d  on %s%s%s */\n", ln[n->a.loss], base, n->loc.line, in,
+                n->a.loss == L_MSE ? "" : ", computed with ",
+                n->a.loss == L_MSE ? "" : tmp("%s (log-sum-exp)", last->layer));
+        return;
+    }
+    fprintf(e->f, "    /* %s%s: %s%s%s%s  %s:%d  %s -> %s%s */\n",
+            n->bwd ? "d " : "", n->layer ? n->layer : "",
+            ir_ops[n->op].name, n->fold_bn ? "+batchnorm" : "", n->act ? "+" : "",
+            n->act ? acts[n->act] : "", base, n->loc.line, in, out,
+            n->act_line ? tmp(", %s from line %d", acts[n->act], n->act_line) : "");
 }
 
 /* ---- the header ---- */
@@ -281,9 +294,9 @@ static void emit_struct(Emitter *e, int train)
     fprintf(f, "    float *arena;           /* ARENA */\n");
     if (e->nderived)
         fprintf(f, "    float *derived;         /* %ld floats: batchnorm folded into convs */\n", e->nderived);
-    fprintf(f, "    %s_tensors p;%s\n", m, train ? "\n    " : "");
+    fprintf(f, "    %s_tensors p;          /* parameters and statistics */\n", m);
     if (train)
-        fprintf(f, "%s_tensors g;\n", m);
+        fprintf(f, "    %s_tensors g;          /* their gradients */\n", m);
     fprintf(f, "    cnnrt_tensor tensors[%d];\n", g->nparams ? g->nparams : 1);
     if (train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"

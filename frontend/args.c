@@ -17,9 +17,7 @@
 
 #include "frontend/sema.h"
 
-/* The largest size-like integer (filters, kernel, stride...): well past any
- * real network, small enough that shape arithmetic cannot overflow. */
-#define BIG 1000000
+#define BIG MAX_SIZE
 
 /* Valid values of (what, key); what NULL: any callee with that key.  The
  * first matching row applies.  lo/hi are inclusive unless *_open. */

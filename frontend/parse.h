@@ -46,6 +46,7 @@ typedef struct PState {
     int rec_line;               /* REC_STMT: the line being skipped */
     Token pend[2];              /* tokens to hand out before scanning */
     int npend;
+    YYLTYPE pushed;             /* the last token handed over again */
 
     /* the block being parsed, for "missing '}'" */
     AModel *model;              /* inside `model x { ... }` */
@@ -58,6 +59,11 @@ typedef struct PState {
 
 /* the parser's scanner: hands out pending tokens, SYNC, and keeps history */
 int yylex(YYSTYPE *lval, YYLTYPE *lloc, yyscan_t scanner);
+
+/* Can tok start a statement of the current block?  Does a line ending in
+ * tok continue on the next? (for recovery) */
+int fe_starts_statement(const PState *ps, int tok);
+int fe_continues_line(int tok);
 
 /* Parse a whole file.  The tree lives in `a`; errors go to d. */
 AProgram *fe_parse(Diag *d, Arena *a, const char *src, long len);

@@ -510,11 +510,12 @@ static void fe_recover(PState *ps)
         return;
     }
     int first = before->tok == YYEOF || before->loc.last_line < t->loc.first_line;
-    int stmt = t->tok == IDENT || t->tok == INPUT || t->tok == OUTPUT;
-    int cont = before->tok == ',' || before->tok == '(' || before->tok == '[' ||
-               before->tok == '=' || before->tok == ARROW;
-    if (t->tok == ';' || (t->tok == '}' && ps->depth == 0) || (first && stmt && !cont)) {
+    int again = !memcmp(&t->loc, &ps->pushed, sizeof t->loc);  /* never loop */
+    if (!again && (t->tok == ';' || (t->tok == '}' && ps->depth == 0) ||
+                   (first && fe_starts_statement(ps, t->tok) &&
+                    !fe_continues_line(before->tok)))) {
         /* the parser drops its copy of t; hand it over again after SYNC */
+        ps->pushed = t->loc;
         ps->pend[0] = *t;
         ps->pend[0].tok = SYNC;
         ps->pend[1] = *t;

@@ -24,8 +24,6 @@
 #include "frontend/parse.h"
 #include "frontend/sema.h"
 
-enum { BIG = 1000000 };
-
 void sema_did_you_mean(Sema *s, Loc loc, const char *word,
                        const char *const *names, int n)
 {
@@ -63,19 +61,13 @@ static Name *find(Sema *s, const char *name)
     }
 }
 
-static void rehash(Sema *s)
+/* put names[k] in its slot */
+static void insert(Sema *s, int k)
 {
-    free(s->slots);
-    s->nslots = s->nslots ? 2 * s->nslots : 64;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (!s->slots)
-        abort();
-    for (int k = 0; k < s->nnames; k++) {
-        unsigned i = hash(s->names[k].name);
-        while (s->slots[i & (s->nslots - 1)])
-            i++;
-        s->slots[i & (s->nslots - 1)] = k + 1;
-    }
+    unsigned i = hash(s->names[k].name);
+    while (s->slots[i & (s->nslots - 1)])
+        i++;
+    s->slots[i & (s->nslots - 1)] = k + 1;
 }
 
 static void add_name(Sema *s, const char *name, Loc loc, int stmt)
@@ -87,27 +79,32 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
             abort();
     }
     s->names[s->nnames++] = (Name){ name, loc, stmt, POISON };
-    if (2 * s->nnames > s->nslots)
-        rehash(s);
-    else {
-        unsigned i = hash(name);
-        while (s->slots[i & (s->nslots - 1)])
-            i++;
-        s->slots[i & (s->nslots - 1)] = s->nnames;
+    if (2 * s->nnames <= s->nslots) {
+        insert(s, s->nnames - 1);
+        return;
     }
+    free(s->slots);                 /* grow: at most half full */
+    s->nslots = s->nslots ? 2 * s->nslots : 64;
+    s->slots = calloc(s->nslots, sizeof *s->slots);
+    if (!s->slots)
+        abort();
+    for (int k = 0; k < s->nnames; k++)
+        insert(s, k);
 }
 
-/* "did you mean" among the tensors defined before this statement */
-static void suggest_tensor(Sema *s, Loc loc, const char *word)
+/* The tensor defined before this statement closest to word, or NULL. */
+static const char *nearest_tensor(Sema *s, const char *word)
 {
     const char **names = malloc((s->nnames + 1) * sizeof *names);
     int n = 0;
-    for (int i = 0; names && i < s->nnames; i++)
+    if (!names)
+        return NULL;
+    for (int i = 0; i < s->nnames; i++)
         if (s->names[i].stmt < s->stmt)
             names[n++] = s->names[i].name;
-    if (names)
-        sema_did_you_mean(s, loc, word, names, n);
+    const char *near = diag_nearest(word, names, n);
     free(names);
+    return near;
 }
 
 /* Every `input x[...]` and `x = ...` names a tensor; the table is filled
@@ -145,8 +142,10 @@ static int use_tensor(Sema *s, const char *name, Loc loc)
         if (sema_user_op(name) >= 0) {
             diag_error(s->d, loc, "'%s' is an op, not a tensor", name);
         } else {
+            const char *near = nearest_tensor(s, name);
             diag_error(s->d, loc, "unknown tensor '%s'", name);
-            suggest_tensor(s, loc, name);
+            if (near)
+                diag_note(s->d, loc, "did you mean '%s'?", near);
         }
         return POISON;
     }
@@ -175,10 +174,10 @@ static int lower_input(Sema *s, const AStmt *st)
     char got[64];
     for (int i = 0; i < n; i++) {
         const AValue *v = st->items.v[i];
-        if (v->kind != AV_INT || v->i < 1 || v->i > BIG) {
+        if (v->kind != AV_INT || v->i < 1 || v->i > MAX_SIZE) {
             args_describe(s, v, got, sizeof got);
             diag_error(s->d, v->loc, "input sizes must be integers from 1 to %d, got %s",
-                       BIG, got);
+                       MAX_SIZE, got);
             ok = 0;
         } else if (i < 3) {
             sh.d[i] = v->i;
@@ -364,12 +363,7 @@ static int start_tensor(Sema *s, const AStmt *st, const AValue *t)
     }
     if (n)
         return use_tensor(s, t->text, t->loc);
-    const char **names = malloc((s->nnames + 1) * sizeof *names);
-    int nn = 0;
-    for (int i = 0; names && i < s->nnames; i++)
-        if (s->names[i].stmt < s->stmt)
-            names[nn++] = s->names[i].name;
-    const char *tensor = names ? diag_nearest(t->text, names, nn) : NULL;
+    const char *tensor = nearest_tensor(s, t->text);
     const char *op = diag_nearest(t->text, s->opnames, s->nopnames);
     if (tensor && !t->parens) {
         diag_error(s->d, t->loc, "unknown tensor '%s'", t->text);
@@ -381,7 +375,6 @@ static int start_tensor(Sema *s, const AStmt *st, const AValue *t)
     } else {
         diag_error(s->d, t->loc, "unknown tensor '%s'", t->text);
     }
-    free(names);
     return POISON;
 }
 
@@ -410,8 +403,9 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
 
 /* ---- outputs ---- */
 
-/* `output a, b` (the first such statement), else the last result. */
-static void lower_outputs(Sema *s, int last)
+/* `output a, b` (the first such statement), else the last result (of
+ * the statement at `lastloc`). */
+static void lower_outputs(Sema *s, int last, Loc lastloc)
 {
     Graph *g = s->g;
     const AStmt *out = NULL;
@@ -429,8 +423,14 @@ static void lower_outputs(Sema *s, int last)
     }
     g->outputs = malloc((out ? out->items.n : 1) * sizeof *g->outputs);
     if (!out) {
-        if (last == g->input && last >= 0) {
+        if (last == g->input && last >= 0 && g->nnodes == 0) {
             diag_error(s->d, s->model->nameloc, "model '%s' has no layers", s->model->name);
+            return;
+        }
+        if (last == g->input && last >= 0) {
+            diag_error(s->d, lastloc, "the last statement gives the input '%s', which "
+                       "cannot be the output", g->vals[last].name);
+            diag_note(s->d, lastloc, "name the outputs with 'output NAME, ...'");
             return;
         }
         if (last >= 0)
@@ -463,6 +463,7 @@ static void lower_model(Sema *s)
     define_names(s);
     int first = -1;
     int prev = lower_first_input(s);
+    Loc lastloc = s->model->nameloc;
     for (int i = 0; i < s->model->stmts.n; i++) {
         const AStmt *st = s->model->stmts.v[i];
         s->stmt = i;
@@ -478,9 +479,10 @@ static void lower_model(Sema *s)
             check_name(s, st);
             prev = lower_chain(s, st, prev);
             set_value(s, st, prev);
+            lastloc = st->loc;
         }
     }
-    lower_outputs(s, prev);
+    lower_outputs(s, prev, lastloc);
     s->g->nfwd = s->g->nnodes;
 }
 

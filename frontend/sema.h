@@ -16,6 +16,11 @@
 
 enum { POISON = -2 };
 
+/* The largest size-like integer (input sizes, filters, kernel, stride,
+ * batch...): well past any real network, small enough that shape
+ * arithmetic on a few of them cannot overflow. */
+enum { MAX_SIZE = 1000000 };
+
 /* ---- names of tensors ---- */
 typedef struct {
     const char *name;

@@ -280,7 +280,7 @@ int ir_autodiff(Graph *g)
         need |= n->npar > 0 && g->params[n->par[0]].learned;
         if (!need || gradient(n->out[0]) < 0)
             continue;
-        grad_fns[n->op](g, f);
+        grad_fns[g->nodes[f].op](g, f);     /* gradient() may move g->nodes */
     }
     for (int v = 0; v < nv; v++)
         free(ad.contrib[v]);

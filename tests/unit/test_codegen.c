@@ -55,7 +55,7 @@ static const Model models[] = {
 /* Compile model m with cnnc FLAGS into DIR/prog; returns the program path. */
 static const char *build(const Model *m, const char *flags, const char *tag, const char *batch)
 {
-    static char prog[8][512];
+    static char prog[8][600];
     static int next;
     char *p = prog[next++ % 8];
     char dir[512], upper[64];
@@ -64,12 +64,12 @@ static const char *build(const Model *m, const char *flags, const char *tag, con
     for (; m->name[i] && i < 63; i++)
         upper[i] = (char)(m->name[i] >= 'a' && m->name[i] <= 'z' ? m->name[i] - 32 : m->name[i]);
     upper[i] = 0;
-    snprintf(p, 512, "%s/prog", dir);
+    snprintf(p, 600, "%s/prog", dir);
     char outc[64] = "";
     if (m->out_c)
         snprintf(outc, sizeof outc, "-DOUT_C=%d", m->out_c);
-    if (sh("mkdir -p %s && ./cnnc %s %s %s -o %s/%s.c", dir, flags, batch ? "--batch" : "",
-           batch ? batch : "", dir, m->name) ||
+    if (sh("mkdir -p %s && ./cnnc %s %s %s %s -o %s/%s.c", dir, flags, batch ? "--batch" : "",
+           batch ? batch : "", m->file, dir, m->name) ||
         sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime -I%s -DMODEL=%s -DMODEL_UC=%s "
            "'-DMODEL_H=\"%s.h\"' %s -o %s tests/harness/model_main.c %s/%s.c %s/libcnnrt.a -lm",
            SAN, dir, m->name, upper, m->name, outc, p, dir, m->name, B))
@@ -197,10 +197,10 @@ START_TEST(spec_programs)
                     /* the model name is the word after "model" */
                     FILE *g = fopen(path, "r");
                     char w[256], prev[256] = "";
-                    static char mname[8][64];
+                    static char mname[8][256];
                     while (fscanf(g, "%255s", w) == 1) {
                         if (strcmp(prev, "model") == 0) {
-                            snprintf(mname[nprog % 8], 64, "%s", w);
+                            snprintf(mname[nprog % 8], 256, "%s", w);
                             break;
                         }
                         snprintf(prev, sizeof prev, "%s", w);

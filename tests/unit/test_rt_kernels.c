@@ -966,28 +966,34 @@ START_TEST(test_loss_grad)
 }
 END_TEST
 
+/* logits of +-100 (as the spec asks) and +-1000 (beyond exp's range even
+ * in double): losses finite and right, gradients finite and right */
 START_TEST(test_loss_extreme)
 {
-    /* two samples, two classes: logits +-100 */
-    float z[4] = { 100, -100, -100, 100 }, t[4] = { 0, 1, 0, 1 }, p[4], dz[4];
-    cnnrt_softmax_forward(2, 2, 1, z, p);
-    float l = cnnrt_xent_loss(2, 2, 1, z, p, t, dz);
-    ck_assert_msg(isfinite(l) && fabs(l - 100) < 1e-3, "xent at +-100: %g, want 100", l);
-    for (int i = 0; i < 4; i++)
-        ck_assert_msg(isfinite(dz[i]), "xent dz[%d] = %g", i, dz[i]);
-    ck_assert_msg(fabsf(dz[0] - 0.5f) < 1e-6f && fabsf(dz[1] + 0.5f) < 1e-6f,
-                  "xent dz = %g %g, want 0.5 -0.5", dz[0], dz[1]);
-    /* bce: wrong by 100 (twice) and right by 100 (once) */
-    float zb[3] = { 100, -100, 100 }, tb[3] = { 0, 1, 1 }, db[3];
-    l = cnnrt_bce_loss(3, zb, NULL, tb, db);
-    ck_assert_msg(isfinite(l) && fabs(l - 200.0 / 3) < 1e-3, "bce at +-100: %g, want 66.667", l);
-    ck_assert_msg(fabsf(db[0] - 1.0f / 3) < 1e-6f && fabsf(db[1] + 1.0f / 3) < 1e-6f &&
-                  fabsf(db[2]) < 1e-6f, "bce dz = %g %g %g", db[0], db[1], db[2]);
-    float pb[3];
-    for (int i = 0; i < 3; i++)                     /* saturated sigmoid: 0 and 1 */
-        pb[i] = 1 / (1 + expf(-zb[i]));
-    l = cnnrt_bce_loss(3, zb, pb, tb, db);
-    ck_assert_msg(isfinite(l) && fabs(l - 200.0 / 3) < 1e-3, "bce with p in {0,1}: %g", l);
+    static const float big[] = { 100, 1000 };
+    for (int k = 0; k < 2; k++) {
+        float B = big[k];
+        /* two samples, two classes: the first wrong by 2B, the second right */
+        float z[4] = { B, -B, -B, B }, t[4] = { 0, 1, 0, 1 }, p[4], dz[4];
+        cnnrt_softmax_forward(2, 2, 1, z, p);
+        float l = cnnrt_xent_loss(2, 2, 1, z, p, t, dz);
+        ck_assert_msg(isfinite(l) && fabs(l - B) < 1e-5 * B, "xent at +-%g: %g, want %g", B, l, B);
+        ck_assert_msg(fabsf(dz[0] - 0.5f) < 1e-6f && fabsf(dz[1] + 0.5f) < 1e-6f &&
+                      fabsf(dz[2]) < 1e-6f && fabsf(dz[3]) < 1e-6f,
+                      "xent dz at +-%g = %g %g %g %g", B, dz[0], dz[1], dz[2], dz[3]);
+        /* bce: wrong by B twice, right by B once; p given (saturated to 0
+         * and 1) and recomputed */
+        float zb[3] = { B, -B, B }, tb[3] = { 0, 1, 1 }, pb[3], db[3];
+        for (int i = 0; i < 3; i++)
+            pb[i] = 1 / (1 + expf(-zb[i]));
+        for (int withp = 0; withp < 2; withp++) {
+            l = cnnrt_bce_loss(3, zb, withp ? pb : NULL, tb, db);
+            ck_assert_msg(isfinite(l) && fabs(l - 2 * B / 3) < 1e-5 * B,
+                          "bce at +-%g: %g, want %g", B, l, 2 * B / 3);
+            ck_assert_msg(fabsf(db[0] - 1.0f / 3) < 1e-6f && fabsf(db[1] + 1.0f / 3) < 1e-6f &&
+                          fabsf(db[2]) < 1e-6f, "bce dz at +-%g = %g %g %g", B, db[0], db[1], db[2]);
+        }
+    }
 }
 END_TEST
 

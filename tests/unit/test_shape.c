@@ -119,8 +119,8 @@ START_TEST(other_ops)
     SHAPE("model m { input x[3, 4, 5]\n upsample }", "upsample1", "[3,8,10]");
     SHAPE("model m { input x[3, 4, 5]\n softmax }", "softmax1", "[3,4,5]");
     SHAPE("model m { input x[3, 4, 5]\n a = conv(2, kernel=1)\n b = x -> conv(5, kernel=1)\n"
-          " c = concat(a, b, x) }", "c", "[10,4,5]");
-    SHAPE("model m { input x[3, 4, 5]\n a = relu\n b = x -> tanh\n c = add(a, b) }", "c", "[3,4,5]");
+          " c = concat(a, b, x) }", "c.0", "[10,4,5]");
+    SHAPE("model m { input x[3, 4, 5]\n a = relu\n b = x -> tanh\n c = add(a, b) }", "c.0", "[3,4,5]");
     Graph *g = compile("model m { input x[3, 4, 5]\n batchnorm -> prelu -> flatten -> dense(2) -> batchnorm }");
     ck_assert_msg(g != NULL, "%s", errbuf);
     ck_assert(param(g, "batchnorm1.running_var") != NULL);
