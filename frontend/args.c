@@ -100,7 +100,7 @@ int args_spec(const char *spec, ArgSpec *out)
 /* The text of `loc` in the source, when it is on one line and short. */
 static int source_text(const Diag *d, Loc loc, char *buf, int len)
 {
-    if (!d->src || loc.line < 1 || loc.endcol < loc.col || loc.endcol - loc.col >= 40)
+    if (!d->src || d->capped || loc.line < 1 || loc.endcol < loc.col || loc.endcol - loc.col >= 40)
         return 0;
     const char *p = d->src, *end = d->src + d->srclen;
     for (int l = 1; l < loc.line; l++) {

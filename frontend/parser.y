@@ -8,7 +8,7 @@
  * syntax error at the second one.
  *
  * Errors: yyreport_syntax_error words bison's findings for people ("expected
- * ',' or ')', got name 'kernel'"), adds hints for common slips, and starts
+ * ',' or ')', got identifier 'kernel'"), adds hints for common slips, and starts
  * recovery (parse.h): every `error SYNC` rule drops one broken statement,
  * entry or top-level item, so one run reports many syntax errors.  An
  * unclosed block is closed by `head ... error` at the end of the file or at
@@ -75,7 +75,7 @@ static void fe_recover(PState *ps);
     Vec vec;
 }
 
-%token <str> IDENT  "name"
+%token <str> IDENT  "identifier"
 %token <num> NUMBER "number"
 %token <str> STRING "string"
 %token MODEL  "'model'"
@@ -375,7 +375,7 @@ static void yyerror(YYLTYPE *loc, yyscan_t scanner, const char *msg)
 static const char *tokname(yysymbol_kind_t k)
 {
     switch (k) {
-    case YYSYMBOL_IDENT:  return "a name";
+    case YYSYMBOL_IDENT:  return "an identifier";
     case YYSYMBOL_NUMBER: return "a number";
     case YYSYMBOL_STRING: return "a string";
     case YYSYMBOL_YYEOF:  return "end of file";
@@ -397,7 +397,7 @@ static void describe(PState *ps, yysymbol_kind_t k, Loc loc, char *buf, int len)
         if (off < 0 || off + n > ps->len)
             n = 0;
         int cut = n > 40;
-        snprintf(buf, len, "%s '%.*s%s'", k == YYSYMBOL_IDENT ? "name" : "number",
+        snprintf(buf, len, "%s '%.*s%s'", k == YYSYMBOL_IDENT ? "identifier" : "number",
                  cut ? 37 : n, s + off, cut ? "..." : "");
     } else {
         snprintf(buf, len, "%s", tokname(k));
@@ -448,6 +448,12 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
         return 0;
     }
 
+    if (ps->d->capped) {            /* only count it, and recover */
+        diag_error(ps->d, loc, "syntax error");
+        if (got != YYSYMBOL_YYEOF)
+            fe_recover(ps);
+        return 0;
+    }
     char gotbuf[80], msg[400];
     describe(ps, got, loc, gotbuf, sizeof gotbuf);
     Token *prev = &ps->hist[1];

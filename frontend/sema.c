@@ -27,7 +27,7 @@
 void sema_did_you_mean(Sema *s, Loc loc, const char *word,
                        const char *const *names, int n)
 {
-    const char *near = diag_nearest(word, names, n);
+    const char *near = s->d->capped ? NULL : diag_nearest(word, names, n);
     if (near)
         diag_note(s->d, loc, "did you mean '%s'?", near);
 }
@@ -95,6 +95,8 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
 /* The tensor defined before this statement closest to word, or NULL. */
 static const char *nearest_tensor(Sema *s, const char *word)
 {
+    if (s->d->capped)               /* nobody will read it */
+        return NULL;
     const char **names = malloc((s->nnames + 1) * sizeof *names);
     int n = 0;
     if (!names)
@@ -364,7 +366,7 @@ static int start_tensor(Sema *s, const AStmt *st, const AValue *t)
     if (n)
         return use_tensor(s, t->text, t->loc);
     const char *tensor = nearest_tensor(s, t->text);
-    const char *op = diag_nearest(t->text, s->opnames, s->nopnames);
+    const char *op = s->d->capped ? NULL : diag_nearest(t->text, s->opnames, s->nopnames);
     if (tensor && !t->parens) {
         diag_error(s->d, t->loc, "unknown tensor '%s'", t->text);
         diag_note(s->d, t->loc, "did you mean '%s'?", tensor);

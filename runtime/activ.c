@@ -25,32 +25,43 @@ static float act_sigmoid(float x)
     return 1.0f / (1.0f + expf(-x));    /* expf overflow gives 0, not NaN */
 }
 
+/* Both directions copy their input to the output first (unless they are
+ * the same buffer) and then work in place: one pointer read and written at
+ * the same index vectorizes, where GCC's overlap check would send the usual
+ * in-place call (y == x, dx == dy) down its scalar path. */
+static void act_copy(long len, const float *src, float *dst)
+{
+    if (dst != src)
+        memcpy(dst, src, (size_t)len * sizeof *dst);
+}
+
 void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y)
 {
+    act_copy(len, x, y);
     switch (act) {
     case CNNRT_ACT_NONE:
-        if (y != x)
-            memcpy(y, x, (size_t)len * sizeof *y);
         break;
     case CNNRT_ACT_RELU:
         for (long i = 0; i < len; i++)
-            y[i] = x[i] > 0 ? x[i] : 0.0f;
+            y[i] = y[i] > 0 ? y[i] : 0.0f;
         break;
     case CNNRT_ACT_LEAKY:
-        for (long i = 0; i < len; i++)
-            y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+        for (long i = 0; i < len; i++) {
+            float t = y[i], pos = t > 0 ? t : 0.0f, neg = t > 0 ? 0.0f : t;
+            y[i] = pos + alpha * neg;           /* selects, which vectorize */
+        }
         break;
     case CNNRT_ACT_SIGMOID:
         for (long i = 0; i < len; i++)
-            y[i] = act_sigmoid(x[i]);
+            y[i] = act_sigmoid(y[i]);
         break;
     case CNNRT_ACT_TANH:
         for (long i = 0; i < len; i++)
-            y[i] = tanhf(x[i]);
+            y[i] = tanhf(y[i]);
         break;
     case CNNRT_ACT_SILU:
         for (long i = 0; i < len; i++)
-            y[i] = x[i] * act_sigmoid(x[i]);
+            y[i] = y[i] * act_sigmoid(y[i]);
         break;
     default:
         act_die("unknown activation", act);
@@ -61,48 +72,49 @@ void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y)
  * y (output) the activation needs: relu and leaky relu read x when given,
  * else the sign of y (the same for alpha >= 0); sigmoid and tanh read y when
  * given, else recompute it from x; silu needs x.  At x == 0 relu and leaky
- * relu take the left slope, as PyTorch does. */
+ * relu take the left slope, as PyTorch does.  x and y must not overlap dx. */
 void cnnrt_act_backward(int act, float alpha, long len, const float *x,
                         const float *y, const float *dy, float *dx)
 {
     const float *v = x ? x : y;     /* relu, leaky: the sign source */
     if (!v && act != CNNRT_ACT_NONE)
         act_die("activation backward needs x or y", act);
+    /* y alone cannot give silu's derivative (silu is not one-to-one), so a
+     * producer must not carry silu as a fused epilogue in training: its
+     * backward would arrive here with x == NULL. */
+    if (act == CNNRT_ACT_SILU && !x)
+        act_die("silu backward needs the pre-activation x; "
+                "do not fuse silu into a layer that is trained", act);
+    act_copy(len, dy, dx);
     switch (act) {
     case CNNRT_ACT_NONE:
-        if (dx != dy)
-            memcpy(dx, dy, (size_t)len * sizeof *dx);
         break;
     case CNNRT_ACT_RELU:
         for (long i = 0; i < len; i++)
-            dx[i] = v[i] > 0 ? dy[i] : 0.0f;
+            dx[i] = v[i] > 0 ? dx[i] : 0.0f;
         break;
     case CNNRT_ACT_LEAKY:
-        for (long i = 0; i < len; i++)
-            dx[i] = v[i] > 0 ? dy[i] : alpha * dy[i];
+        for (long i = 0; i < len; i++) {
+            float d = dx[i], pos = v[i] > 0 ? d : 0.0f, neg = v[i] > 0 ? 0.0f : d;
+            dx[i] = pos + alpha * neg;
+        }
         break;
     case CNNRT_ACT_SIGMOID:
         for (long i = 0; i < len; i++) {
             float s = y ? y[i] : act_sigmoid(x[i]);
-            dx[i] = dy[i] * s * (1.0f - s);
+            dx[i] *= s * (1.0f - s);
         }
         break;
     case CNNRT_ACT_TANH:
         for (long i = 0; i < len; i++) {
             float t = y ? y[i] : tanhf(x[i]);
-            dx[i] = dy[i] * (1.0f - t * t);
+            dx[i] *= 1.0f - t * t;
         }
         break;
     case CNNRT_ACT_SILU:
-        /* y alone cannot give silu's derivative (silu is not one-to-one),
-         * so a producer must not carry silu as a fused epilogue in
-         * training: its backward would arrive here with x == NULL. */
-        if (!x)
-            act_die("silu backward needs the pre-activation x; "
-                    "do not fuse silu into a layer that is trained", act);
         for (long i = 0; i < len; i++) {
             float s = act_sigmoid(x[i]);
-            dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+            dx[i] *= s * (1.0f + x[i] * (1.0f - s));
         }
         break;
     default:

@@ -19,6 +19,7 @@
  * the AVX variants are compiled with target attributes and picked at run
  * time from the CPU; elsewhere only the baseline exists.
  *
+ * Also here: cnnrt_sum, the one reduction the other kernels share.
  * Not here: threading, complex types, strides other than row-major.
  */
 #include "gemm.h"
@@ -366,6 +367,21 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
             }
         }
     }
+}
+
+/* lanes summed in a fixed order: the same input gives the same bits */
+double cnnrt_sum(const float *x, long n)
+{
+    double acc[8] = { 0 }, s = 0;
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            acc[j] += x[i + j];
+    for (int j = 0; j < 8; j++)
+        s += acc[j];
+    for (; i < n; i++)
+        s += x[i];
+    return s;
 }
 
 #ifdef GEMM_PRAGMAS

@@ -1,7 +1,8 @@
-/* gemm.h — the runtime's internal single-precision matrix product, the
- * engine under conv.c and dense.c.  Not part of the public API (cnnrt.h):
- * generated code never calls it; it carries the cnnrt_ prefix only so the
- * library exports nothing outside its namespace.
+/* gemm.h — internal to the runtime's kernels: the single-precision matrix
+ * product under conv.c and dense.c, and two small helpers several kernel
+ * files share.  Not part of the public API (cnnrt.h): generated code never
+ * calls these; they carry the cnnrt_ prefix only so the library exports
+ * nothing outside its namespace.
  *
  * Row-major throughout:
  *   C[m][n] (row stride ldc) = alpha * op(A)[m][k] * op(B)[k][n] + beta * C
@@ -26,5 +27,13 @@ enum { CNNRT_GEMM_AUTO, CNNRT_GEMM_GENERIC, CNNRT_GEMM_AVX2, CNNRT_GEMM_AVX512 }
 int cnnrt_sgemm_select(int variant);
 /* the variant AUTO resolves to, or the forced one: CNNRT_GEMM_GENERIC.. */
 int cnnrt_sgemm_variant(void);
+
+
+/* ---- helpers shared by the kernel files ---- */
+/* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */
+double cnnrt_sum(const float *x, long n);
+/* the output positions o in [0, nout) whose input coordinate o*stride + off
+ * lies in [0, nin), as [*lo, *hi) (conv.c; pool.c uses it too) */
+void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi);
 
 #endif

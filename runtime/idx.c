@@ -9,19 +9,24 @@
  *
  * Every check happens at open: shape against the model, label count,
  * label range.  After that get() cannot fail for an index in range.
- * Not here: image folders and YOLO lists (they will be other loaders behind
- * cnnrt_data_open), shuffling and augmentation (the trainer's).
+ * cnnrt_data_open sends folders and image files to image.c and `.txt`
+ * lists to yolo.c; everything else is taken for IDX.  The few helpers
+ * every data file uses (cnnrt_errorf, cnnrt_warn, cnnrt_strdup; data.h)
+ * live here.  Not here: shuffling and augmentation (loader.c, augment.c).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "cnnrt.h"
+#include "data.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define IDX_U8   0x08
@@ -43,10 +48,8 @@ typedef struct {
     long sample;            /* elements per image: c*h*w */
 } idx_set;
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void idx_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
+/* shared with the other data files (data.h) */
+void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -57,6 +60,24 @@ static void idx_error(char *err, size_t errlen, const char *path, const char *fm
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
         va_end(ap);
     }
+}
+
+void cnnrt_warn(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+char *cnnrt_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    return p ? memcpy(p, s, n) : NULL;
 }
 
 static uint32_t idx_be32(const unsigned char *p)
@@ -78,19 +99,19 @@ static int idx_check_header(const unsigned char *p, size_t n, const char *path,
                             char *err, size_t errlen)
 {
     if (n == 0)
-        idx_error(err, errlen, path, "empty file: not an IDX file");
+        cnnrt_errorf(err, errlen, path, "empty file: not an IDX file");
     else if (n >= 2 && (p[0] || p[1]))
-        idx_error(err, errlen, path, "not an IDX file (it does not start with two "
+        cnnrt_errorf(err, errlen, path, "not an IDX file (it does not start with two "
                   "zero bytes)");
     else if (n < 4)
-        idx_error(err, errlen, path, "truncated IDX header");
+        cnnrt_errorf(err, errlen, path, "truncated IDX header");
     else if (p[2] != IDX_U8 && p[2] != IDX_F32)
-        idx_error(err, errlen, path, "IDX element type 0x%02X is not supported "
+        cnnrt_errorf(err, errlen, path, "IDX element type 0x%02X is not supported "
                   "(u8 0x08 and float32 0x0D are)", p[2]);
     else if (p[3] < 1 || p[3] > IDX_MAXDIM)
-        idx_error(err, errlen, path, "IDX files with %d dimensions are not supported", p[3]);
+        cnnrt_errorf(err, errlen, path, "IDX files with %d dimensions are not supported", p[3]);
     else if (n < 4 + 4 * (size_t)p[3])
-        idx_error(err, errlen, path, "truncated IDX header");
+        cnnrt_errorf(err, errlen, path, "truncated IDX header");
     else
         return 0;
     return -1;
@@ -115,21 +136,21 @@ static int idx_read(const char *path, idx_file *f, char *err, size_t errlen)
         f->dims[i] = idx_be32(p + 4 + 4 * i);
         want *= f->dims[i];
         if (want > ((uint64_t)1 << 40)) {
-            idx_error(err, errlen, path, "IDX header sizes are impossibly large: "
+            cnnrt_errorf(err, errlen, path, "IDX header sizes are impossibly large: "
                       "the file is corrupt");
             goto fail;
         }
     }
     if (f->dims[0] > 0x7fffffff) {
-        idx_error(err, errlen, path, "more than 2^31 samples");
+        cnnrt_errorf(err, errlen, path, "more than 2^31 samples");
         goto fail;
     }
     if (n - header != want) {
         if (n - header < want)
-            idx_error(err, errlen, path, "truncated: the header announces %llu bytes "
+            cnnrt_errorf(err, errlen, path, "truncated: the header announces %llu bytes "
                       "of data, the file has %zu", (unsigned long long)want, n - header);
         else
-            idx_error(err, errlen, path, "%zu bytes after the %llu the header announces: "
+            cnnrt_errorf(err, errlen, path, "%zu bytes after the %llu the header announces: "
                       "not an IDX file, or corrupt", (size_t)(n - header - want),
                       (unsigned long long)want);
         goto fail;
@@ -149,7 +170,7 @@ static int idx_check_shape(const idx_file *f, const char *path, int c, int h, in
 {
     long fc = 1, fh = 1, fw = 1;
     if (f->ndim == 1) {
-        idx_error(err, errlen, path, "holds one value per sample (a label file?), "
+        cnnrt_errorf(err, errlen, path, "holds one value per sample (a label file?), "
                   "not images");
         return -1;
     }
@@ -163,24 +184,24 @@ static int idx_check_shape(const idx_file *f, const char *path, int c, int h, in
     if (h == 1 && w == 1) {             /* a flat model input takes any layout */
         if (have == want)
             return 0;
-        idx_error(err, errlen, path, "expected samples of %ld values, got %ldx%ldx%ld "
+        cnnrt_errorf(err, errlen, path, "expected samples of %ld values, got %ldx%ldx%ld "
                   "= %ld values", want, fc, fh, fw, have);
         return -1;
     }
     if (f->ndim == 2) {
         if (have == want)
             return 0;
-        idx_error(err, errlen, path, "expected %dx%dx%d images (%ld values), got flat "
+        cnnrt_errorf(err, errlen, path, "expected %dx%dx%d images (%ld values), got flat "
                   "samples of %ld values", c, h, w, want, have);
         return -1;
     }
     if (fc != c) {
-        idx_error(err, errlen, path, "expected %d channel%s, got %ld", c,
+        cnnrt_errorf(err, errlen, path, "expected %d channel%s, got %ld", c,
                   c == 1 ? "" : "s", fc);
         return -1;
     }
     if (fh != h || fw != w) {
-        idx_error(err, errlen, path, "expected %dx%d images, got %ldx%ld", h, w, fh, fw);
+        cnnrt_errorf(err, errlen, path, "expected %dx%d images, got %ldx%ld", h, w, fh, fw);
         return -1;
     }
     return 0;
@@ -191,14 +212,14 @@ static int idx_check_labels(const idx_file *l, const char *path, uint32_t count,
                             const char *images, int tsize, char *err, size_t errlen)
 {
     if (l->dims[0] != count) {
-        idx_error(err, errlen, path, "%u labels for the %u images of '%s'",
+        cnnrt_errorf(err, errlen, path, "%u labels for the %u images of '%s'",
                   (unsigned)l->dims[0], (unsigned)count, images);
         return -1;
     }
     if (l->type == IDX_F32) {
         uint32_t per = l->ndim == 1 ? 1 : l->dims[1];
         if (l->ndim > 2 || per != (uint32_t)tsize) {
-            idx_error(err, errlen, path, "expected float targets of %d value%s per sample, "
+            cnnrt_errorf(err, errlen, path, "expected float targets of %d value%s per sample, "
                       "got %u", tsize, tsize == 1 ? "" : "s",
                       l->ndim > 2 ? (unsigned)(l->dims[1] * l->dims[2]) : (unsigned)per);
             return -1;
@@ -206,13 +227,13 @@ static int idx_check_labels(const idx_file *l, const char *path, uint32_t count,
         return 0;
     }
     if (l->ndim != 1) {
-        idx_error(err, errlen, path, "u8 labels must be one class index per sample "
+        cnnrt_errorf(err, errlen, path, "u8 labels must be one class index per sample "
                   "(1 dimension), not %d dimensions", l->ndim);
         return -1;
     }
     for (uint32_t i = 0; tsize > 1 && i < count; i++)
         if (l->data[i] >= tsize) {
-            idx_error(err, errlen, path, "label %d of sample %u is out of range for "
+            cnnrt_errorf(err, errlen, path, "label %d of sample %u is out of range for "
                       "%d classes", l->data[i], (unsigned)i, tsize);
             return -1;
         }
@@ -224,7 +245,7 @@ static int idx_get(const cnnrt_dataset *d, int i, float *x, float *target,
 {
     const idx_set *s = (const idx_set *)d;
     if (i < 0 || i >= d->count) {
-        idx_error(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
+        cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
         return -1;
     }
     if (s->images.type == IDX_U8) {
@@ -259,13 +280,6 @@ static void idx_close(cnnrt_dataset *d)
     free(s->labels.buf);
     free(s->path);
     free(s);
-}
-
-static char *idx_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    return p ? memcpy(p, s, n) : NULL;
 }
 
 /* Replaces the first `from` after position `start` of s by `to`, in place
@@ -322,8 +336,8 @@ static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int 
 {
     idx_set *s = calloc(1, sizeof *s);
     char *beside = NULL;
-    if (!s || !(s->path = idx_strdup(path))) {
-        idx_error(err, errlen, path, "out of memory");
+    if (!s || !(s->path = cnnrt_strdup(path))) {
+        cnnrt_errorf(err, errlen, path, "out of memory");
         goto fail;
     }
     if (idx_read(path, &s->images, err, errlen) < 0
@@ -334,7 +348,7 @@ static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int 
     if (!labels && tsize > 0) {
         beside = idx_labels_beside(path);
         if (!beside && need_labels) {
-            idx_error(err, errlen, path, "cannot tell where its labels are: "
+            cnnrt_errorf(err, errlen, path, "cannot tell where its labels are: "
                       "give them with --labels");
             goto fail;
         }
@@ -372,10 +386,26 @@ cnnrt_dataset *cnnrt_data_open(const char *path, const char *labels,
     if (err && errlen)
         err[0] = 0;
     if (c < 1 || h < 1 || w < 1 || tsize < 0) {
-        idx_error(err, errlen, path, "bad sample shape %dx%dx%d", c, h, w);
+        cnnrt_errorf(err, errlen, path, "bad sample shape %dx%dx%d", c, h, w);
         errno = EINVAL;
         return NULL;
     }
+    struct stat st;
+    size_t n = strlen(path);
+    int dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    int list = n > 4 && !strcasecmp(path + n - 4, ".txt");
+    if ((dir || list || cnnrt_is_image_name(path)) && labels) {
+        cnnrt_errorf(err, errlen, labels, "label files go with IDX data; '%s' is %s", path,
+                     dir ? "a folder (its class folders are the labels)"
+                     : list ? "a list (its images have YOLO label files beside them)"
+                     : "an image file");
+        errno = EINVAL;
+        return NULL;
+    }
+    if (list)
+        return cnnrt_yolo_open(path, c, h, w, tsize, err, errlen);
+    if (dir || cnnrt_is_image_name(path))
+        return cnnrt_image_open(path, c, h, w, tsize, need_labels, err, errlen);
     return idx_open(path, labels, c, h, w, tsize, need_labels, err, errlen);
 }
 

@@ -8,122 +8,142 @@
  * Not here: softmax and batchnorm (norm.c).
  */
 #include "cnnrt.h"
+#include "gemm.h"
 
+#include <math.h>
 #include <string.h>
 
-/* The window of output (oy, ox) clipped to the input: rows [*y0, *y1),
- * columns [*x0, *x1).  Empty only when padding exceeds the kernel. */
-static void pool_window(const cnnrt_pool *g, int oy, int ox,
-                        int *y0, int *y1, int *x0, int *x1)
-{
-    int iy = oy * g->sh - g->ph, ix = ox * g->sw - g->pw;
-    *y0 = iy < 0 ? 0 : iy;
-    *y1 = iy + g->kh > g->h ? g->h : iy + g->kh;
-    *x0 = ix < 0 ? 0 : ix;
-    *x1 = ix + g->kw > g->w ? g->w : ix + g->kw;
-}
+/* The windows of one output row, as "taps": one per kernel cell (ky, kx)
+ * that lands inside the input for some ox, in row-major window order.  Tap
+ * t covers the plane indices base + ox*sw for ox in [lo, hi); base may be
+ * negative, the indices used never are.  Walking the taps of a row with ox
+ * innermost visits every window's cells in window order, with no clipping
+ * in the inner loops (which run along ox and vectorize). */
+typedef struct {
+    long base;
+    int lo, hi;
+} PoolTap;
 
-/* Index in the plane of the first maximum of the window (row-major order),
- * or -1 for an empty window.  Padding never takes part. */
-static long pool_argmax(const cnnrt_pool *g, const float *xp, int oy, int ox)
+static int pool_taps(const cnnrt_pool *g, int oy, PoolTap *t)
 {
-    int y0, y1, x0, x1;
-    long best = -1;
-    float m = 0;
-    pool_window(g, oy, ox, &y0, &y1, &x0, &x1);
-    for (int iy = y0; iy < y1; iy++)
-        for (int ix = x0; ix < x1; ix++) {
-            long i = (long)iy * g->w + ix;
-            if (best < 0 || xp[i] > m) {
-                m = xp[i];
-                best = i;
-            }
+    int nt = 0;
+    for (int ky = 0; ky < g->kh; ky++) {
+        int iy = oy * g->sh - g->ph + ky;
+        if (iy < 0 || iy >= g->h)
+            continue;                           /* padding never counts */
+        for (int kx = 0; kx < g->kw; kx++) {
+            int off = kx - g->pw;
+            t[nt].base = (long)iy * g->w + off;
+            cnnrt_span(g->ow, g->sw, off, g->w, &t[nt].lo, &t[nt].hi);
+            nt++;
         }
-    return best;
+    }
+    return nt;
 }
 
-/* an empty window (only possible with pad > kernel/2) outputs 0 */
-void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
+/* The first maximum of every window of output row oy (strictly greater
+ * replaces, so ties keep the earliest cell): value in m[ox], plane index in
+ * at[ox], or at[ox] = -1 when no cell exceeds -inf (an all-padding window,
+ * possible only when pad > kernel/2, or a window of -inf). */
+static void pool_row_max(const cnnrt_pool *g, const float *xp, int oy,
+                         PoolTap *t, float *m, int *at)
 {
-    long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
-    for (long pl = 0; pl < (long)n * g->c; pl++) {
-        const float *xp = x + pl * hw;
-        float *yp = y + pl * ohw;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                long i = pool_argmax(g, xp, oy, ox);
-                yp[oy * g->ow + ox] = i < 0 ? 0.0f : xp[i];
-            }
+    int nt = pool_taps(g, oy, t);
+    for (int ox = 0; ox < g->ow; ox++) {
+        m[ox] = -INFINITY;
+        at[ox] = -1;
+    }
+    for (int k = 0; k < nt; k++) {
+        int lo = t[k].lo, hi = t[k].hi, sw = g->sw;
+        long base = t[k].base;
+        for (int ox = lo; ox < hi; ox++) {
+            int i = (int)(base + (long)ox * sw);
+            float v = xp[i], mo = m[ox];
+            int gt = v > mo;                    /* branch-free: data is random */
+            m[ox] = v > mo ? v : mo;
+            at[ox] += gt * (i - at[ox]);
+        }
     }
 }
 
-/* dx = dy routed to each window's argmax, recomputed from x */
+/* windows with no cell above -inf (see pool_row_max) output 0 */
+void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
+{
+    long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
+    PoolTap t[g->kh * g->kw];
+    float m[g->ow];
+    int at[g->ow];
+    for (long pl = 0; pl < (long)n * g->c; pl++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            float *yr = y + pl * ohw + (long)oy * g->ow;
+            pool_row_max(g, x + pl * hw, oy, t, m, at);
+            for (int ox = 0; ox < g->ow; ox++)
+                yr[ox] = at[ox] < 0 ? 0.0f : m[ox];
+        }
+}
+
+/* dx = dy routed to each window's first maximum, recomputed from x */
 void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
                             const float *dy, float *dx)
 {
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
+    PoolTap t[g->kh * g->kw];
+    float m[g->ow];
+    int at[g->ow];
     memset(dx, 0, (size_t)(n * g->c * hw) * sizeof *dx);
-    for (long pl = 0; pl < (long)n * g->c; pl++) {
-        const float *xp = x + pl * hw, *dyp = dy + pl * ohw;
-        float *dxp = dx + pl * hw;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                long i = pool_argmax(g, xp, oy, ox);
-                if (i >= 0)
-                    dxp[i] += dyp[oy * g->ow + ox];
-            }
-    }
+    for (long pl = 0; pl < (long)n * g->c; pl++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            const float *dyr = dy + pl * ohw + (long)oy * g->ow;
+            pool_row_max(g, x + pl * hw, oy, t, m, at);
+            for (int ox = 0; ox < g->ow; ox++)
+                if (at[ox] >= 0)
+                    dx[pl * hw + at[ox]] += dyr[ox];
+        }
 }
 
+/* the divisor is always kh*kw: padded cells count as zeros */
 void cnnrt_avgpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
 {
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
-    for (long pl = 0; pl < (long)n * g->c; pl++) {
-        const float *xp = x + pl * hw;
-        float *yp = y + pl * ohw;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                int y0, y1, x0, x1;
-                float s = 0;
-                pool_window(g, oy, ox, &y0, &y1, &x0, &x1);
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++)
-                        s += xp[(long)iy * g->w + ix];
-                yp[oy * g->ow + ox] = s * inv;
-            }
-    }
+    PoolTap t[g->kh * g->kw];
+    for (long pl = 0; pl < (long)n * g->c; pl++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            const float *xp = x + pl * hw;
+            float *yr = y + pl * ohw + (long)oy * g->ow;
+            int nt = pool_taps(g, oy, t);
+            for (int ox = 0; ox < g->ow; ox++)
+                yr[ox] = 0;
+            for (int k = 0; k < nt; k++)
+                for (int ox = t[k].lo; ox < t[k].hi; ox++)
+                    yr[ox] += xp[t[k].base + (long)ox * g->sw];
+            for (int ox = 0; ox < g->ow; ox++)
+                yr[ox] *= inv;
+        }
 }
 
 void cnnrt_avgpool_backward(const cnnrt_pool *g, int n, const float *dy, float *dx)
 {
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
+    PoolTap t[g->kh * g->kw];
     memset(dx, 0, (size_t)(n * g->c * hw) * sizeof *dx);
-    for (long pl = 0; pl < (long)n * g->c; pl++) {
-        const float *dyp = dy + pl * ohw;
-        float *dxp = dx + pl * hw;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox = 0; ox < g->ow; ox++) {
-                int y0, y1, x0, x1;
-                float d = dyp[oy * g->ow + ox] * inv;
-                pool_window(g, oy, ox, &y0, &y1, &x0, &x1);
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++)
-                        dxp[(long)iy * g->w + ix] += d;
-            }
-    }
+    for (long pl = 0; pl < (long)n * g->c; pl++)
+        for (int oy = 0; oy < g->oh; oy++) {
+            const float *dyr = dy + pl * ohw + (long)oy * g->ow;
+            float *dxp = dx + pl * hw;
+            int nt = pool_taps(g, oy, t);
+            for (int k = 0; k < nt; k++)
+                for (int ox = t[k].lo; ox < t[k].hi; ox++)
+                    dxp[t[k].base + (long)ox * g->sw] += dyr[ox] * inv;
+        }
 }
 
 /* ---- global average pooling: x [n][c][hw] -> y [n][c] ---- */
 void cnnrt_gap_forward(int n, int c, int hw, const float *x, float *y)
 {
-    for (long pl = 0; pl < (long)n * c; pl++) {
-        double s = 0;
-        for (int i = 0; i < hw; i++)
-            s += x[pl * hw + i];
-        y[pl] = (float)(s / hw);
-    }
+    for (long pl = 0; pl < (long)n * c; pl++)
+        y[pl] = (float)(cnnrt_sum(x + pl * hw, hw) / hw);
 }
 
 void cnnrt_gap_backward(int n, int c, int hw, const float *dy, float *dx)

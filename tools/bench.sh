@@ -30,8 +30,8 @@ for net in lenet5 vggs; do
     t0=$($D/$net-O0 train $SECS)
     li=$($D/$net-inf infer $SECS)
     if [ $have_torch = 1 ]; then
-        pt=$($PY $REF $net train $SECS)
-        pi=$($PY $REF $net infer $SECS)
+        pt=$($PY $REF $net train $SECS | awk '{ printf "%.0f", $1 }')
+        pi=$($PY $REF $net infer $SECS | awk '{ printf "%.1f", $1 }')
     else
         pt=0; pi=0
     fi

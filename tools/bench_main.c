@@ -8,6 +8,7 @@
  *
  * It measures the generated code and the runtime only: no data loading.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -506,6 +506,28 @@ START_TEST(test_no_crash)
 }
 END_TEST
 
+/* Past the error cap, errors are only counted: 100,000 bad lines take no
+ * longer than good ones (the test's timeout catches quadratic work). */
+START_TEST(test_many_errors)
+{
+    enum { N = 100000 };
+    char *buf = malloc(N * 32 + 100);
+    static const char *const lines[] = { "a%d = zz%d -> relu\n", "conv(6 7) -> x%d%d\n" };
+    for (int k = 0; k < 2; k++) {
+        int n = sprintf(buf, "model m {\n input x[4]\n");
+        for (int i = 0; i < N; i++)
+            n += sprintf(buf + n, lines[k], i, i);
+        strcpy(buf + n, "}\n");
+        Result r = compile(buf);
+        ck_assert_ptr_null(r.g);
+        ck_assert_int_eq(r.nerrors, N);
+        ck_assert_int_le(r.len, 4000);          /* 20 errors and the cap line */
+        done(&r);
+    }
+    free(buf);
+}
+END_TEST
+
 static int write_file(const char *path, const char *data, long len)
 {
     FILE *f = fopen(path, "wb");
@@ -563,6 +585,7 @@ int main(void)
     tcase_add_test(tc, test_augment);
     tcase_add_test(tc, test_error_counts);
     tcase_add_test(tc, test_no_crash);
+    tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_read_file);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

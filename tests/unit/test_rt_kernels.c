@@ -264,6 +264,8 @@ static const ConvCase conv_cases[] = {
     {  5, 7, 7,  3, 1, 1, 2, 2, 0, 0, 1, 1, 1, 2 },  /* 1x1 strided: unfolded */
     {  3, 10, 9, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 2 },  /* mixed stride, dilation */
     { 16, 10, 10, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1 }, /* several gemm panels */
+    {  8, 9, 7,  6, 3, 2, 2, 1, 1, 0, 1, 2, 2, 3 },  /* kernel-major dw, groups */
+    {  4, 8, 8,  3, 3, 3, 1, 1, 2, 2, 2, 2, 1, 2 },  /* kernel-major, dilated */
     {  1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1 }, /* LeNet-5 conv1 */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
