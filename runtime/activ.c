@@ -25,7 +25,7 @@ static float act_sigmoid(float x)
     return 1.0f / (1.0f + expf(-x));    /* expf overflow gives 0, not NaN */
 }
 
-/* Both directions copy their input to the output first (unless they are
+/* The kernels here copy their input to the output first (unless they are
  * the same buffer) and then work in place: one pointer read and written at
  * the same index vectorizes, where GCC's overlap check would send the usual
  * in-place call (y == x, dx == dy) down its scalar path. */
@@ -162,8 +162,7 @@ void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
                            const float *x, float *y, float *mask)
 {
     if (!training) {
-        if (y != x)
-            memcpy(y, x, (size_t)len * sizeof *y);
+        act_copy(len, x, y);
         return;
     }
     float keep = p < 1 ? 1.0f / (1.0f - p) : 0.0f;
@@ -173,16 +172,21 @@ void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
     }
 }
 
-/* dx may alias dy */
+/* dx may alias dy (in place, as everywhere in this file) */
 void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float *dx)
 {
+    act_copy(len, dy, dx);
     for (long i = 0; i < len; i++)
-        dx[i] = dy[i] * mask[i];
+        dx[i] *= mask[i];
 }
 
-/* y may alias a or b */
+/* y may alias a or b: y becomes one operand, then adds the other */
 void cnnrt_add_forward(long len, const float *a, const float *b, float *y)
 {
+    if (y == b)
+        b = a;
+    else
+        act_copy(len, a, y);
     for (long i = 0; i < len; i++)
-        y[i] = a[i] + b[i];
+        y[i] += b[i];
 }

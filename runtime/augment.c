@@ -20,7 +20,9 @@
  * tiles; mixup blends two by lambda.  For detection data (d->maxbox > 0)
  * the class target is a function of the boxes (cnnrt_box_target), so crop
  * and mosaic, which cut boxes, compute it again from the boxes left;
- * mixup still blends by lambda and keeps the boxes of both.
+ * mixup still blends by lambda and keeps the boxes of both, except that a
+ * side without boxes (no class: an all-zero target) leaves the whole
+ * target to the other side, so that a target sums to 1 or is all zero.
  *
  * Not here: decoding (image.c, yolo.c), batches and threads (loader.c).
  */
@@ -151,6 +153,8 @@ static void aug_flip(const cnnrt_augmenter *a, aug_sample *s)
 static void aug_crop(cnnrt_augmenter *a, cnnrt_rng *r, int pad, aug_sample *s)
 {
     int dx = aug_int(r, -pad, pad), dy = aug_int(r, -pad, pad), h = a->h, w = a->w;
+    if (!dx && !dy)
+        return;
     for (int ch = 0; ch < a->c; ch++)
         for (int y = 0; y < h; y++) {
             float *o = a->canvas + ((long)ch * h + y) * w;
@@ -308,8 +312,15 @@ static int aug_mixup(cnnrt_augmenter *a, cnnrt_rng *r, uint64_t key, int k, aug_
         return -1;
     for (long i = 0; i < a->size; i++)
         s->x[i] = lam * s->x[i] + (1 - lam) * p->x[i];
-    for (int c = 0; c < a->tsize; c++)
+    float weight = 0;
+    for (int c = 0; c < a->tsize; c++) {
         s->t[c] = lam * s->t[c] + (1 - lam) * p->t[c];
+        weight += s->t[c];
+    }
+    /* detection data: a side without boxes has no class (an all-zero
+     * target), so the other side's classes make the whole target */
+    for (int c = 0; a->detect && a->tsize > 1 && weight > 0 && c < a->tsize; c++)
+        s->t[c] /= weight;
     memcpy(s->box + s->nbox, p->box, sizeof *s->box * (size_t)p->nbox);
     s->nbox += p->nbox;
     return 0;

@@ -331,6 +331,8 @@ typedef struct {
     double t0, last_draw;   /* seconds, monotonic */
     int next_tenth;         /* plain mode: the next tenth to report */
     int width;              /* characters of the last in-place line */
+    long skipped;           /* unreadable files, told in the summary when
+                               not 0 (the caller sets it; _start zeroes it) */
 } cnnrt_progress;
 void cnnrt_progress_start(cnnrt_progress *p, FILE *out, int epoch, int epochs,
                           int nbatch, long nimages);

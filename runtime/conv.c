@@ -242,8 +242,11 @@ void cnnrt_conv_backward(const cnnrt_conv *g, int n, const float *x,
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g), km = conv_kernel_major(g);
-    float *xt = scratch + (pw ? 0 : (long)kg * P);      /* the layout above */
-    float *t = xt + cg * hw;
+    float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
+    if (km) {
+        xt = scratch + (pw ? 0 : (long)kg * P);
+        t = xt + cg * hw;
+    }
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
         if (act != CNNRT_ACT_NONE)

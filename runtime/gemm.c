@@ -10,14 +10,20 @@
  *   ir: the MR-row panels of A       micro-kernel: an MR x NR tile of C held
  *                                    in registers over the whole KC block
  * so one B panel (KC x NR) stays in L1 while the A block (MC x KC) streams
- * from L2.
+ * from L2.  A x B^T with at most GEMM_DOT_MAXM rows (dense layers at small
+ * batch, the weight gradient of convs with few filters) skips all that:
+ * packing B would transpose all of it for a few rows of output, so each C
+ * element is a dot product instead, vectorized along k.
  *
  * The micro-kernel is one generic body (gemm_micro) instantiated per
  * instruction set with the tile shape that suits it; the shapes are the ones
  * GCC 12 turns into clean broadcast+FMA loops with every accumulator in a
- * register: AVX-512 8x32, AVX2+FMA 4x24, baseline 4x12.  With GCC on x86-64
- * the AVX variants are compiled with target attributes and picked at run
- * time from the CPU; elsewhere only the baseline exists.
+ * register: AVX-512 8x32, AVX2+FMA 4x24, baseline 4x12.  With GCC or clang
+ * on x86-64 the AVX variants are compiled with target attributes and picked
+ * at run time from the CPU (function multi-versioning by hand: target_clones
+ * would compile one body, hence one tile shape, for every ISA, and a shape
+ * that fills AVX-512's 32 registers spills on AVX2's 16); elsewhere only the
+ * baseline exists.
  *
  * Also here: cnnrt_sum, the one reduction the other kernels share.
  * Not here: threading, complex types, strides other than row-major.
@@ -46,7 +52,7 @@
 #define GEMM_INLINE static inline
 #endif
 
-#define GEMM_KC    256      /* depth of a packed block */
+#define GEMM_KC    128      /* depth of a packed block */
 #define GEMM_MC    96       /* rows of a packed A block; a multiple of every MR */
 #define GEMM_MAXMR 8
 #define GEMM_MAXNR 32
@@ -55,57 +61,42 @@
 static int gemm_min(int a, int b) { return a < b ? a : b; }
 
 /* ---- packing ----
- * A block: rows [0, mc) and columns [0, kc) of op(A) starting at `a`, into
- * ceil(mc/mr) panels; panel q holds rows q*mr.. as dst[q*kc*mr + p*mr + i],
- * rows past mc zero. */
-static void gemm_pack_a(int ta, const float *a, long lda, int mc, int kc,
-                        int mr, float *dst)
+ * A panel is kc rows (p) of `width` floats: dst[p*width + j].  Element
+ * (p, j) is src[p*ld + j] (the source runs along j), or src[j*ld + p] when
+ * `across` (the source runs along p, and packing transposes it).  Columns
+ * nn..width are zero.  A block of op(A) is ceil(mc/mr) panels of width mr
+ * (j = the row of A); a panel of op(B) has width nr (j = the column). */
+static void gemm_pack(int across, const float *src, long ld, int kc, int nn,
+                      int width, float *dst)
 {
-    for (int i0 = 0; i0 < mc; i0 += mr, dst += (long)kc * mr) {
-        int mm = gemm_min(mr, mc - i0);
-        if (!ta) {
-            for (int i = 0; i < mm; i++) {
-                const float *src = a + (long)(i0 + i) * lda;
-                for (int p = 0; p < kc; p++)
-                    dst[(long)p * mr + i] = src[p];
-            }
-        } else {
-            for (int p = 0; p < kc; p++) {
-                const float *src = a + (long)p * lda + i0;
-                for (int i = 0; i < mm; i++)
-                    dst[(long)p * mr + i] = src[i];
-            }
-        }
-        for (int p = 0; mm < mr && p < kc; p++)
-            for (int i = mm; i < mr; i++)
-                dst[(long)p * mr + i] = 0;
-    }
-}
-
-/* B panel: rows [0, kc) and columns [0, nn) of op(B) starting at `b`, as
- * dst[p*nr + j]; columns nn..nr zero. */
-static void gemm_pack_b(int tb, const float *b, long ldb, int kc, int nn,
-                        int nr, float *dst)
-{
-    if (!tb) {
+    if (!across) {
         for (int p = 0; p < kc; p++) {
-            const float *src = b + (long)p * ldb;
-            float *d = dst + (long)p * nr;
+            const float *s = src + (long)p * ld;
+            float *d = dst + (long)p * width;
             for (int j = 0; j < nn; j++)
-                d[j] = src[j];
-            for (int j = nn; j < nr; j++)
+                d[j] = s[j];
+            for (int j = nn; j < width; j++)
                 d[j] = 0;
         }
         return;
     }
     for (int j = 0; j < nn; j++) {
-        const float *src = b + (long)j * ldb;
+        const float *s = src + (long)j * ld;
         for (int p = 0; p < kc; p++)
-            dst[(long)p * nr + j] = src[p];
+            dst[(long)p * width + j] = s[p];
     }
-    for (int p = 0; nn < nr && p < kc; p++)
-        for (int j = nn; j < nr; j++)
-            dst[(long)p * nr + j] = 0;
+    for (int p = 0; nn < width && p < kc; p++)
+        for (int j = nn; j < width; j++)
+            dst[(long)p * width + j] = 0;
+}
+
+/* rows [0, mc) and columns [0, kc) of op(A) starting at `a` */
+static void gemm_pack_a(int ta, const float *a, long lda, int mc, int kc,
+                        int mr, float *dst)
+{
+    for (int i0 = 0; i0 < mc; i0 += mr, dst += (long)kc * mr)
+        gemm_pack(!ta, ta ? a + i0 : a + (long)i0 * lda, lda, kc,
+                  gemm_min(mr, mc - i0), mr, dst);
 }
 
 /* ---- the micro-kernel ----
@@ -360,7 +351,7 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                     kn->panel(kc, mc, pa, bblk, ldb, c + (long)i0 * ldc + j0,
                               ldc, nn, alpha, bet);
                 } else {
-                    gemm_pack_b(transb, bblk, ldb, kc, nn, nr, pb);
+                    gemm_pack(transb, bblk, ldb, kc, nn, nr, pb);
                     kn->panel(kc, mc, pa, pb, nr, c + (long)i0 * ldc + j0,
                               ldc, nn, alpha, bet);
                 }

@@ -10,7 +10,7 @@
  *   op(B) = B stored [k][n] (ldb)  when transb == 0,  B^T of [n][k] otherwise.
  * beta == 0 never reads C (it may hold garbage or NaN).  C must not overlap
  * A or B.  No allocation: packing buffers live on the stack (at most about
- * 130 KB, less for small products).  Reentrant; single-threaded.
+ * 64 KB, less for small products).  Reentrant; single-threaded.
  */
 #ifndef CNNRT_GEMM_H
 #define CNNRT_GEMM_H

@@ -102,12 +102,12 @@ static int idx_check_header(const unsigned char *p, size_t n, const char *path,
         cnnrt_errorf(err, errlen, path, "empty file: not an IDX file");
     else if (n >= 2 && (p[0] || p[1]))
         cnnrt_errorf(err, errlen, path, "not an IDX file (it does not start with two "
-                  "zero bytes)");
+                     "zero bytes)");
     else if (n < 4)
         cnnrt_errorf(err, errlen, path, "truncated IDX header");
     else if (p[2] != IDX_U8 && p[2] != IDX_F32)
         cnnrt_errorf(err, errlen, path, "IDX element type 0x%02X is not supported "
-                  "(u8 0x08 and float32 0x0D are)", p[2]);
+                     "(u8 0x08 and float32 0x0D are)", p[2]);
     else if (p[3] < 1 || p[3] > IDX_MAXDIM)
         cnnrt_errorf(err, errlen, path, "IDX files with %d dimensions are not supported", p[3]);
     else if (n < 4 + 4 * (size_t)p[3])
@@ -137,7 +137,7 @@ static int idx_read(const char *path, idx_file *f, char *err, size_t errlen)
         want *= f->dims[i];
         if (want > ((uint64_t)1 << 40)) {
             cnnrt_errorf(err, errlen, path, "IDX header sizes are impossibly large: "
-                      "the file is corrupt");
+                         "the file is corrupt");
             goto fail;
         }
     }
@@ -148,11 +148,11 @@ static int idx_read(const char *path, idx_file *f, char *err, size_t errlen)
     if (n - header != want) {
         if (n - header < want)
             cnnrt_errorf(err, errlen, path, "truncated: the header announces %llu bytes "
-                      "of data, the file has %zu", (unsigned long long)want, n - header);
+                         "of data, the file has %zu", (unsigned long long)want, n - header);
         else
             cnnrt_errorf(err, errlen, path, "%zu bytes after the %llu the header announces: "
-                      "not an IDX file, or corrupt", (size_t)(n - header - want),
-                      (unsigned long long)want);
+                         "not an IDX file, or corrupt", (size_t)(n - header - want),
+                         (unsigned long long)want);
         goto fail;
     }
     f->data = p + header;
@@ -171,7 +171,7 @@ static int idx_check_shape(const idx_file *f, const char *path, int c, int h, in
     long fc = 1, fh = 1, fw = 1;
     if (f->ndim == 1) {
         cnnrt_errorf(err, errlen, path, "holds one value per sample (a label file?), "
-                  "not images");
+                     "not images");
         return -1;
     }
     if (f->ndim == 2)
@@ -185,19 +185,19 @@ static int idx_check_shape(const idx_file *f, const char *path, int c, int h, in
         if (have == want)
             return 0;
         cnnrt_errorf(err, errlen, path, "expected samples of %ld values, got %ldx%ldx%ld "
-                  "= %ld values", want, fc, fh, fw, have);
+                     "= %ld values", want, fc, fh, fw, have);
         return -1;
     }
     if (f->ndim == 2) {
         if (have == want)
             return 0;
         cnnrt_errorf(err, errlen, path, "expected %dx%dx%d images (%ld values), got flat "
-                  "samples of %ld values", c, h, w, want, have);
+                     "samples of %ld values", c, h, w, want, have);
         return -1;
     }
     if (fc != c) {
         cnnrt_errorf(err, errlen, path, "expected %d channel%s, got %ld", c,
-                  c == 1 ? "" : "s", fc);
+                     c == 1 ? "" : "s", fc);
         return -1;
     }
     if (fh != h || fw != w) {
@@ -213,28 +213,28 @@ static int idx_check_labels(const idx_file *l, const char *path, uint32_t count,
 {
     if (l->dims[0] != count) {
         cnnrt_errorf(err, errlen, path, "%u labels for the %u images of '%s'",
-                  (unsigned)l->dims[0], (unsigned)count, images);
+                     (unsigned)l->dims[0], (unsigned)count, images);
         return -1;
     }
     if (l->type == IDX_F32) {
         uint32_t per = l->ndim == 1 ? 1 : l->dims[1];
         if (l->ndim > 2 || per != (uint32_t)tsize) {
             cnnrt_errorf(err, errlen, path, "expected float targets of %d value%s per sample, "
-                      "got %u", tsize, tsize == 1 ? "" : "s",
-                      l->ndim > 2 ? (unsigned)(l->dims[1] * l->dims[2]) : (unsigned)per);
+                         "got %u", tsize, tsize == 1 ? "" : "s",
+                         l->ndim > 2 ? (unsigned)(l->dims[1] * l->dims[2]) : (unsigned)per);
             return -1;
         }
         return 0;
     }
     if (l->ndim != 1) {
         cnnrt_errorf(err, errlen, path, "u8 labels must be one class index per sample "
-                  "(1 dimension), not %d dimensions", l->ndim);
+                     "(1 dimension), not %d dimensions", l->ndim);
         return -1;
     }
     for (uint32_t i = 0; tsize > 1 && i < count; i++)
         if (l->data[i] >= tsize) {
             cnnrt_errorf(err, errlen, path, "label %d of sample %u is out of range for "
-                      "%d classes", l->data[i], (unsigned)i, tsize);
+                         "%d classes", l->data[i], (unsigned)i, tsize);
             return -1;
         }
     return 0;
@@ -349,7 +349,7 @@ static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int 
         beside = idx_labels_beside(path);
         if (!beside && need_labels) {
             cnnrt_errorf(err, errlen, path, "cannot tell where its labels are: "
-                      "give them with --labels");
+                         "give them with --labels");
             goto fail;
         }
         if (beside && !need_labels && access(beside, F_OK) != 0) {

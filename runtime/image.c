@@ -433,8 +433,7 @@ cnnrt_dataset *cnnrt_image_open(const char *path, int c, int h, int w, int tsize
             goto fail;
     }
     if (other)
-        cnnrt_warn("'%s': %d file%s that are not images left out", path, other,
-                   other == 1 ? "" : "s");
+        cnnrt_warn("'%s': %d non-image file%s left out", path, other, other == 1 ? "" : "s");
     return img_finish(s, c, h, w, err, errlen);
 fail:
     img_close(&s->base);

@@ -18,7 +18,7 @@
  * t covers the plane indices base + ox*sw for ox in [lo, hi); base may be
  * negative, the indices used never are.  Walking the taps of a row with ox
  * innermost visits every window's cells in window order, with no clipping
- * in the inner loops (which run along ox and vectorize). */
+ * in the inner loops. */
 typedef struct {
     long base;
     int lo, hi;
@@ -44,7 +44,8 @@ static int pool_taps(const cnnrt_pool *g, int oy, PoolTap *t)
 /* The first maximum of every window of output row oy (strictly greater
  * replaces, so ties keep the earliest cell): value in m[ox], plane index in
  * at[ox], or at[ox] = -1 when no cell exceeds -inf (an all-padding window,
- * possible only when pad > kernel/2, or a window of -inf). */
+ * possible only when pad > kernel/2, or a window of -inf).  Which cell a
+ * NaN input leaves as the maximum is unspecified. */
 static void pool_row_max(const cnnrt_pool *g, const float *xp, int oy,
                          PoolTap *t, float *m, int *at)
 {
@@ -66,6 +67,33 @@ static void pool_row_max(const cnnrt_pool *g, const float *xp, int oy,
     }
 }
 
+/* The same for the common 2x2, stride 2, unpadded pooling, with the four
+ * cells compared pairwise (first maximum wins ties) in a loop GCC
+ * vectorizes. */
+static void pool_row_max2(const cnnrt_pool *g, const float *xp, int oy,
+                          float *m, int *at)
+{
+    const float *r0 = xp + 2L * oy * g->w, *r1 = r0 + g->w;
+    int i0 = 2 * oy * g->w, w = g->w, ow = g->ow;
+    for (int ox = 0; ox < ow; ox++) {
+        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
+        int ia = i0 + 2 * ox;
+        float mab = b > a ? b : a, mcd = d > c ? d : c;
+        int iab = b > a ? ia + 1 : ia, icd = d > c ? ia + w + 1 : ia + w;
+        m[ox] = mcd > mab ? mcd : mab;
+        at[ox] = mcd > mab ? icd : iab;
+    }
+}
+
+static void pool_max_row(const cnnrt_pool *g, const float *xp, int oy,
+                         PoolTap *t, float *m, int *at)
+{
+    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0)
+        pool_row_max2(g, xp, oy, m, at);
+    else
+        pool_row_max(g, xp, oy, t, m, at);
+}
+
 /* windows with no cell above -inf (see pool_row_max) output 0 */
 void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
 {
@@ -76,7 +104,7 @@ void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
     for (long pl = 0; pl < (long)n * g->c; pl++)
         for (int oy = 0; oy < g->oh; oy++) {
             float *yr = y + pl * ohw + (long)oy * g->ow;
-            pool_row_max(g, x + pl * hw, oy, t, m, at);
+            pool_max_row(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
                 yr[ox] = at[ox] < 0 ? 0.0f : m[ox];
         }
@@ -94,7 +122,7 @@ void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
     for (long pl = 0; pl < (long)n * g->c; pl++)
         for (int oy = 0; oy < g->oh; oy++) {
             const float *dyr = dy + pl * ohw + (long)oy * g->ow;
-            pool_row_max(g, x + pl * hw, oy, t, m, at);
+            pool_max_row(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
                 if (at[ox] >= 0)
                     dx[pl * hw + at[ox]] += dyr[ox];

@@ -6,7 +6,8 @@
  * file, a pipe, the tests) a plain line is printed at each tenth of the
  * epoch, so logs stay short and diffable.  The epoch ends with one summary
  * line either way.  Figures are running means over the epoch so far,
- * weighted by batch size.  Not here: computing loss or accuracy (the
+ * weighted by batch size; the summary also tells how many files could
+ * not be read, when any.  Not here: computing loss or accuracy (the
  * trainer does), colours, terminal width detection.
  */
 #ifndef _POSIX_C_SOURCE
@@ -54,6 +55,7 @@ void cnnrt_progress_start(cnnrt_progress *p, FILE *out, int epoch, int epochs,
     p->last_draw = 0;
     p->next_tenth = 1;
     p->width = 0;
+    p->skipped = 0;
 }
 
 /* The figures every line shows.  The in-place line is kept compact so
@@ -118,15 +120,18 @@ void cnnrt_progress_batch(cnnrt_progress *p, int n, double loss, int correct)
 void cnnrt_progress_end(cnnrt_progress *p, double val_loss, double val_acc, long val_n)
 {
     double elapsed = progress_now() - p->t0;
-    char val[96] = "";
+    char val[96] = "", skipped[64] = "";
     if (val_n > 0)
         snprintf(val, sizeof val, "  val loss %.4f  val accuracy %.2f%%", val_loss,
                  100.0 * val_acc);
-    int w = fprintf(p->out, "%sepoch %d/%d  loss %.4f  accuracy %.2f%%%s  %.1f s  %.0f img/s",
+    if (p->skipped > 0)
+        snprintf(skipped, sizeof skipped, "  (%ld unreadable file%s skipped)", p->skipped,
+                 p->skipped == 1 ? "" : "s");
+    int w = fprintf(p->out, "%sepoch %d/%d  loss %.4f  accuracy %.2f%%%s  %.1f s  %.0f img/s%s",
                     p->tty ? "\r" : "", p->epoch, p->epochs,
                     p->seen ? p->loss_sum / p->seen : 0.0,
                     p->seen ? 100.0 * p->correct / p->seen : 0.0, val, elapsed,
-                    elapsed > 0 ? p->seen / elapsed : 0.0);
+                    elapsed > 0 ? p->seen / elapsed : 0.0, skipped);
     if (p->tty && w < p->width)
         fprintf(p->out, "%*s", p->width - w, "");
     fputc('\n', p->out);

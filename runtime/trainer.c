@@ -14,15 +14,20 @@
  * parameters, optimizer state, step count and the "trainer.state" tensor
  * (format, epochs done, seed) — and resuming gives bit-identical results.
  * (A model whose forward pass draws random numbers, i.e. dropout, must keep
- * its generator in its state tensors for this to hold.)
+ * its generator in its state tensors for this to hold.)  Augmentation
+ * keeps it too: the loader draws a sample's augmentation from (seed,
+ * epoch, index) alone, whatever its threads do (loader.c).
  *
- * Not here: augmentation (CNNRT_AUG_* are accepted but not applied yet),
- * image folders and YOLO lists (cnnrt_data_open will learn them), threads.
+ * Every command reads its data through a cnnrt_loader: training with the
+ * model's augmentations (unless --no-augment), eval and predict without,
+ * in order.  Not here: decoding, augmenting, threads (loader.c and the
+ * files it uses).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "cnnrt.h"
+#include "data.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,30 +50,35 @@ typedef struct {
     int cmd;
     const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
     const char *epochs_arg, *seed_arg;
+    const char *no_augment;     /* non-NULL when given */
+    const char *dump_dir, *dump_n;  /* --dump-aug DIR N: consecutive, two values */
     int epochs;
     uint64_t seed;
     char **args;            /* positional arguments */
     int nargs;
 } tr_opts;
 
-/* the options, which commands take them, and where their value goes */
+/* the options, which commands take them, and where their values go */
 typedef struct {
     const char *name;
     int cmds;
     size_t offset;          /* of a const char * in tr_opts */
+    int nvalues;            /* 0: a flag; 2: values in two consecutive fields */
 } tr_option;
 
-#define TR_OPT(name, cmds, field) { name, cmds, offsetof(tr_opts, field) }
+#define TR_OPT(name, cmds, field, n) { name, cmds, offsetof(tr_opts, field), n }
 static const tr_option tr_options[] = {
-    TR_OPT("--train", CMD_TRAIN, train),
-    TR_OPT("--val", CMD_TRAIN, val),
-    TR_OPT("--epochs", CMD_TRAIN, epochs_arg),
-    TR_OPT("--save", CMD_TRAIN, save),
-    TR_OPT("--resume", CMD_TRAIN, resume),
-    TR_OPT("--labels", CMD_TRAIN | CMD_EVAL, labels),
-    TR_OPT("--val-labels", CMD_TRAIN, val_labels),
-    TR_OPT("--seed", CMD_TRAIN, seed_arg),
-    TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights),
+    TR_OPT("--train", CMD_TRAIN, train, 1),
+    TR_OPT("--val", CMD_TRAIN, val, 1),
+    TR_OPT("--epochs", CMD_TRAIN, epochs_arg, 1),
+    TR_OPT("--save", CMD_TRAIN, save, 1),
+    TR_OPT("--resume", CMD_TRAIN, resume, 1),
+    TR_OPT("--labels", CMD_TRAIN | CMD_EVAL, labels, 1),
+    TR_OPT("--val-labels", CMD_TRAIN, val_labels, 1),
+    TR_OPT("--seed", CMD_TRAIN, seed_arg, 1),
+    TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
+    TR_OPT("--dump-aug", CMD_TRAIN, dump_dir, 2),
+    TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights, 1),
 };
 #undef TR_OPT
 #define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
@@ -95,19 +105,27 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
     fprintf(out,
             "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
+            "       %*s         [--no-augment] [--dump-aug DIR N]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
-            "       %s predict --weights FILE IMAGE...\n"
+            "       %s predict --weights FILE DATA...\n"
             "\n"
-            "DATA is an IDX file (MNIST format, plain or .gz); its labels are found\n"
-            "beside it (train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz) or\n"
-            "given with --labels.  train writes a checkpoint (parameters, optimizer\n"
+            "DATA is an IDX file (MNIST format, plain or .gz; its labels are found\n"
+            "beside it, train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, or\n"
+            "given with --labels), an image folder ROOT/<class>/*.png|jpg|bmp|tga|gif\n"
+            "(classes in name order), a .txt list of images with YOLO box labels\n"
+            "beside them, or (predict) image files.  Images are converted and resized\n"
+            "to the input.  train writes a checkpoint (parameters, optimizer\n"
             "state, epoch) at the end of every epoch to --save (default %s.cnnw);\n"
             "--resume FILE continues from one and gives the same parameters as an\n"
             "uninterrupted run.  --epochs counts all epochs, resumed ones included\n"
-            "(default %d); --seed sets the shuffling and initialisation seed\n"
-            "(default %llu).  predict prints the class of every image.\n",
-            n, pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
-            (unsigned long long)mod->seed);
+            "(default %d); --seed sets the shuffling, augmentation and initialisation\n"
+            "seed (default %llu).  The training set is augmented as the model's train\n"
+            "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
+            "DIR N writes the first N training samples as the network sees them\n"
+            "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
+            "the class of every image.\n",
+            n, pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
+            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s");
 }
 
 /* a whole-string unsigned number no larger than max; -1 otherwise */
@@ -164,12 +182,24 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
             tr_error(mod, "%s does not take %s (see --help)", argv[1], opt->name);
             return -1;
         }
-        const char *value = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
-        if (!value || !*value) {
-            tr_error(mod, "%s needs a value", opt->name);
-            return -1;
+        const char **field = (const char **)((char *)o + opt->offset);
+        if (opt->nvalues == 0) {
+            if (eq) {
+                tr_error(mod, "%s takes no value", opt->name);
+                return -1;
+            }
+            *field = a;
+            continue;
         }
-        *(const char **)((char *)o + opt->offset) = value;
+        for (int v = 0; v < opt->nvalues; v++) {
+            const char *value = v == 0 && eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+            if (!value || !*value) {
+                tr_error(mod, "%s needs %s", opt->name, opt->nvalues == 1 ? "a value"
+                         : "two values (see --help)");
+                return -1;
+            }
+            field[v] = value;
+        }
     }
 
     unsigned long long v;
@@ -189,6 +219,11 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         }
         o->seed = v;
     }
+    if (o->dump_n && (tr_number(o->dump_n, 100000, &v) < 0 || v == 0)) {
+        tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
+                 o->dump_n);
+        return -1;
+    }
     const char *missing = o->cmd == CMD_TRAIN ? (o->train ? NULL : "--train DATA")
         : o->weights ? NULL : "--weights FILE";
     if (missing) {
@@ -207,7 +242,7 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         return -1;
     }
     if (o->cmd == CMD_PREDICT && !o->nargs) {
-        tr_error(mod, "predict needs at least one IMAGE");
+        tr_error(mod, "predict needs at least one IMAGE or DATA");
         return -1;
     }
     return 0;
@@ -224,8 +259,7 @@ typedef struct {
     long *step;
     long own_step;          /* when the model keeps no step counter */
     float tstate[TR_NSTATE];
-    float *x, *t;           /* one batch of inputs and targets */
-    int *order;
+    float *x, *t;           /* one batch, when a batch must be edited */
 } tr_run;
 
 static void tr_free(tr_run *r)
@@ -235,7 +269,6 @@ static void tr_free(tr_run *r)
     free(r->state);
     free(r->x);
     free(r->t);
-    free(r->order);
 }
 
 static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
@@ -282,18 +315,43 @@ static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *lab
     return d;
 }
 
-/* samples order[from .. from+n) into r->x and r->t */
-static int tr_fill(tr_run *r, const cnnrt_dataset *d, const int *order, int from, int n)
+/* A loader for d: with the augmentations given (training) or none. */
+static cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
+                               const cnnrt_augment *aug, int naug)
 {
     char err[TR_ERRLEN];
+    cnnrt_loader *l = cnnrt_loader_new(d, r->mod->batch, aug, naug, -1, err, sizeof err);
+    if (!l)
+        tr_error(r->mod, "%s", err);
+    return l;
+}
+
+/* Detection data for a cross-entropy model: an image without boxes has no
+ * class (an all-zero target) and nothing to learn, so it is left out of
+ * the batch; b is pointed at a copy without it.  Other data is left alone. */
+static void tr_drop_unlabelled(tr_run *r, const cnnrt_dataset *d, cnnrt_batch *b)
+{
     const cnnrt_model *mod = r->mod;
-    for (int k = 0; k < n; k++) {
-        int i = order ? order[from + k] : from + k;
-        if (d->get(d, i, r->x + (size_t)k * mod->in_size,
-                   d->tsize ? r->t + (size_t)k * mod->out_size : NULL, err, sizeof err) < 0)
-            return tr_error(mod, "%s", err);
+    if (!d->maxbox || mod->loss != CNNRT_LOSS_XENT)
+        return;
+    int kept = 0;
+    for (int k = 0; k < b->n; k++) {
+        const float *t = b->target + (size_t)k * mod->out_size;
+        float sum = 0;
+        for (int c = 0; c < mod->out_size; c++)
+            sum += t[c];
+        if (!(sum > 0))
+            continue;
+        memcpy(r->x + (size_t)kept * mod->in_size, b->x + (size_t)k * mod->in_size,
+               sizeof *r->x * (size_t)mod->in_size);
+        memcpy(r->t + (size_t)kept * mod->out_size, t, sizeof *t * (size_t)mod->out_size);
+        kept++;
     }
-    return 0;
+    if (kept < b->n) {
+        b->n = kept;
+        b->x = r->x;
+        b->target = r->t;
+    }
 }
 
 static int tr_argmax(const float *v, int n)
@@ -334,31 +392,35 @@ static double tr_loss_sum(int loss, const float *p, const float *y, int n, int s
     return loss == CNNRT_LOSS_XENT ? s : s / size;
 }
 
-/* Loss and accuracy over a whole labelled set, training mode off. */
-static int tr_evaluate(tr_run *r, const cnnrt_dataset *d, double *loss, double *acc)
+/* Loss and accuracy over a whole labelled set (l made without
+ * augmentations), training mode off.  The number of samples seen (fewer
+ * than the set when files are unreadable), or -1. */
+static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, double *loss,
+                        double *acc)
 {
     const cnnrt_model *mod = r->mod;
+    char err[TR_ERRLEN];
     double lsum = 0;
-    long correct = 0;
+    long correct = 0, seen = 0;
+    cnnrt_batch b;
+    int rc;
     mod->set_training(r->m, 0);
-    for (int from = 0; from < d->count; from += mod->batch) {
-        int n = d->count - from < mod->batch ? d->count - from : mod->batch;
-        if (tr_fill(r, d, NULL, from, n))
-            return -1;
-        const float *out = mod->forward(r->m, r->x, n);
-        correct += tr_correct(out, r->t, n, mod->out_size);
-        lsum += tr_loss_sum(mod->loss, out, r->t, n, mod->out_size);
+    cnnrt_loader_start(l, 0, 0, 0);
+    while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
+        tr_drop_unlabelled(r, d, &b);
+        if (!b.n)
+            continue;
+        const float *out = mod->forward(r->m, b.x, b.n);
+        correct += tr_correct(out, b.target, b.n, mod->out_size);
+        lsum += tr_loss_sum(mod->loss, out, b.target, b.n, mod->out_size);
+        seen += b.n;
     }
     mod->set_training(r->m, 1);
-    *loss = lsum / d->count;
-    *acc = (double)correct / d->count;
-    return 0;
-}
-
-/* The shuffle generator of an epoch: a function of (seed, epoch) alone. */
-static void tr_epoch_rng(cnnrt_rng *rng, uint64_t seed, int epoch)
-{
-    cnnrt_rng_seed(rng, seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1)));
+    if (rc < 0)
+        return tr_error(mod, "%s", err), -1;
+    *loss = seen ? lsum / seen : 0;
+    *acc = seen ? (double)correct / seen : 0;
+    return seen;
 }
 
 static void tr_put_seed(float *ts, uint64_t seed)
@@ -411,45 +473,110 @@ static int tr_resume(tr_run *r, tr_opts *o, int *done)
     return 0;
 }
 
-/* One epoch of training (the shuffle drawn from seed and epoch alone),
- * then validation.  Stops at a loss that is not finite, naming the last
- * checkpoint written (last_good, NULL if none). */
-static int tr_epoch(tr_run *r, const tr_opts *o, const cnnrt_dataset *train,
-                    const cnnrt_dataset *val, int epoch, const char *last_good)
+/* The training and validation sets of a run, and their loaders. */
+typedef struct {
+    cnnrt_dataset *train, *val;
+    cnnrt_loader *ltrain, *lval;
+} tr_data;
+
+/* One epoch of training (order and augmentation drawn from seed and epoch
+ * alone), then validation.  Stops at a loss that is not finite, naming
+ * the last checkpoint written (last_good, NULL if none). */
+static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
+                    const char *last_good)
 {
     const cnnrt_model *mod = r->mod;
-    int nbatch = (train->count + mod->batch - 1) / mod->batch;
-    cnnrt_rng rng;
-    tr_epoch_rng(&rng, o->seed, epoch);
-    for (int i = 0; i < train->count; i++)
-        r->order[i] = i;
-    cnnrt_shuffle(&rng, r->order, train->count);
+    const cnnrt_dataset *train = data->train;
+    char err[TR_ERRLEN];
+    int nbatch = (train->count + mod->batch - 1) / mod->batch, rc, bi = 0;
+    cnnrt_batch b;
     mod->set_training(r->m, 1);
     cnnrt_progress pg;
     cnnrt_progress_start(&pg, stdout, epoch + 1, o->epochs, nbatch, train->count);
-    for (int b = 0; b < nbatch; b++) {
-        int from = b * mod->batch;
-        int n = train->count - from < mod->batch ? train->count - from : mod->batch;
-        if (tr_fill(r, train, r->order, from, n))
-            return 1;
-        const float *out = mod->forward(r->m, r->x, n);
-        int correct = tr_correct(out, r->t, n, mod->out_size);
-        float loss = mod->backward(r->m, r->t, n);
+    cnnrt_loader_start(data->ltrain, o->seed, epoch, 1);
+    while ((rc = cnnrt_loader_next(data->ltrain, &b, err, sizeof err)) == 1) {
+        bi++;
+        tr_drop_unlabelled(r, train, &b);
+        if (!b.n)
+            continue;
+        const float *out = mod->forward(r->m, b.x, b.n);
+        int correct = tr_correct(out, b.target, b.n, mod->out_size);
+        float loss = mod->backward(r->m, b.target, b.n);
         if (!isfinite(loss)) {
             if (pg.tty)
                 putchar('\n');
             return tr_error(mod, "loss became %s at epoch %d, batch %d; %s%s",
-                            isnan(loss) ? "nan" : "inf", epoch + 1, b + 1,
+                            isnan(loss) ? "nan" : "inf", epoch + 1, bi,
                             last_good ? "the last good checkpoint is " : "no checkpoint "
                             "was written", last_good ? last_good : "");
         }
         mod->update(r->m);
-        cnnrt_progress_batch(&pg, n, loss, correct);
+        cnnrt_progress_batch(&pg, b.n, loss, correct);
+    }
+    if (rc < 0) {
+        if (pg.tty)
+            putchar('\n');
+        return tr_error(mod, "%s", err);
     }
     double vloss = 0, vacc = 0;
-    if (val && tr_evaluate(r, val, &vloss, &vacc) < 0)
+    long vn = 0;
+    if (data->val && (vn = tr_evaluate(r, data->val, data->lval, &vloss, &vacc)) < 0)
         return 1;
-    cnnrt_progress_end(&pg, vloss, vacc, val ? val->count : 0);
+    pg.skipped = cnnrt_loader_skipped(data->ltrain);
+    cnnrt_progress_end(&pg, vloss, vacc, vn);
+    return 0;
+}
+
+/* Training and validation sets with the same class folders, or an error:
+ * the classes are numbered by name, so one missing folder would relabel
+ * the rest. */
+static int tr_same_classes(const cnnrt_model *mod, const cnnrt_dataset *a,
+                           const cnnrt_dataset *b)
+{
+    if (!a->classes || !b->classes)
+        return 0;
+    int n = mod->out_size == 1 ? 2 : mod->out_size;
+    for (int k = 0; k < n; k++)
+        if (strcmp(a->classes[k], b->classes[k]))
+            return tr_error(mod, "class %d is '%s' in '%s' but '%s' in '%s': the class "
+                            "folders must be the same", k, a->classes[k], a->path,
+                            b->classes[k], b->path);
+    return 0;
+}
+
+/* Opens the data of a train command (and makes the loaders, unless only
+ * dumping).  0, or 1 after an error message. */
+static int tr_open_data(tr_run *r, const tr_opts *o, tr_data *data)
+{
+    const cnnrt_model *mod = r->mod;
+    int naug = o->no_augment ? 0 : mod->naugment;
+    if (!(data->train = tr_open(r, o->train, o->labels, 1)))
+        return 1;
+    if (o->dump_dir)
+        return 0;
+    if (o->val && !(data->val = tr_open(r, o->val, o->val_labels, 1)))
+        return 1;
+    if (data->val && tr_same_classes(mod, data->train, data->val))
+        return 1;
+    if (!(data->ltrain = tr_loader(r, data->train, mod->augment, naug)))
+        return 1;
+    if (data->val && !(data->lval = tr_loader(r, data->val, NULL, 0)))
+        return 1;
+    return 0;
+}
+
+static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
+{
+    char err[TR_ERRLEN];
+    const cnnrt_model *mod = o->mod;
+    int n = cnnrt_dump_augmented(train, mod->batch, mod->augment,
+                                 o->no_augment ? 0 : mod->naugment, o->seed, o->dump_dir,
+                                 atoi(o->dump_n), err, sizeof err);
+    if (n < 0)
+        return tr_error(mod, "%s", err);
+    printf("%s: wrote %d %ssamples of '%s' to %s/ (aug-NNNN.png; samples.txt says what "
+           "each is)\n", mod->name, n, o->no_augment || !mod->naugment ? "" : "augmented ",
+           o->train, o->dump_dir);
     return 0;
 }
 
@@ -463,24 +590,26 @@ static int tr_train(const tr_opts *oin)
     char defsave[512];
     snprintf(defsave, sizeof defsave, "%s.cnnw", mod->name);
     const char *save = o.save ? o.save : defsave;
-    cnnrt_dataset *train = NULL, *val = NULL;
+    tr_data data = {0};
     tr_run r;
     int rc = tr_setup(&r, mod, o.seed), done = 0;
     if (!rc && o.resume)
         rc = tr_resume(&r, &o, &done);
-    if (!rc && !(train = tr_open(&r, o.train, o.labels, 1)))
-        rc = 1;
-    if (!rc && o.val && !(val = tr_open(&r, o.val, o.val_labels, 1)))
-        rc = 1;
-    if (!rc && !(r.order = malloc(sizeof *r.order * (size_t)train->count)))
-        rc = tr_error(mod, "out of memory");
-    if (rc)
+    if (!rc)
+        rc = tr_open_data(&r, &o, &data);
+    if (!rc && o.dump_dir)
+        rc = tr_dump(&o, data.train);
+    if (rc || o.dump_dir)
         goto out;
+    const cnnrt_dataset *train = data.train, *val = data.val;
     r.tstate[0] = TR_FORMAT;
     tr_put_seed(r.tstate, o.seed);
 
     int nbatch = (train->count + mod->batch - 1) / mod->batch;
     printf("%s: %d training images from '%s'", mod->name, train->count, o.train);
+    if (train->skipped)
+        printf(" (%d unreadable file%s left out)", train->skipped,
+               train->skipped == 1 ? "" : "s");
     if (val)
         printf(", %d for validation", val->count);
     printf("; %d batches of %d; checkpoints to '%s'\n", nbatch, mod->batch, save);
@@ -493,15 +622,17 @@ static int tr_train(const tr_opts *oin)
 
     const char *last_good = o.resume;
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
-        rc = tr_epoch(&r, &o, train, val, epoch, last_good);
+        rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
         if (!rc && cnnrt_save(save, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
             rc = tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
         last_good = save;
     }
 out:
-    cnnrt_data_close(train);
-    cnnrt_data_close(val);
+    cnnrt_loader_free(data.ltrain);
+    cnnrt_loader_free(data.lval);
+    cnnrt_data_close(data.train);
+    cnnrt_data_close(data.val);
     tr_free(&r);
     return rc;
 }
@@ -523,51 +654,82 @@ static int tr_eval(const tr_opts *o)
 {
     tr_run r;
     cnnrt_dataset *d = NULL;
+    cnnrt_loader *l = NULL;
     double loss, acc;
+    long n = 0;
     int rc = tr_load_weights(&r, o);
     if (!rc && !(d = tr_open(&r, o->args[0], o->labels, 1)))
         rc = 1;
-    if (!rc && tr_evaluate(&r, d, &loss, &acc) < 0)
+    if (!rc && !(l = tr_loader(&r, d, NULL, 0)))
+        rc = 1;
+    if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
         rc = 1;
     if (!rc && o->mod->loss)
-        printf("test: loss %.4f  accuracy %.2f%%  (%d images)\n", loss, 100 * acc, d->count);
+        printf("test: loss %.4f  accuracy %.2f%%  (%ld images)\n", loss, 100 * acc, n);
     else if (!rc)
-        printf("test: accuracy %.2f%%  (%d images)\n", 100 * acc, d->count);
+        printf("test: accuracy %.2f%%  (%ld images)\n", 100 * acc, n);
+    if (!rc && cnnrt_loader_skipped(l))
+        printf("(%d unreadable file%s skipped)\n", cnnrt_loader_skipped(l),
+               cnnrt_loader_skipped(l) == 1 ? "" : "s");
+    cnnrt_loader_free(l);
     cnnrt_data_close(d);
     tr_free(&r);
     return rc;
 }
 
-/* one line per image: "PATH[i]: class K (p)", with the label when known */
+/* " 'NAME'" when the set has class names */
+static const char *tr_class_name(const cnnrt_dataset *d, int k, char *buf, size_t len)
+{
+    if (d->classes)
+        snprintf(buf, len, " '%s'", d->classes[k]);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
+/* One line per image: "PATH[i]: class K (p)" (or the image's own file
+ * name), with the label when known. */
+static int tr_predict_set(tr_run *r, const char *arg, const cnnrt_dataset *d,
+                          cnnrt_loader *l)
+{
+    const cnnrt_model *mod = r->mod;
+    char err[TR_ERRLEN], cn[160];
+    cnnrt_batch b;
+    int rc;
+    cnnrt_loader_start(l, 0, 0, 0);
+    while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
+        const float *out = mod->forward(r->m, b.x, b.n);
+        for (int k = 0; k < b.n; k++) {
+            const float *y = out + (size_t)k * mod->out_size;
+            const char *name = d->name ? d->name(d, b.index[k]) : NULL;
+            int c = tr_argmax(y, mod->out_size);
+            if (name)
+                printf("%s: ", name);
+            else
+                printf("%s[%d]: ", arg, b.index[k]);
+            if (mod->out_size == 1)
+                printf("%.4f", y[0]);
+            else
+                printf("class %d%s (%.4f)", c, tr_class_name(d, c, cn, sizeof cn), y[c]);
+            if (d->tsize > 1) {
+                c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
+                printf("  label %d%s", c, tr_class_name(d, c, cn, sizeof cn));
+            }
+            putchar('\n');
+        }
+    }
+    return rc < 0 ? tr_error(mod, "%s", err) : 0;
+}
+
 static int tr_predict(const tr_opts *o)
 {
-    const cnnrt_model *mod = o->mod;
     tr_run r;
     int rc = tr_load_weights(&r, o);
     for (int a = 0; !rc && a < o->nargs; a++) {
         cnnrt_dataset *d = tr_open(&r, o->args[a], NULL, 0);
-        if (!d) {
-            rc = 1;
-            break;
-        }
-        for (int from = 0; !rc && from < d->count; from += mod->batch) {
-            int n = d->count - from < mod->batch ? d->count - from : mod->batch;
-            if ((rc = tr_fill(&r, d, NULL, from, n)))
-                break;
-            const float *out = mod->forward(r.m, r.x, n);
-            for (int k = 0; k < n; k++) {
-                const float *y = out + (size_t)k * mod->out_size;
-                int c = tr_argmax(y, mod->out_size);
-                if (mod->out_size == 1)
-                    printf("%s[%d]: %.4f", o->args[a], from + k, y[0]);
-                else
-                    printf("%s[%d]: class %d (%.4f)", o->args[a], from + k, c, y[c]);
-                if (d->tsize > 1)
-                    printf("  label %d",
-                           tr_argmax(r.t + (size_t)k * mod->out_size, mod->out_size));
-                putchar('\n');
-            }
-        }
+        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
+        rc = l ? tr_predict_set(&r, o->args[a], d, l) : 1;
+        cnnrt_loader_free(l);
         cnnrt_data_close(d);
     }
     tr_free(&r);

@@ -16,22 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "check_util.h"
 
-static const char *B = "build";
-static const char *SAN = "";
-
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    if (rc != 0)
-        fprintf(stderr, "command failed (%d): %s\n", rc, cmd);
-    return rc;
-}
+static const char *B, *SAN;
 
 typedef struct {
     const char *file;       /* .cnn */
@@ -243,13 +230,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-    if (getenv("CNNC_BUILD"))
-        B = getenv("CNNC_BUILD");
-    if (getenv("CNNC_SAN"))
-        SAN = getenv("CNNC_SAN");
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    B = check_build();
+    SAN = check_san();
+    setenv("CHECK_VERBOSE", "1", 0);
+    return check_run(suite(), 1);
 }

@@ -11,17 +11,13 @@
 #include <string.h>
 #include "frontend/frontend.h"
 #include "passes/passes.h"
+#include "check_util.h"
 
 static char errbuf[8192];
 
 static Graph *compile(const char *src, int inference)
 {
-    static Diag d;
-    FILE *f = fmemopen(errbuf, sizeof errbuf, "w");
-    memset(errbuf, 0, sizeof errbuf);
-    diag_init(&d, "t.cnn", src, (long)strlen(src), f);
-    Graph *g = fe_compile(&d, "t.cnn", src, (long)strlen(src));
-    fclose(f);
+    Graph *g = check_compile(src, errbuf, sizeof errbuf);
     ck_assert_msg(g != NULL, "did not compile:\n%s\n%s", src, errbuf);
     g->inference = inference || g->train.loss == L_NONE;
     return g;
@@ -29,12 +25,8 @@ static Graph *compile(const char *src, int inference)
 
 static Graph *compile_file(const char *path, int inference)
 {
-    static char src[1 << 16];
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s", path);
-    size_t n = fread(src, 1, sizeof src - 1, f);
-    src[n] = 0;
-    fclose(f);
+    const char *src = check_slurp(path);
+    ck_assert_msg(src != NULL, "%s", path);
     return compile(src, inference);
 }
 
@@ -246,9 +238,5 @@ int main(void)
     tcase_add_test(tc, random_plans);
     tcase_add_test(tc, plan_targets);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_run(s, 1);
 }

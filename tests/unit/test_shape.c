@@ -8,19 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "frontend/frontend.h"
+#include "check_util.h"
 
 static char errbuf[8192];
 
 /* compile src; NULL on errors (their text in errbuf) */
 static Graph *compile(const char *src)
 {
-    static Diag d;
-    FILE *f = fmemopen(errbuf, sizeof errbuf, "w");
-    memset(errbuf, 0, sizeof errbuf);
-    diag_init(&d, "t.cnn", src, (long)strlen(src), f);
-    Graph *g = fe_compile(&d, "t.cnn", src, (long)strlen(src));
-    fclose(f);
-    return g;
+    return check_compile(src, errbuf, sizeof errbuf);
 }
 
 /* the output shape of the node named `layer`, as "[C,H,W]" */
@@ -134,12 +129,8 @@ END_TEST
 /* LeNet-5 as PyTorch counts it: 61,706 parameters */
 START_TEST(lenet_params)
 {
-    FILE *f = fopen("examples/lenet5.cnn", "r");
-    ck_assert(f != NULL);
-    static char src[8192];
-    size_t n = fread(src, 1, sizeof src - 1, f);
-    src[n] = 0;
-    fclose(f);
+    const char *src = check_slurp("examples/lenet5.cnn");
+    ck_assert(src != NULL);
     Graph *g = compile(src);
     ck_assert_msg(g != NULL, "%s", errbuf);
     ck_assert_int_eq(nparams(g), 61706);
@@ -164,12 +155,8 @@ END_TEST
 /* tiny_neck: named layers and PyTorch's nn.Sequential-style names */
 START_TEST(neck_names)
 {
-    FILE *f = fopen("examples/tiny_neck.cnn", "r");
-    ck_assert(f != NULL);
-    static char src[8192];
-    size_t n = fread(src, 1, sizeof src - 1, f);
-    src[n] = 0;
-    fclose(f);
+    const char *src = check_slurp("examples/tiny_neck.cnn");
+    ck_assert(src != NULL);
     Graph *g = compile(src);
     ck_assert_msg(g != NULL, "%s", errbuf);
     ck_assert(param(g, "c1.0.weight") && param(g, "c1.1.running_var"));
@@ -225,9 +212,5 @@ int main(void)
     tcase_add_test(tc, impossible_shapes);
     tcase_add_test(tc, one_error_not_cascades);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_run(s, 1);
 }

@@ -10,14 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "check_util.h"
 
-static const char *B = "build";
+static const char *B;
 
-static int run(const char *cmd)
-{
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+static int run(const char *cmd) { return sh("%s", cmd); }
 
 START_TEST(twenty_thousand_layers)
 {
@@ -75,17 +72,12 @@ END_TEST
 
 int main(void)
 {
-    if (getenv("CNNC_BUILD"))
-        B = getenv("CNNC_BUILD");
+    B = check_build();
     Suite *s = suite_create("stress");
     TCase *tc = tcase_create("stress");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, twenty_thousand_layers);
     tcase_add_test(tc, pathological_inputs);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_run(s, 1);
 }

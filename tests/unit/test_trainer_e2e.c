@@ -11,22 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "check_util.h"
 
-static const char *B = "build";
-static const char *SAN = "";
+static const char *B, *SAN;
 static char dir[512];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static void be32(FILE *f, unsigned v)
 {
@@ -141,10 +129,8 @@ END_TEST
 
 int main(void)
 {
-    if (getenv("CNNC_BUILD"))
-        B = getenv("CNNC_BUILD");
-    if (getenv("CNNC_SAN"))
-        SAN = getenv("CNNC_SAN");
+    B = check_build();
+    SAN = check_san();
     Suite *s = suite_create("trainer_e2e");
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 300);
@@ -152,10 +138,5 @@ int main(void)
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_set_fork_status(r, CK_NOFORK);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? 1 : 0;
+    return check_run(s, 0);
 }
