@@ -119,12 +119,15 @@ void emit_prelu(Emitter *e, const Node *n)
 void emit_maxpool(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
-    if (!n->bwd)
-        fprintf(e->f, "    cnnrt_maxpool_forward(&%s, n, %s, %s);\n", emit_geom_name(e, n),
-                IN(0), OUT(0));
-    else
-        fprintf(e->f, "    cnnrt_maxpool_backward(&%s, n, %s, %s, %s);\n",
-                emit_geom_name(e, n), IN(1), IN(0), dx(e, n));
+    if (!n->bwd) {
+        fprintf(e->f, "    cnnrt_maxpool_forward(&%s, n, %s, %s, %s);\n", emit_geom_name(e, n),
+                IN(0), OUT(0), n->nout > 1 ? OUT(1) : "NULL");
+        return;
+    }
+    /* in[1] is the saved argmax, or (huge planes) the forward's input */
+    int saved = e->g->nodes[n->fwd].in[0] != n->in[1];
+    fprintf(e->f, "    cnnrt_maxpool_backward(&%s, n, %s, %s, %s, %s);\n",
+            emit_geom_name(e, n), saved ? "NULL" : IN(1), saved ? IN(1) : "NULL", IN(0), dx(e, n));
 }
 
 void emit_avgpool(Emitter *e, const Node *n)

@@ -17,7 +17,8 @@
  *   conv, dense     in dy, x [, y when an activation is fused]  out dx?
  *   relu, leaky_relu, sigmoid, tanh, softmax   in dy, y (leaky: x when
  *                   alpha <= 0)                                  out dx
- *   silu, prelu, maxpool   in dy, x                              out dx
+ *   silu, prelu     in dy, x                                     out dx
+ *   maxpool         in dy, argmax (forward out[1]); or dy, x     out dx
  *   avgpool, global_avgpool, upsample   in dy                    out dx
  *   batchnorm       in dy, x, saved (forward out[1])             out dx?
  *   dropout         in dy, mask (forward out[1])                 out dx
@@ -132,7 +133,6 @@ void grad_tanh(Graph *g, int f)    { simple(g, f, y_of(g, f), -1); }
 void grad_softmax(Graph *g, int f) { simple(g, f, y_of(g, f), -1); }
 void grad_silu(Graph *g, int f)    { simple(g, f, x_of(g, f), -1); }
 void grad_prelu(Graph *g, int f)   { simple(g, f, x_of(g, f), -1); }
-void grad_maxpool(Graph *g, int f) { simple(g, f, x_of(g, f), -1); }
 void grad_avgpool(Graph *g, int f)        { simple(g, f, -1, -1); }
 void grad_global_avgpool(Graph *g, int f) { simple(g, f, -1, -1); }
 void grad_upsample(Graph *g, int f)       { simple(g, f, -1, -1); }
@@ -152,6 +152,23 @@ void grad_batchnorm(Graph *g, int f)
     free(name);
     ir_add_out(g, f, saved);
     simple(g, f, x_of(g, f), saved);
+}
+
+/* the forward saves the position of each window's maximum (a quarter of
+ * x for 2x2 pooling), so x itself need not live until the backward; for
+ * planes too large for float positions the backward reads x instead */
+void grad_maxpool(Graph *g, int f)
+{
+    Shape x = g->vals[x_of(g, f)].shape;
+    if ((long)x.d[1] * x.d[2] >= (1L << 24)) {
+        simple(g, f, x_of(g, f), -1);
+        return;
+    }
+    char *name = ir_fmt("%s.argmax", g->nodes[f].layer);
+    int idx = ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name);
+    free(name);
+    ir_add_out(g, f, idx);
+    simple(g, f, idx, -1);
 }
 
 /* the forward keeps its mask (0 or 1/(1-p) per element) */

@@ -12,8 +12,8 @@ static int autodiff(Graph *g) { return ir_autodiff(g); }
 
 const Pass pass_list[] = {
     { "fold-batchnorm",  pass_fold_batchnorm, 2 },  /* inference only */
+    { "swap-relu-pool",  pass_swap_relu_pool, 1 },  /* before fusion: see swaprelu.c */
     { "fuse-epilogues",  pass_fuse_epilogues, 1 },
-    { "swap-relu-pool",  pass_swap_relu_pool, 1 },
     { "autodiff",        autodiff,            0 },
     { "inplace",         pass_inplace,        1 },
     { "scratch",         pass_scratch,        0 },

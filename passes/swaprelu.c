@@ -5,7 +5,13 @@
  * backward.  The gradient is the same too: where the window's max is
  * negative both forms give zero, elsewhere the argmax is the same cell.
  *
- * Applies only when the relu's output has no other reader and is not a
+ * It runs before fuse-epilogues: conv -> relu -> maxpool becomes
+ * conv -> maxpool -> relu, so the conv's full-size output is needed only
+ * by the maxpool (which saves argmax positions for its backward), instead
+ * of living until the backward as the saved output of a fused relu.
+ *
+ * In inference builds a relu that fuse-epilogues can put into the layer
+ * before it stays where it is (free there).  Applies only when the relu's output has no other reader and is not a
  * model output.  The two nodes exchange ops in place, so the schedule
  * order stays valid.
  */
@@ -35,6 +41,11 @@ int pass_swap_relu_pool(Graph *g)
             continue;
         Node *p = &g->nodes[reader[y]];
         if (p->op != OP_maxpool || p->bwd)
+            continue;
+        /* inference has no backward to save memory for, and a relu fused
+         * into the conv or dense before it costs nothing: leave it there */
+        int x = r->in[0], h = g->vals[x].producer;
+        if (g->inference && h >= 0 && (ir_ops[g->nodes[h].op].flags & F_HOST) && uses[x] == 1)
             continue;
         /* r: relu(x) -> y; p: maxpool(y) -> z   becomes
          * r: maxpool(x) -> y (pooled shape); p: relu(y) -> z */

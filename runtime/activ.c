@@ -25,9 +25,9 @@ static float act_sigmoid(float x)
     return 1.0f / (1.0f + expf(-x));    /* expf overflow gives 0, not NaN */
 }
 
-/* The kernels here copy their input to the output first (unless they are
- * the same buffer) and then work in place: one pointer read and written at
- * the same index vectorizes, where GCC's overlap check would send the usual
+/* The kernels here work in place on their output (after copying the input
+ * there, unless it is the same buffer): one pointer read and written at the
+ * same index vectorizes, where GCC's overlap check would send the usual
  * in-place call (y == x, dx == dy) down its scalar path. */
 static void act_copy(long len, const float *src, float *dst)
 {
@@ -68,16 +68,59 @@ void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y)
     }
 }
 
+/* d *= f'(x) over len floats, in place; see cnnrt_act_backward for which
+ * of x and y each activation reads. */
+static void act_grad(int act, float alpha, long len, const float *x,
+                     const float *y, float *d)
+{
+    const float *v = x ? x : y;     /* relu, leaky: the sign source */
+    switch (act) {
+    case CNNRT_ACT_NONE:
+        break;
+    case CNNRT_ACT_RELU:
+        for (long i = 0; i < len; i++)
+            d[i] = v[i] > 0 ? d[i] : 0.0f;
+        break;
+    case CNNRT_ACT_LEAKY:
+        for (long i = 0; i < len; i++) {
+            float t = d[i], pos = v[i] > 0 ? t : 0.0f, neg = v[i] > 0 ? 0.0f : t;
+            d[i] = pos + alpha * neg;
+        }
+        break;
+    case CNNRT_ACT_SIGMOID:
+        for (long i = 0; i < len; i++) {
+            float s = y ? y[i] : act_sigmoid(x[i]);
+            d[i] *= s * (1.0f - s);
+        }
+        break;
+    case CNNRT_ACT_TANH:
+        for (long i = 0; i < len; i++) {
+            float t = y ? y[i] : tanhf(x[i]);
+            d[i] *= 1.0f - t * t;
+        }
+        break;
+    case CNNRT_ACT_SILU:
+        for (long i = 0; i < len; i++) {
+            float s = act_sigmoid(x[i]);
+            d[i] *= s * (1.0f + x[i] * (1.0f - s));
+        }
+        break;
+    default:
+        act_die("unknown activation", act);
+    }
+}
+
 /* dx = dy * f'(x).  The derivative is taken from whichever of x (input) and
  * y (output) the activation needs: relu and leaky relu read x when given,
  * else the sign of y (the same for alpha >= 0); sigmoid and tanh read y when
  * given, else recompute it from x; silu needs x.  At x == 0 relu and leaky
- * relu take the left slope, as PyTorch does.  x and y must not overlap dx. */
+ * relu take the left slope, as PyTorch does.  dx may be dy, x or y itself
+ * (a planner may hand a dead input's buffer to the gradient), not a partial
+ * overlap. */
 void cnnrt_act_backward(int act, float alpha, long len, const float *x,
                         const float *y, const float *dy, float *dx)
 {
-    const float *v = x ? x : y;     /* relu, leaky: the sign source */
-    if (!v && act != CNNRT_ACT_NONE)
+    if (!x && !y && act != CNNRT_ACT_NONE)
         act_die("activation backward needs x or y", act);
     /* y alone cannot give silu's derivative (silu is not one-to-one), so a
      * producer must not carry silu as a fused epilogue in training: its
@@ -85,40 +128,17 @@ void cnnrt_act_backward(int act, float alpha, long len, const float *x,
     if (act == CNNRT_ACT_SILU && !x)
         act_die("silu backward needs the pre-activation x; "
                 "do not fuse silu into a layer that is trained", act);
-    act_copy(len, dy, dx);
-    switch (act) {
-    case CNNRT_ACT_NONE:
-        break;
-    case CNNRT_ACT_RELU:
-        for (long i = 0; i < len; i++)
-            dx[i] = v[i] > 0 ? dx[i] : 0.0f;
-        break;
-    case CNNRT_ACT_LEAKY:
-        for (long i = 0; i < len; i++) {
-            float d = dx[i], pos = v[i] > 0 ? d : 0.0f, neg = v[i] > 0 ? 0.0f : d;
-            dx[i] = pos + alpha * neg;
-        }
-        break;
-    case CNNRT_ACT_SIGMOID:
-        for (long i = 0; i < len; i++) {
-            float s = y ? y[i] : act_sigmoid(x[i]);
-            dx[i] *= s * (1.0f - s);
-        }
-        break;
-    case CNNRT_ACT_TANH:
-        for (long i = 0; i < len; i++) {
-            float t = y ? y[i] : tanhf(x[i]);
-            dx[i] *= 1.0f - t * t;
-        }
-        break;
-    case CNNRT_ACT_SILU:
-        for (long i = 0; i < len; i++) {
-            float s = act_sigmoid(x[i]);
-            dx[i] *= s * (1.0f + x[i] * (1.0f - s));
-        }
-        break;
-    default:
-        act_die("unknown activation", act);
+    if (dx == dy) {
+        act_grad(act, alpha, len, x, y, dx);
+        return;
+    }
+    /* through a block in L1, so that dx may also be x or y */
+    float t[256];
+    for (long i0 = 0; i0 < len; i0 += 256) {
+        long m = len - i0 < 256 ? len - i0 : 256;
+        memcpy(t, dy + i0, (size_t)m * sizeof *t);
+        act_grad(act, alpha, m, x ? x + i0 : NULL, y ? y + i0 : NULL, t);
+        memcpy(dx + i0, t, (size_t)m * sizeof *t);
     }
 }
 

@@ -107,10 +107,14 @@ void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
 typedef struct {
     int c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
 } cnnrt_pool;
-/* padding never wins the max; the backward recomputes the argmax from x
- * (first maximum in row-major window order) instead of storing indices */
-void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y);
-void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
+/* Padding never wins the max.  idx (may be NULL) receives, per output, the
+ * position of its window's first maximum within the input plane (h*w, as
+ * a float: exact below 2^24); -1 when no cell is above -inf.  The backward
+ * routes dy through idx, or recomputes the positions from x when idx is
+ * NULL, so a training graph can keep idx (a quarter of x for 2x2 pooling)
+ * instead of x. */
+void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y, float *idx);
+void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x, const float *idx,
                             const float *dy, float *dx);
 /* the divisor is kh*kw, counting padded cells */
 void cnnrt_avgpool_forward(const cnnrt_pool *g, int n, const float *x, float *y);

@@ -95,7 +95,7 @@ static void pool_max_row(const cnnrt_pool *g, const float *xp, int oy,
 }
 
 /* windows with no cell above -inf (see pool_row_max) output 0 */
-void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
+void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y, float *idx)
 {
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
@@ -103,16 +103,20 @@ void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
     int at[g->ow];
     for (long pl = 0; pl < (long)n * g->c; pl++)
         for (int oy = 0; oy < g->oh; oy++) {
-            float *yr = y + pl * ohw + (long)oy * g->ow;
+            long o = pl * ohw + (long)oy * g->ow;
             pool_max_row(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
-                yr[ox] = at[ox] < 0 ? 0.0f : m[ox];
+                y[o + ox] = at[ox] < 0 ? 0.0f : m[ox];
+            if (idx)
+                for (int ox = 0; ox < g->ow; ox++)
+                    idx[o + ox] = (float)at[ox];
         }
 }
 
-/* dx = dy routed to each window's first maximum, recomputed from x */
+/* dx = dy routed to each window's first maximum: the positions the
+ * forward saved in idx, or (idx == NULL) recomputed from x */
 void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
-                            const float *dy, float *dx)
+                            const float *idx, const float *dy, float *dx)
 {
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
@@ -121,11 +125,15 @@ void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
     memset(dx, 0, (size_t)(n * g->c * hw) * sizeof *dx);
     for (long pl = 0; pl < (long)n * g->c; pl++)
         for (int oy = 0; oy < g->oh; oy++) {
-            const float *dyr = dy + pl * ohw + (long)oy * g->ow;
-            pool_max_row(g, x + pl * hw, oy, t, m, at);
+            long o = pl * ohw + (long)oy * g->ow;
+            if (idx)
+                for (int ox = 0; ox < g->ow; ox++)
+                    at[ox] = (int)idx[o + ox];
+            else
+                pool_max_row(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
                 if (at[ox] >= 0)
-                    dx[pl * hw + at[ox]] += dyr[ox];
+                    dx[pl * hw + at[ox]] += dy[o + ox];
         }
 }
 

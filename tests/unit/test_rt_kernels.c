@@ -505,14 +505,17 @@ static double act_loss(Probe *p)
 }
 
 /* x away from 0 (no kink within eps); every act in the forms the contract
- * allows: x and y, y only (not silu), x only */
+ * allows, which also vary where dx lives:
+ *   0: x and y, dx is dy;  1: y only, dx apart;  2: x only, dx is x;
+ *   3: y only, dx is y     (1 and 3 not for silu, which needs x) */
 START_TEST(test_act_grad)
 {
     static const int acts[] = { CNNRT_ACT_NONE, CNNRT_ACT_RELU, CNNRT_ACT_LEAKY,
                                 CNNRT_ACT_SIGMOID, CNNRT_ACT_TANH, CNNRT_ACT_SILU };
+    enum { N = 300 };                               /* past one 256-float block */
     for (int k = 0; k < 6; k++) {
-        ActCtx a = { { act_loss }, acts[k], 150, vec(150), vec(150), vec(150) };
-        double want[150];
+        ActCtx a = { { act_loss }, acts[k], N, vec(N), vec(N), vec(N) };
+        double want[N];
         char what[64];
         for (long i = 0; i < a.len; i++) {
             a.x[i] = (a.x[i] < 0 ? -0.05f : 0.05f) + 3 * a.x[i];
@@ -521,12 +524,13 @@ START_TEST(test_act_grad)
         act_loss(&a.pr);
         snprintf(what, sizeof what, "act %d forward", a.act);
         expect_close(what, a.y, want, a.len, 1e-5, 1e-6);
-        for (int form = 0; form < 3; form++) {
-            if (form == 1 && a.act == CNNRT_ACT_SILU)
+        for (int form = 0; form < 4; form++) {
+            if (form % 2 && a.act == CNNRT_ACT_SILU)
                 continue;
-            float *dx = vcopy(a.r, a.len);          /* dx aliases dy */
-            cnnrt_act_backward(a.act, 0.1f, a.len, form == 1 ? NULL : a.x,
-                               form == 2 ? NULL : a.y, dx, dx);
+            float *xc = vcopy(a.x, N), *yc = vcopy(a.y, N), *dy = vcopy(a.r, N);
+            float *dx = form == 0 ? dy : form == 1 ? vec(N) : form == 2 ? xc : yc;
+            cnnrt_act_backward(a.act, 0.1f, N, form % 2 ? NULL : xc, form == 2 ? NULL : yc,
+                               dy, dx);
             snprintf(what, sizeof what, "act %d form %d: dx", a.act, form);
             gradcheck(what, &a.pr, a.x, dx, a.len);
         }
@@ -631,7 +635,7 @@ static double pool_loss(Probe *p)
 {
     PoolCtx *q = (PoolCtx *)p;
     switch (q->kind) {
-    case 0: cnnrt_maxpool_forward(&q->g, q->n, q->x, q->y); break;
+    case 0: cnnrt_maxpool_forward(&q->g, q->n, q->x, q->y, NULL); break;
     case 1: cnnrt_avgpool_forward(&q->g, q->n, q->x, q->y); break;
     case 2: cnnrt_gap_forward(q->n, q->c, q->h * q->w, q->x, q->y); break;
     default: cnnrt_upsample_forward(q->n, q->c, q->h, q->w, q->f, q->x, q->y);
@@ -702,13 +706,24 @@ static void pool_check(PoolCtx *q, const char *name)
     free(want);
     float *dx = vfill(q->xlen, NAN);
     switch (q->kind) {
-    case 0: cnnrt_maxpool_backward(g, q->n, q->x, q->r, dx); break;
+    case 0: cnnrt_maxpool_backward(g, q->n, q->x, NULL, q->r, dx); break;
     case 1: cnnrt_avgpool_backward(g, q->n, q->r, dx); break;
     case 2: cnnrt_gap_backward(q->n, q->c, q->h * q->w, q->r, dx); break;
     default: cnnrt_upsample_backward(q->n, q->c, q->h, q->w, q->f, q->r, dx);
     }
     snprintf(what, sizeof what, "%s dx", name);
     gradcheck(what, &q->pr, q->x, dx, q->xlen);
+    if (q->kind == 0) {     /* saved positions route dy exactly as recomputing */
+        float *idx = vec(q->ylen), *y2 = vec(q->ylen), *dx2 = vfill(q->xlen, NAN);
+        cnnrt_maxpool_forward(g, q->n, q->x, y2, idx);
+        cnnrt_maxpool_backward(g, q->n, NULL, idx, q->r, dx2);
+        double *want2 = malloc(sizeof(double) * (size_t)q->xlen);
+        for (long i = 0; i < q->xlen; i++)
+            want2[i] = dx[i];
+        snprintf(what, sizeof what, "%s dx from saved positions", name);
+        expect_close(what, dx2, want2, q->xlen, 0, 0);
+        free(want2);        /* the vec() buffers are freed by the harness */
+    }
 }
 
 START_TEST(test_pool)
