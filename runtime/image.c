@@ -212,8 +212,10 @@ static int img_list_dir(const char *dir, img_names *dirs, img_names *files, int 
         cnnrt_errorf(err, errlen, dir, "out of memory listing the folder");
         return -1;
     }
-    qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, img_cmp);
-    qsort(files->v, (size_t)files->n, sizeof *files->v, img_cmp);
+    if (dirs->n > 1)
+        qsort(dirs->v, (size_t)dirs->n, sizeof *dirs->v, img_cmp);
+    if (files->n > 1)
+        qsort(files->v, (size_t)files->n, sizeof *files->v, img_cmp);
     return 0;
 }
 

@@ -5,7 +5,8 @@
 B=$1
 shift
 : "${CK_DEFAULT_TIMEOUT:=600}"
-export CK_DEFAULT_TIMEOUT CNNC_BUILD="$B"
+CNNC=${CNNC:-$B/cnnc}
+export CK_DEFAULT_TIMEOUT CNNC_BUILD="$B" CNNC
 passed=0
 failed=0
 bad=""

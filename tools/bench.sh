@@ -6,6 +6,7 @@
 set -e
 B=${1:-build}
 SECS=${BENCH_SECONDS:-3}
+CNNC=${CNNC:-$B/cnnc}
 D=$B/bench
 mkdir -p $D
 PY=/usr/bin/python3
@@ -15,7 +16,7 @@ have_torch=0
 [ $have_torch = 1 ] || echo "bench: PyTorch (python3-torch) or $REF missing: no ratios"
 
 build() {   # build NAME CNNFILE TAG FLAGS CDEFS
-    ./cnnc $4 $2 -o $D/$1-$3.c
+    $CNNC $4 $2 -o $D/$1-$3.c
     U=$(echo $1 | tr a-z A-Z)
     cc -std=c99 -O2 -Iruntime -I$D -DMODEL=$1 -DMODEL_UC=$U "-DMODEL_H=\"$1-$3.h\"" $5 \
         -o $D/$1-$3 tools/bench_main.c $D/$1-$3.c $B/libcnnrt.a -lm -lpthread

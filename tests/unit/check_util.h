@@ -11,9 +11,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* run every test of s; the exit status of a test program */
+/* run every test of s; the exit status of a test program.  Commands in
+ * the tests run the compiler as "$CNNC" (make check sets it to the
+ * build's cnnc; ./cnnc otherwise). */
 static inline int check_run(Suite *s, int fork)
 {
+    setenv("CNNC", "./cnnc", 0);
     SRunner *r = srunner_create(s);
     if (!fork)
         srunner_set_fork_status(r, CK_NOFORK);

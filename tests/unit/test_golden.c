@@ -50,15 +50,16 @@ static Run run_cnnc(const char *const *args)
     posix_spawn_file_actions_addclose(&fa, fd[1]);
     char *argv[16];
     int n = 0;
-    argv[n++] = "./cnnc";
+    const char *cnnc = getenv("CNNC") ? getenv("CNNC") : "./cnnc";
+    argv[n++] = (char *)cnnc;
     for (; args[n - 1] && n < 15; n++)
         argv[n] = (char *)args[n - 1];
     argv[n] = NULL;
     pid_t pid;
-    int rc = posix_spawn(&pid, "./cnnc", &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, cnnc, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(fd[1]);
-    ck_assert_msg(rc == 0, "cannot run ./cnnc: %s", strerror(rc));
+    ck_assert_msg(rc == 0, "cannot run %s: %s", cnnc, strerror(rc));
     long cap = 4096;
     r.err = malloc(cap + 1);
     for (;;) {

@@ -37,7 +37,7 @@ START_TEST(stats_golden)
     const char *B = check_build();
     snprintf(want, sizeof want, "tests/stats/%s%s.txt", name, *flag ? "-inference" : "");
     snprintf(got, sizeof got, "%s/gen/stats-%s%s.txt", B, name, *flag ? "-inference" : "");
-    ck_assert_int_eq(sh("mkdir -p %s/gen && ./cnnc --stats %s examples/%s.cnn > %s", B, flag, name, got), 0);
+    ck_assert_int_eq(sh("mkdir -p %s/gen && \"$CNNC\" --stats %s examples/%s.cnn > %s", B, flag, name, got), 0);
     if (getenv("CNNC_GOLDEN_UPDATE"))
         ck_assert_int_eq(sh("cp %s %s", got, want), 0);
     char *w = slurp(want), *g = slurp(got);

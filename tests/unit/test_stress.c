@@ -31,10 +31,10 @@ START_TEST(twenty_thousand_layers)
                "train { loss = cross_entropy; optimizer = adam(lr=0.001); batch = 2 }\n");
     fclose(f);
     for (int opt = 0; opt <= 2; opt += 2) {
-        snprintf(cmd, sizeof cmd, "./cnnc -O%d --verify-each %s -o %s/gen/deep.c", opt, path, B);
+        snprintf(cmd, sizeof cmd, "\"$CNNC\" -O%d --verify-each %s -o %s/gen/deep.c", opt, path, B);
         ck_assert_msg(run(cmd) == 0, "%s", cmd);
     }
-    snprintf(cmd, sizeof cmd, "./cnnc --inference --stats %s > %s/gen/deep.stats", path, B);
+    snprintf(cmd, sizeof cmd, "\"$CNNC\" --inference --stats %s > %s/gen/deep.stats", path, B);
     ck_assert_int_eq(run(cmd), 0);
     snprintf(cmd, sizeof cmd, "grep -q '^total .* 1,479,852 ' %s/gen/deep.stats", B);  /* 9999 * (4*4*9 + 4) */
     ck_assert_msg(run(cmd) == 0, "parameter total in %s/gen/deep.stats", B);
@@ -57,15 +57,15 @@ START_TEST(pathological_inputs)
     char path[512], cmd[1024];
     snprintf(path, sizeof path, "%s/gen/parens.cnn", B);
     write_big(path, "model m { input x[4]\n dense", "(", 5000, " }\n");
-    snprintf(cmd, sizeof cmd, "./cnnc --emit=none %s 2>/dev/null", path);
+    snprintf(cmd, sizeof cmd, "\"$CNNC\" --emit=none %s 2>/dev/null", path);
     ck_assert_int_eq(run(cmd), 1);
     snprintf(path, sizeof path, "%s/gen/longname.cnn", B);
     write_big(path, "model m { input x[4]\n ", "a", 100000, " }\n");
-    snprintf(cmd, sizeof cmd, "./cnnc --emit=none %s 2>/dev/null", path);
+    snprintf(cmd, sizeof cmd, "\"$CNNC\" --emit=none %s 2>/dev/null", path);
     ck_assert_int_eq(run(cmd), 1);
     snprintf(path, sizeof path, "%s/gen/brackets.cnn", B);
     write_big(path, "model m { input x", "[", 5000, " }\n");
-    snprintf(cmd, sizeof cmd, "./cnnc --emit=none %s 2>/dev/null", path);
+    snprintf(cmd, sizeof cmd, "\"$CNNC\" --emit=none %s 2>/dev/null", path);
     ck_assert_int_eq(run(cmd), 1);
 }
 END_TEST
