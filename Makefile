@@ -58,9 +58,12 @@ $(B)/lexer.c $(B)/lexer.h: frontend/lexer.l | $(B)
 	flex -o $(B)/lexer.c --header-file=$(B)/lexer.h $<
 
 # The runtime's source text, for --embed-runtime.
-RT_HDR = runtime/cnnrt.h $(filter-out runtime/cnnrt.h,$(wildcard runtime/*.h))
-$(B)/rtsrc.c: $(RT_SRC) $(RT_HDR) tools/embed.sh | $(B)
-	sh tools/embed.sh $(RT_HDR) $(RT_SRC) > $@
+# What generated code calls (kernels, init, optimizers, .cnnw files): the
+# part of the runtime --embed-runtime copies into the model's C file.
+RT_CORE = $(addprefix runtime/,cnnrt.h gemm.h gemm.c conv.c dense.c activ.c pool.c \
+          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c)
+$(B)/rtsrc.c: $(RT_CORE) tools/embed.sh | $(B)
+	sh tools/embed.sh $(RT_CORE) > $@
 
 $(B)/parser.o: $(B)/parser.c $(B)/lexer.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
@@ -150,8 +153,8 @@ $(BOXES_DIR)/.made: $(B)/fashion_png
 	$(B)/fashion_png boxes $(FMNIST)/t10k-images-idx3-ubyte.gz 1000 $(BOXES_DIR)/test
 	@touch $@
 
-$(B)/fashion_folder $(B)/fashion_boxes: $(B)/%: examples/%.cnn cnnc $(B)/libcnnrt.a
-	./cnnc --main $< -o $@.c
+$(B)/fashion_folder $(B)/fashion_boxes: $(B)/%: examples/%.cnn $(B)/cnnc $(B)/libcnnrt.a
+	$(B)/cnnc --main $< -o $@.c
 	$(MODEL_CC) -o $@ $@.c $(B)/libcnnrt.a -lm -lpthread
 
 folder-demo: deps all $(B)/fashion_folder $(FOLDER_DIR)/.made
@@ -166,7 +169,7 @@ boxes-demo: deps all $(B)/fashion_boxes $(BOXES_DIR)/.made
 	    --epochs 1 --save $(B)/fashion_boxes.cnnw
 
 bench-data: deps all
-	@sh tools/bench_data.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
 
 # stb_image_write's JPEG writer (which only the tests use, to make JPEG
 # files) shifts signed ints past their width; keep UBSan's shift check

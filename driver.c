@@ -136,6 +136,9 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->in)
         return bad_usage("no input file%s", "");
+    if (o->embed && o->with_main)
+        return bad_usage("--embed-runtime is for deployment and does not include the trainer;%s"
+                         " build a --main program against libcnnrt.a", "");
     if (o->stats && !o->out && strcmp(o->emit, "c") == 0)
         o->emit = "none";       /* --stats alone only reports */
     return 0;

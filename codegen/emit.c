@@ -615,9 +615,12 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     fprintf(c, " *\n * Model %s: batches of up to %d samples; %s.\n * Layout NCHW; parameters in one buffer; activations%s in one arena of %ld bytes.\n */\n",
             g->name, g->batch, train ? "forward, backward and update" : "forward only (inference)",
             train ? ", gradients" : "", g->arena_floats * 4);
+    if (o->embed)
+        fprintf(c, "#ifndef _POSIX_C_SOURCE\n#define _POSIX_C_SOURCE 200809L  /* fsync, for .cnnw files */\n#endif\n");
     fprintf(c, "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
     if (o->embed) {
-        fprintf(c, "\n/* ---- the cnnrt runtime, embedded (--embed-runtime) ---- */\n");
+        fprintf(c, "\n/* ---- the cnnrt runtime, embedded (--embed-runtime): the kernels,\n"
+                   "   initialisation, optimizers and .cnnw files this model calls ---- */\n");
         for (int i = 0; cnnc_runtime_files[i]; i++)
             fprintf(c, "/* ---- %s ---- */\n%s\n", cnnc_runtime_names[i], cnnc_runtime_files[i]);
         fprintf(c, "#define CNNRT_TENSOR_DEFINED\n");

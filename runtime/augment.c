@@ -15,6 +15,15 @@
  * thread builds the sample or on what it built before, which is what
  * makes batches independent of threads and resumed runs bit-identical.
  *
+ * Geometry: crop shifts by whole pixels, zeros coming in.  Mosaic puts
+ * its centre in the middle half of each axis, scales each tile's image by
+ * a factor drawn from [lo, hi] (raised where needed to cover the tile's
+ * quadrant) and shows a random window of it, resampled bilinear.  A box
+ * left with less than CNNRT_BOX_KEEP (20%) of its area by a crop or a
+ * mosaic is dropped.  hsv shifts the hue by up to +-h of a turn and
+ * multiplies saturation and value by gains in [1 - s, 1 + s] and
+ * [1 - v, 1 + v], one draw each per sample.
+ *
  * Targets: a classification target moves with its image (flip, crop and
  * hsv leave it alone); mosaic makes it the area-weighted mix of its four
  * tiles; mixup blends two by lambda.  For detection data (d->maxbox > 0)
@@ -81,6 +90,17 @@ static int aug_int(cnnrt_rng *r, int lo, int hi)
     return v > hi ? hi : v;
 }
 
+/* not fmaxf and fminf: without -ffast-math those are libm calls */
+static float aug_max(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+static float aug_min(float a, float b)
+{
+    return a < b ? a : b;
+}
+
 void cnnrt_box_target(const cnnrt_box *box, int nbox, int tsize, float *t)
 {
     double total = 0;
@@ -120,8 +140,8 @@ static int aug_map_boxes(const aug_map *m, const cnnrt_box *in, int n, cnnrt_box
         float x0 = m->ax * b.x0 + m->bx, x1 = m->ax * b.x1 + m->bx;
         float y0 = m->ay * b.y0 + m->by, y1 = m->ay * b.y1 + m->by;
         float whole = (x1 - x0) * (y1 - y0);
-        b.x0 = fmaxf(x0, m->x0), b.x1 = fminf(x1, m->x1);
-        b.y0 = fmaxf(y0, m->y0), b.y1 = fminf(y1, m->y1);
+        b.x0 = aug_max(x0, m->x0), b.x1 = aug_min(x1, m->x1);
+        b.y0 = aug_max(y0, m->y0), b.y1 = aug_min(y1, m->y1);
         if (b.x1 <= b.x0 || b.y1 <= b.y0 || !(whole > 0)
             || (b.x1 - b.x0) * (b.y1 - b.y0) < CNNRT_BOX_KEEP * whole)
             continue;
@@ -172,37 +192,30 @@ static void aug_crop(cnnrt_augmenter *a, cnnrt_rng *r, int pad, aug_sample *s)
         cnnrt_box_target(s->box, s->nbox, a->tsize, s->t);
 }
 
-/* RGB <-> HSV, all in [0, 1] (h a fraction of the colour circle) */
+/* RGB <-> HSV, all in [0, 1], h a fraction of the colour circle.  Both
+ * are written with selects rather than branches or libm calls: hsv is the
+ * dearest augmentation per pixel. */
 static void aug_rgb_hsv(float r, float g, float b, float *h, float *s, float *v)
 {
-    float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
+    float mx = aug_max(r, aug_max(g, b)), mn = aug_min(r, aug_min(g, b)), d = mx - mn;
+    /* gray (d == 0): hue and saturation 0; divisors are never 0, so
+     * that the divisions need no branch */
+    float inv = 1 / (d > 0 ? d : 1);
+    float hr = (g - b) * inv, hg = (b - r) * inv + 2, hb = (r - g) * inv + 4;
+    float h6 = mx == r ? hr : mx == g ? hg : hb;
+    h6 *= 1.0f / 6;
+    *h = h6 < 0 ? h6 + 1 : h6;
+    *s = d / (mx > 0 ? mx : 1);
     *v = mx;
-    *s = mx > 0 ? d / mx : 0;
-    if (d <= 0)
-        *h = 0;
-    else if (mx == r)
-        *h = (g - b) / d / 6;
-    else if (mx == g)
-        *h = ((b - r) / d + 2) / 6;
-    else
-        *h = ((r - g) / d + 4) / 6;
-    if (*h < 0)
-        *h += 1;
 }
 
-static void aug_hsv_rgb(float h, float s, float v, float *r, float *g, float *b)
+/* channel n of HSV -> RGB (n = 5 red, 3 green, 1 blue): v - v s max(0,
+ * min(k, 4 - k, 1)) with k = (n + 6h) mod 6 */
+static float aug_hsv_channel(float n, float h6, float s, float v)
 {
-    float h6 = h * 6;
-    int i = (int)h6;
-    float f = h6 - (float)i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-    switch (i % 6) {
-    case 0: *r = v, *g = t, *b = p; break;
-    case 1: *r = q, *g = v, *b = p; break;
-    case 2: *r = p, *g = v, *b = t; break;
-    case 3: *r = p, *g = q, *b = v; break;
-    case 4: *r = t, *g = p, *b = v; break;
-    default: *r = v, *g = p, *b = q; break;
-    }
+    float k = n + h6;
+    k = k >= 6 ? k - 6 : k;
+    return v - v * s * aug_max(aug_min(aug_min(k, 4 - k), 1), 0);
 }
 
 static float aug_clamp01(float v)
@@ -222,10 +235,14 @@ static void aug_hsv(const cnnrt_augmenter *a, cnnrt_rng *r, const float *f, aug_
     for (long k = 0; k < plane; k++) {
         float h, sat, v;
         aug_rgb_hsv(aug_clamp01(R[k]), aug_clamp01(G[k]), aug_clamp01(B[k]), &h, &sat, &v);
-        h += dh;
-        h -= floorf(h);
-        h = h < 1 ? h : 0;
-        aug_hsv_rgb(h, aug_clamp01(sat * gs), aug_clamp01(v * gv), &R[k], &G[k], &B[k]);
+        h += dh;                    /* |dh| <= 1/2: one turn at most */
+        h = h < 0 ? h + 1 : h >= 1 ? h - 1 : h;
+        float h6 = h < 1 ? 6 * h : 0;
+        sat = aug_clamp01(sat * gs);
+        v = aug_clamp01(v * gv);
+        R[k] = aug_hsv_channel(5, h6, sat, v);
+        G[k] = aug_hsv_channel(3, h6, sat, v);
+        B[k] = aug_hsv_channel(1, h6, sat, v);
     }
 }
 
@@ -389,9 +406,14 @@ static const char *aug_unfit(const cnnrt_augment *g, const cnnrt_dataset *d, cha
                  d->c);
     else if (g->kind == CNNRT_AUG_HSV && d->c != 3)
         snprintf(buf, len, "needs 3 channels (RGB); the input has %d", d->c);
+    else if (g->kind == CNNRT_AUG_HSV && !(f[0] >= 0 && f[0] <= 0.5f && f[1] >= 0
+                                            && f[1] <= 1 && f[2] >= 0 && f[2] <= 1))
+        snprintf(buf, len, "h must be in [0, 0.5], s and v in [0, 1]; got %g, %g, %g",
+                 f[0], f[1], f[2]);
     else if (g->kind == CNNRT_AUG_MOSAIC && (d->h < 2 || d->w < 2))
         snprintf(buf, len, "needs images of at least 2x2; the input is %dx%d", d->h, d->w);
-    else if ((g->kind == CNNRT_AUG_FLIP || g->kind == CNNRT_AUG_MOSAIC) && !(f[0] >= 0 && f[0] <= 1))
+    else if ((g->kind == CNNRT_AUG_FLIP || g->kind == CNNRT_AUG_MOSAIC)
+             && !(f[0] >= 0 && f[0] <= 1))
         snprintf(buf, len, "p must be in [0, 1], got %g", f[0]);
     else if (g->kind == CNNRT_AUG_MIXUP && !(f[1] >= 0 && f[1] <= 1))
         snprintf(buf, len, "p must be in [0, 1], got %g", f[1]);
@@ -442,7 +464,8 @@ cnnrt_augmenter *cnnrt_augmenter_new(const cnnrt_dataset *d, const cnnrt_augment
         goto oom;
     a->cap[0] = d->maxbox;
     for (int k = 0; k < naug; k++) {
-        int grow = aug[k].kind == CNNRT_AUG_MOSAIC ? 4 : aug[k].kind == CNNRT_AUG_MIXUP ? 2 : 1;
+        int kind = aug[k].kind;
+        int grow = kind == CNNRT_AUG_MOSAIC ? 4 : kind == CNNRT_AUG_MIXUP ? 2 : 1;
         if (a->cap[k] > AUG_MAX_BOXES / grow) {
             cnnrt_errorf(err, errlen, d->path, "too many mosaic and mixup steps: a sample "
                          "could have more than %d boxes", AUG_MAX_BOXES);
@@ -454,7 +477,8 @@ cnnrt_augmenter *cnnrt_augmenter_new(const cnnrt_dataset *d, const cnnrt_augment
         for (int t = 0; t < parts; t++)
             if (aug_alloc_sample(&a->step[k].part[t], a->size, a->tsize, a->cap[k]) < 0)
                 goto oom;
-        if (grow == 4 && !(a->step[k].out = malloc(sizeof(cnnrt_box) * (size_t)(a->cap[k + 1] + 1))))
+        size_t out = sizeof(cnnrt_box) * (size_t)(a->cap[k + 1] + 1);
+        if (grow == 4 && !(a->step[k].out = malloc(out)))
             goto oom;
     }
     return a;

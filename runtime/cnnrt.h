@@ -262,6 +262,13 @@ int cnnrt_main(const cnnrt_model *model, int argc, char **argv);
  * sets and the progress display.  Generated code does not call them; later
  * loaders (image folders, YOLO lists) and augmentations build on them. */
 
+/* The whole file as it is (file.c).  malloc'd, *len bytes; NULL with
+ * "'PATH': reason" in err and errno set. */
+unsigned char *cnnrt_read_plain(const char *path, size_t *len, char *err, size_t errlen);
+/* err = "'PATH': " followed by the formatted message (err may be NULL) */
+void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The whole file, gunzipped when it starts with the gzip magic (single
  * member; the trailer's CRC-32 and length are checked).  malloc'd, *len
  * bytes; NULL with "'PATH': reason" in err and errno set. */
@@ -304,10 +311,11 @@ struct cnnrt_dataset {
 };
 
 /* Opens DATA for a model whose input is [c, h, w] (h = w = 1 for a flat
- * [c] input) and whose targets have tsize floats.  DATA is a folder (image
- * folder, see cnnrt_image_load below), a `.txt` list of images with YOLO
- * labels, one image file (png, jpg, jpeg, bmp, tga, gif: a set of one,
- * unlabelled), or else an IDX file (MNIST format, plain or .gz): images u8 (scaled to [0,1]) or float32,
+ * [c] input) and whose targets have tsize floats.  DATA is an image folder
+ * or a `.txt` list of images with YOLO labels (see "image data and
+ * augmentation" below), one image file (png, jpg, jpeg, bmp, tga, gif: a
+ * set of one, unlabelled), or else an IDX file (MNIST format, plain or
+ * .gz): images u8 (scaled to [0,1]) or float32,
  * [N,H,W] (one channel), [N,C,H,W] or [N,F] (flat); labels u8 class
  * indices (one-hot targets; the value itself when tsize == 1) or float32
  * [N,tsize] targets.  labels: the label file, or NULL to look beside DATA

@@ -472,7 +472,7 @@ int cnnrt_load(const char *path, const cnnrt_tensor *params, int nparams,
     if (err && errlen)
         err[0] = 0;
     size_t len;
-    unsigned char *buf = cnnrt_read_file(path, &len, err, errlen);
+    unsigned char *buf = cnnrt_read_plain(path, &len, err, errlen);
     if (!buf)
         return -1;
     cnnw_in in = { path, buf, len, 0, err, errlen };

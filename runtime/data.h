@@ -7,11 +7,7 @@
 
 #include "cnnrt.h"
 
-/* "'PATH': " and then the message, into err (nothing when err is NULL) */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...);
+/* (cnnrt_errorf, "'PATH': message" into err, is in cnnrt.h) */
 
 /* "warning: " and the message on stderr, for files a data set leaves out */
 #if defined(__GNUC__)
@@ -21,6 +17,10 @@ void cnnrt_warn(const char *fmt, ...);
 
 /* malloc'd copy; NULL when out of memory */
 char *cnnrt_strdup(const char *s);
+
+/* 0 when i is a sample of d; else -1 with "'PATH': sample i of N does not
+ * exist" (every get() starts with it) */
+int cnnrt_data_check_index(const cnnrt_dataset *d, int i, char *err, size_t errlen);
 
 /* ---- image.c ---- */
 /* Bilinear resampling, half-pixel centres, edges clamped.  src is
@@ -86,7 +86,9 @@ void cnnrt_box_target(const cnnrt_box *box, int nbox, int tsize, float *t);
 /* ---- dump.c: train --dump-aug DIR N ---- */
 /* Writes the first n samples of epoch 1 (shuffled by seed, augmented) as
  * DIR/aug-NNNN.png with their boxes, and DIR/samples.txt describing each
- * (source file, target, boxes).  0, or -1 with err. */
+ * (source file, target, boxes).  DIR is made if missing (not its parents).
+ * Returns how many were written (fewer than n for a smaller set), or -1
+ * with err. */
 int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment *aug,
                          int naug, uint64_t seed, const char *dir, int n,
                          char *err, size_t errlen);

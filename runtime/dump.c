@@ -67,8 +67,9 @@ int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int s
     for (int y = 0; y < H; y++)
         for (int xx = 0; xx < W; xx++) {
             long k = (long)(y / scale) * w + xx / scale;
+            unsigned char *o = rgb + ((size_t)y * W + xx) * 3;
             for (int ch = 0; ch < 3; ch++)
-                rgb[((size_t)y * W + xx) * 3 + ch] = dump_byte(x[(c == 3 ? ch * plane : 0) + k]);
+                o[ch] = dump_byte(x[(c == 3 ? ch * plane : 0) + k]);
         }
     for (int i = 0; i < nbox; i++)
         dump_frame(rgb, W, H, &box[i], scale >= 4 ? 2 : 1);

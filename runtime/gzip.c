@@ -30,22 +30,6 @@
 /* deflate expands at most 1032:1; a trailer claiming more is not this data */
 #define GZ_MAX_RATIO 1032
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void gz_error(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    int n = snprintf(err, errlen, "'%s': ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
 static uint32_t gz_u32le(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16
@@ -54,44 +38,6 @@ static uint32_t gz_u32le(const unsigned char *p)
 
 /* The raw bytes of path.  Reads until EOF, so pipes and files whose size
  * changes work too; st_size is only the first guess. */
-static unsigned char *gz_slurp(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        gz_error(err, errlen, path, "%s", strerror(e));
-        errno = e;
-        return NULL;
-    }
-    struct stat st;
-    size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0
-        ? (size_t)st.st_size + 1 : 65536;
-    size_t n = 0;
-    unsigned char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        unsigned char *bigger = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int e = buf ? (ferror(f) ? EIO : 0) : ENOMEM;
-    fclose(f);
-    if (e) {
-        free(buf);
-        gz_error(err, errlen, path, e == ENOMEM ? "out of memory" : "read error");
-        errno = e;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
 
 /* skips a zero-terminated header field; -1 when it runs off the end */
 static int gz_skip_string(const unsigned char *p, size_t n, size_t *pos)
@@ -134,7 +80,7 @@ static unsigned char *gz_inflate(const unsigned char *p, size_t n, size_t *outle
     if (!bad && (pos > n || n - pos < 8))
         bad = "truncated gzip file";
     if (bad) {
-        gz_error(err, errlen, path, "%s", bad);
+        cnnrt_errorf(err, errlen, path, "%s", bad);
         errno = EINVAL;
         return NULL;
     }
@@ -142,19 +88,19 @@ static unsigned char *gz_inflate(const unsigned char *p, size_t n, size_t *outle
     size_t dlen = n - pos - 8;
     uint32_t crc = gz_u32le(p + n - 8), isize = gz_u32le(p + n - 4);
     if (dlen > INT_MAX - 8 || isize > INT_MAX) {
-        gz_error(err, errlen, path, "larger than the 2 GiB this reader handles");
+        cnnrt_errorf(err, errlen, path, "larger than the 2 GiB this reader handles");
         errno = EINVAL;
         return NULL;
     }
     if ((uint64_t)isize > (uint64_t)dlen * GZ_MAX_RATIO + 1024) {
-        gz_error(err, errlen, path, "gzip trailer does not match the data: "
+        cnnrt_errorf(err, errlen, path, "gzip trailer does not match the data: "
                  "the file is truncated or corrupt");
         errno = EINVAL;
         return NULL;
     }
     unsigned char *out = malloc(isize ? isize : 1);
     if (!out) {
-        gz_error(err, errlen, path, "out of memory");
+        cnnrt_errorf(err, errlen, path, "out of memory");
         errno = ENOMEM;
         return NULL;
     }
@@ -169,7 +115,7 @@ static unsigned char *gz_inflate(const unsigned char *p, size_t n, size_t *outle
         bad = "gzip CRC mismatch: the file is corrupt";
     if (bad) {
         free(out);
-        gz_error(err, errlen, path, "%s", bad);
+        cnnrt_errorf(err, errlen, path, "%s", bad);
         errno = EINVAL;
         return NULL;
     }
@@ -180,7 +126,7 @@ static unsigned char *gz_inflate(const unsigned char *p, size_t n, size_t *outle
 unsigned char *cnnrt_read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
     size_t n;
-    unsigned char *raw = gz_slurp(path, &n, err, errlen);
+    unsigned char *raw = cnnrt_read_plain(path, &n, err, errlen);
     if (!raw || n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
         if (raw)
             *len = n;

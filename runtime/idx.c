@@ -11,8 +11,8 @@
  * label range.  After that get() cannot fail for an index in range.
  * cnnrt_data_open sends folders and image files to image.c and `.txt`
  * lists to yolo.c; everything else is taken for IDX.  The few helpers
- * every data file uses (cnnrt_errorf, cnnrt_warn, cnnrt_strdup; data.h)
- * live here.  Not here: shuffling and augmentation (loader.c, augment.c).
+ * every data file uses (cnnrt_warn, cnnrt_strdup, cnnrt_data_check_index;
+ * data.h) live here.  Not here: shuffling and augmentation (loader.c, augment.c).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -49,19 +49,6 @@ typedef struct {
 } idx_set;
 
 /* shared with the other data files (data.h) */
-void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    int n = snprintf(err, errlen, "'%s': ", path);
-    if (n >= 0 && (size_t)n < errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
-}
-
 void cnnrt_warn(const char *fmt, ...)
 {
     va_list ap;
@@ -71,6 +58,14 @@ void cnnrt_warn(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+int cnnrt_data_check_index(const cnnrt_dataset *d, int i, char *err, size_t errlen)
+{
+    if (i >= 0 && i < d->count)
+        return 0;
+    cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
+    return -1;
 }
 
 char *cnnrt_strdup(const char *s)
@@ -109,7 +104,8 @@ static int idx_check_header(const unsigned char *p, size_t n, const char *path,
         cnnrt_errorf(err, errlen, path, "IDX element type 0x%02X is not supported "
                      "(u8 0x08 and float32 0x0D are)", p[2]);
     else if (p[3] < 1 || p[3] > IDX_MAXDIM)
-        cnnrt_errorf(err, errlen, path, "IDX files with %d dimensions are not supported", p[3]);
+        cnnrt_errorf(err, errlen, path, "IDX files with %d dimensions are not supported",
+                     p[3]);
     else if (n < 4 + 4 * (size_t)p[3])
         cnnrt_errorf(err, errlen, path, "truncated IDX header");
     else
@@ -244,10 +240,8 @@ static int idx_get(const cnnrt_dataset *d, int i, float *x, float *target,
                    char *err, size_t errlen)
 {
     const idx_set *s = (const idx_set *)d;
-    if (i < 0 || i >= d->count) {
-        cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
+    if (cnnrt_data_check_index(d, i, err, errlen) < 0)
         return -1;
-    }
     if (s->images.type == IDX_U8) {
         const unsigned char *p = s->images.data + (size_t)i * s->sample;
         for (long k = 0; k < s->sample; k++)

@@ -255,10 +255,8 @@ static int img_get(const cnnrt_dataset *d, int i, float *x, float *target,
                    char *err, size_t errlen)
 {
     const img_set *s = (const img_set *)d;
-    if (i < 0 || i >= d->count) {
-        cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
+    if (cnnrt_data_check_index(d, i, err, errlen) < 0)
         return -1;
-    }
     if (cnnrt_image_load(s->files.v[i], d->c, d->h, d->w, x, err, errlen) < 0)
         return 1;
     if (!target || !d->tsize)
@@ -395,7 +393,8 @@ cnnrt_dataset *cnnrt_image_open(const char *path, int c, int h, int w, int tsize
     }
     if (c > 4) {
         cnnrt_errorf(err, errlen, path, "image files give 1 to 4 channels; the model's input "
-                     "has %d%s", c, h == 1 && w == 1 ? " (it is flat: [N], not [C, H, W])" : "");
+                     "has %d%s", c,
+                     h == 1 && w == 1 ? " (it is flat: [N], not [C, H, W])" : "");
         goto fail;
     }
     struct stat st;

@@ -127,7 +127,8 @@ void cnnrt_progress_end(cnnrt_progress *p, double val_loss, double val_acc, long
     if (p->skipped > 0)
         snprintf(skipped, sizeof skipped, "  (%ld unreadable file%s skipped)", p->skipped,
                  p->skipped == 1 ? "" : "s");
-    int w = fprintf(p->out, "%sepoch %d/%d  loss %.4f  accuracy %.2f%%%s  %.1f s  %.0f img/s%s",
+    int w = fprintf(p->out,
+                    "%sepoch %d/%d  loss %.4f  accuracy %.2f%%%s  %.1f s  %.0f img/s%s",
                     p->tty ? "\r" : "", p->epoch, p->epochs,
                     p->seen ? p->loss_sum / p->seen : 0.0,
                     p->seen ? 100.0 * p->correct / p->seen : 0.0, val, elapsed,

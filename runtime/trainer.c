@@ -51,7 +51,7 @@ typedef struct {
     const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
     const char *epochs_arg, *seed_arg;
     const char *no_augment;     /* non-NULL when given */
-    const char *dump_dir, *dump_n;  /* --dump-aug DIR N: consecutive, two values */
+    const char *dump_aug[2];    /* --dump-aug DIR N */
     int epochs;
     uint64_t seed;
     char **args;            /* positional arguments */
@@ -63,7 +63,7 @@ typedef struct {
     const char *name;
     int cmds;
     size_t offset;          /* of a const char * in tr_opts */
-    int nvalues;            /* 0: a flag; 2: values in two consecutive fields */
+    int nvalues;            /* 0: a flag; 2: an array of two in tr_opts */
 } tr_option;
 
 #define TR_OPT(name, cmds, field, n) { name, cmds, offsetof(tr_opts, field), n }
@@ -77,7 +77,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--val-labels", CMD_TRAIN, val_labels, 1),
     TR_OPT("--seed", CMD_TRAIN, seed_arg, 1),
     TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
-    TR_OPT("--dump-aug", CMD_TRAIN, dump_dir, 2),
+    TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
     TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights, 1),
 };
 #undef TR_OPT
@@ -114,8 +114,8 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "given with --labels), an image folder ROOT/<class>/*.png|jpg|bmp|tga|gif\n"
             "(classes in name order), a .txt list of images with YOLO box labels\n"
             "beside them, or (predict) image files.  Images are converted and resized\n"
-            "to the input.  train writes a checkpoint (parameters, optimizer\n"
-            "state, epoch) at the end of every epoch to --save (default %s.cnnw);\n"
+            "to the input.  train writes a checkpoint (parameters, optimizer state,\n"
+            "epoch) at the end of every epoch to --save (default %s.cnnw);\n"
             "--resume FILE continues from one and gives the same parameters as an\n"
             "uninterrupted run.  --epochs counts all epochs, resumed ones included\n"
             "(default %d); --seed sets the shuffling, augmentation and initialisation\n"
@@ -219,9 +219,9 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         }
         o->seed = v;
     }
-    if (o->dump_n && (tr_number(o->dump_n, 100000, &v) < 0 || v == 0)) {
+    if (o->dump_aug[1] && (tr_number(o->dump_aug[1], 100000, &v) < 0 || v == 0)) {
         tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
-                 o->dump_n);
+                 o->dump_aug[1]);
         return -1;
     }
     const char *missing = o->cmd == CMD_TRAIN ? (o->train ? NULL : "--train DATA")
@@ -552,7 +552,7 @@ static int tr_open_data(tr_run *r, const tr_opts *o, tr_data *data)
     int naug = o->no_augment ? 0 : mod->naugment;
     if (!(data->train = tr_open(r, o->train, o->labels, 1)))
         return 1;
-    if (o->dump_dir)
+    if (o->dump_aug[0])
         return 0;
     if (o->val && !(data->val = tr_open(r, o->val, o->val_labels, 1)))
         return 1;
@@ -570,13 +570,13 @@ static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
     char err[TR_ERRLEN];
     const cnnrt_model *mod = o->mod;
     int n = cnnrt_dump_augmented(train, mod->batch, mod->augment,
-                                 o->no_augment ? 0 : mod->naugment, o->seed, o->dump_dir,
-                                 atoi(o->dump_n), err, sizeof err);
+                                 o->no_augment ? 0 : mod->naugment, o->seed, o->dump_aug[0],
+                                 atoi(o->dump_aug[1]), err, sizeof err);
     if (n < 0)
         return tr_error(mod, "%s", err);
     printf("%s: wrote %d %ssamples of '%s' to %s/ (aug-NNNN.png; samples.txt says what "
            "each is)\n", mod->name, n, o->no_augment || !mod->naugment ? "" : "augmented ",
-           o->train, o->dump_dir);
+           o->train, o->dump_aug[0]);
     return 0;
 }
 
@@ -597,9 +597,9 @@ static int tr_train(const tr_opts *oin)
         rc = tr_resume(&r, &o, &done);
     if (!rc)
         rc = tr_open_data(&r, &o, &data);
-    if (!rc && o.dump_dir)
+    if (!rc && o.dump_aug[0])
         rc = tr_dump(&o, data.train);
-    if (rc || o.dump_dir)
+    if (rc || o.dump_aug[0])
         goto out;
     const cnnrt_dataset *train = data.train, *val = data.val;
     r.tstate[0] = TR_FORMAT;

@@ -207,10 +207,8 @@ static int yolo_get(const cnnrt_dataset *d, int i, float *x, float *target,
                     char *err, size_t errlen)
 {
     const yolo_set *s = (const yolo_set *)d;
-    if (i < 0 || i >= d->count) {
-        cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
+    if (cnnrt_data_check_index(d, i, err, errlen) < 0)
         return -1;
-    }
     if (cnnrt_image_load(s->files[i], d->c, d->h, d->w, x, err, errlen) < 0)
         return 1;
     if (target && d->tsize)

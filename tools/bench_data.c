@@ -44,7 +44,8 @@ static int parse_aug(const char *s, cnnrt_augment *a)
 int main(int argc, char **argv)
 {
     if (argc < 9) {
-        fprintf(stderr, "usage: bench_data DATA C H W CLASSES BATCH THREADS SECONDS [AUG...]\n");
+        fprintf(stderr, "usage: bench_data DATA C H W CLASSES BATCH THREADS SECONDS "
+                "[AUG...]\n");
         return 2;
     }
     char err[1024];

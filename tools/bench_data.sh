@@ -4,11 +4,14 @@
 # IDX data and on a PNG folder, with and without augmentation, with and
 # without its thread; then LeNet-5 training, as train_step alone (no data
 # at all, tools/bench_main.c) next to the generated trainer on the same
-# images with --no-augment and with the model's augmentations.  When the
+# 10k images, as IDX and as PNG files, with --no-augment and with the
+# model's augmentations, with and without the loader thread.  When the
 # trainer keeps up with train_step, the data pipeline costs nothing.
-# Usage: tools/bench_data.sh BUILD   (run from the repository root)
+# Usage: tools/bench_data.sh BUILD   (run from the repository root;
+# $CNNC is the compiler, BUILD/cnnc by default)
 set -e
 B=${1:-build}
+CNNC=${CNNC:-$B/cnnc}
 SECS=${BENCH_SECONDS:-3}
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 D=$B/bench
@@ -28,10 +31,10 @@ FOLDER=$D/fashion-png
 loader() {  # loader LABEL DATA THREADS AUG...
     label=$1; data=$2; threads=$3; shift 3
     r=$($D/bench_data $data 1 28 28 10 64 $threads $SECS "$@")
-    printf "%-10s %-44s %10s\n" loader "$label" $r
+    printf "%-10s %-48s %10s\n" loader "$label" $r
 }
 
-printf "%-10s %-44s %10s\n" what "data, augmentations, threads" "img/s"
+printf "%-10s %-48s %10s\n" what "data, augmentations, threads" "img/s"
 loader "idx, none, 0 threads" $TRAIN 0
 loader "idx, none, 1 thread" $TRAIN 1
 loader "idx, flip crop mixup, 0 threads" $TRAIN 0 flip:0.5 crop:2 mixup:0.2,0.5
@@ -42,20 +45,22 @@ loader "png folder (decode), none, 1 thread" $FOLDER 1
 loader "png folder (decode), none, 2 threads" $FOLDER 2
 
 # LeNet-5: train_step alone against the trainer over the 10k test images
-./cnnc --main examples/lenet5.cnn -o $D/lenet5-main.c
+$CNNC --main examples/lenet5.cnn -o $D/lenet5-main.c
 $CC -std=c99 -O2 -Iruntime -o $D/lenet5-main $D/lenet5-main.c $B/libcnnrt.a -lm -lpthread
-./cnnc -O2 examples/lenet5.cnn -o $D/lenet5-step.c
+$CNNC -O2 examples/lenet5.cnn -o $D/lenet5-step.c
 $CC -std=c99 -O2 -Iruntime -I$D -DMODEL=lenet5 -DMODEL_UC=LENET5 '-DMODEL_H="lenet5-step.h"' \
     -DTRAIN -o $D/lenet5-step tools/bench_main.c $D/lenet5-step.c $B/libcnnrt.a -lm -lpthread
-printf "%-10s %-44s %10s\n" train "lenet5 train_step only, no data" "$($D/lenet5-step train $SECS)"
-trainer() {  # trainer LABEL THREADS ARGS...
-    label=$1; threads=$2; shift 2
-    r=$(CNNRT_LOADER_THREADS=$threads $D/lenet5-main train --train $TEST --epochs 1 \
+printf "%-10s %-48s %10s\n" train "lenet5 train_step only, no data" "$($D/lenet5-step train $SECS)"
+trainer() {  # trainer LABEL DATA THREADS ARGS...
+    label=$1; data=$2; threads=$3; shift 3
+    r=$(CNNRT_LOADER_THREADS=$threads $D/lenet5-main train --train $data --epochs 1 \
         --save $D/lenet5-bench.cnnw "$@" | sed -n 's/.* \([0-9]*\) img\/s.*/\1/p' | tail -n 1)
-    printf "%-10s %-44s %10s\n" train "$label" $r
+    printf "%-10s %-48s %10s\n" train "$label" $r
 }
-trainer "lenet5 trainer, --no-augment, loader thread" 1 --no-augment
-trainer "lenet5 trainer, --no-augment, no thread" 0 --no-augment
-trainer "lenet5 trainer, flip mixup, loader thread" 1
-trainer "lenet5 trainer, flip mixup, no thread" 0
+trainer "trainer, idx, --no-augment, loader thread" $TEST 1 --no-augment
+trainer "trainer, idx, --no-augment, no thread" $TEST 0 --no-augment
+trainer "trainer, idx, flip mixup, loader thread" $TEST 1
+trainer "trainer, idx, flip mixup, no thread" $TEST 0
+trainer "trainer, png folder, flip mixup, loader thread" $FOLDER 1
+trainer "trainer, png folder, flip mixup, no thread" $FOLDER 0
 rm -f $D/lenet5-bench.cnnw

@@ -155,6 +155,27 @@ START_TEST(variants_build)
 }
 END_TEST
 
+/* --embed-runtime: the model alone, with libm, trains and round-trips */
+START_TEST(embedded_runtime)
+{
+    const Model *m = &models[_i];
+    char dir[512], upper[64];
+    snprintf(dir, sizeof dir, "%s/gen/%s-embed", B, m->name);
+    int i = 0;
+    for (; m->name[i] && i < 63; i++)
+        upper[i] = (char)(m->name[i] >= 'a' && m->name[i] <= 'z' ? m->name[i] - 32 : m->name[i]);
+    upper[i] = 0;
+    ck_assert(sh("mkdir -p %s && \"$CNNC\" --embed-runtime --batch 4 %s -o %s/%s.c", dir, m->file, dir, m->name) == 0);
+    ck_assert_msg(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -I%s -DMODEL=%s -DMODEL_UC=%s '-DMODEL_H=\"%s.h\"' %s "
+                     "-o %s/prog tests/harness/model_main.c %s/%s.c -lm",
+                     SAN, dir, m->name, upper, m->name, m->out_c ? "-DOUT_C=3" : "", dir, dir, m->name) == 0,
+                  "%s: the embedded build does not compile on its own", m->name);
+    ck_assert(sh("%s/prog grad > /dev/null", dir) == 0);
+    ck_assert(sh("%s/prog io %s/w.cnnw > /dev/null", dir, dir) == 0);
+    ck_assert_msg(sh("! grep -q 'cnnrt.h' %s/%s.h", dir, m->name) == 0, "the header needs cnnrt.h");
+}
+END_TEST
+
 /* Every program in LANGUAGE.md compiles, builds with -Werror and trains. */
 START_TEST(spec_programs)
 {
@@ -223,6 +244,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, o0_equals_o2, 0, NMODELS);
     tcase_add_loop_test(tc, accumulate_and_io, 0, NMODELS);
     tcase_add_loop_test(tc, variants_build, 0, NMODELS);
+    tcase_add_loop_test(tc, embedded_runtime, 3, 5);   /* branches, pixels */
     tcase_add_test(tc, spec_programs);
     suite_add_tcase(s, tc);
     return s;

@@ -10,25 +10,17 @@
  * nothing, crop is a shift, mosaic fills the canvas with four tiles around
  * a centre and weights targets by area, boxes stay inside and on their
  * objects, soft targets sum to 1, mixup blends by one lambda, and batches
- * are the same for a seed whatever the threads.  Then cnnrt_main with a
- * model that only fingerprints what it is fed.
+ * are the same for a seed whatever the threads.  (test_rt_augtrain.c
+ * runs the trainer with augmentations.)
  */
-#define _XOPEN_SOURCE 700
 #include "cnnrt.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <stb/stb_image.h>
-#include <stb/stb_image_write.h>
 
 static char err[2048];
 
@@ -135,9 +127,10 @@ static Epoch run_epoch(const cnnrt_dataset *d, const cnnrt_augment *aug, int nau
     cnnrt_loader *l = cnnrt_loader_new(d, batch, aug, naug, threads, err, sizeof err);
     ck_assert_msg(l != NULL, "%s", err);
     long in = (long)d->c * d->h * d->w;
-    Epoch e = { 0, malloc(sizeof(float) * (size_t)(d->count * in)),
-                malloc(sizeof(float) * (size_t)(d->count * d->tsize + 1)), NULL,
-                malloc(sizeof(int) * (size_t)d->count), malloc(sizeof(int) * (size_t)d->count), 0 };
+    size_t n = (size_t)d->count;
+    Epoch e = { 0, malloc(sizeof(float) * n * (size_t)in),
+                malloc(sizeof(float) * (n * (size_t)d->tsize + 1)), NULL,
+                malloc(sizeof(int) * n), malloc(sizeof(int) * n), 0 };
     cnnrt_batch b;
     int rc;
     cnnrt_loader_start(l, seed, epoch, 1);
@@ -148,7 +141,8 @@ static Epoch run_epoch(const cnnrt_dataset *d, const cnnrt_augment *aug, int nau
         }
         memcpy(e.x + e.n * in, b.x, sizeof(float) * (size_t)(b.n * in));
         memcpy(e.t + e.n * d->tsize, b.target, sizeof(float) * (size_t)(b.n * d->tsize));
-        memcpy(e.box + (size_t)e.n * e.boxcap, b.box, sizeof(cnnrt_box) * (size_t)(b.n * b.boxcap));
+        memcpy(e.box + (size_t)e.n * e.boxcap, b.box,
+               sizeof(cnnrt_box) * (size_t)(b.n * b.boxcap));
         memcpy(e.nbox + e.n, b.nbox, sizeof(int) * (size_t)b.n);
         memcpy(e.index + e.n, b.index, sizeof(int) * (size_t)b.n);
         e.n += b.n;
@@ -239,7 +233,8 @@ START_TEST(flip_twice_and_p0_change_nothing)
     for (int k = 0; k < e.n; k++) {
         for (int p = 0; p < 3 * 8; p++)
             for (int x = 0; x < 10; x++)
-                ck_assert_float_eq(e.x[k * 240 + p * 10 + x], plain.x[k * 240 + p * 10 + 9 - x]);
+                ck_assert_float_eq(e.x[k * 240 + p * 10 + x],
+                                   plain.x[k * 240 + p * 10 + 9 - x]);
         for (int j = 0; j < e.nbox[k]; j++) {
             ck_assert_float_eq_tol(box_of(&e, k)[j].x0, 1 - box_of(&plain, k)[j].x1, 1e-6);
             ck_assert_float_eq_tol(box_of(&e, k)[j].x1, 1 - box_of(&plain, k)[j].x0, 1e-6);
@@ -268,7 +263,8 @@ START_TEST(crop_shifts_pixels_and_boxes)
                 for (int y = 0; y < 12 && ok; y++)
                     for (int x = 0; x < 12 && ok; x++) {
                         int sy = y + dy, sx = x + dx;
-                        float want = sy >= 0 && sy < 12 && sx >= 0 && sx < 12 ? in[sy * 12 + sx] : 0;
+                        int inside = sy >= 0 && sy < 12 && sx >= 0 && sx < 12;
+                        float want = inside ? in[sy * 12 + sx] : 0;
                         ok = out[y * 12 + x] == want;
                     }
                 if (!ok)
@@ -375,8 +371,8 @@ static void expect_boxes_on_objects(const Syn *s, const Epoch *e)
                                   e->x[(long)k * s->base.c * h * w + y * w + x]);
         }
         for (int c = 0; c < s->base.tsize; c++)
-            ck_assert_float_eq_tol(e->t[k * s->base.tsize + c], total > 0 ? want[c] / total : 0,
-                                   1e-5);
+            ck_assert_float_eq_tol(e->t[k * s->base.tsize + c],
+                                   total > 0 ? want[c] / total : 0, 1e-5);
     }
     ck_assert_int_gt(boxes, e->n);
 }
@@ -429,7 +425,8 @@ START_TEST(mixup_blends_by_one_lambda)
     for (int k = 0; k < e.n; k++) {
         ck_assert_int_ge(e.nbox[k], plain.nbox[k] + 1);
         ck_assert_int_le(e.nbox[k], plain.nbox[k] + 2);
-        ck_assert(!memcmp(box_of(&e, k), box_of(&plain, k), sizeof(cnnrt_box) * (size_t)plain.nbox[k]));
+        ck_assert(!memcmp(box_of(&e, k), box_of(&plain, k),
+                          sizeof(cnnrt_box) * (size_t)plain.nbox[k]));
         more += e.nbox[k] > plain.nbox[k];
     }
     ck_assert_int_eq(more, e.n);
@@ -441,8 +438,8 @@ END_TEST
 START_TEST(soft_targets_sum_to_one)
 {
     const cnnrt_augment all[] = { AUG(FLIP, 0.5f, 0, 0, 0), AUG(CROP, 2, 0, 0, 0),
-                                  AUG(MOSAIC, 0.7f, 0.5f, 1.5f, 0), AUG(MIXUP, 0.2f, 0.5f, 0, 0),
-                                  AUG(MIXUP, 2.0f, 1, 0, 0) };
+                                  AUG(MOSAIC, 0.7f, 0.5f, 1.5f, 0),
+                                  AUG(MIXUP, 0.2f, 0.5f, 0, 0), AUG(MIXUP, 2.0f, 1, 0, 0) };
     for (int boxed = 0; boxed < 2; boxed++) {
         Syn s = syn(64, 3, 12, 12, 6, boxed);
         Epoch e = run_epoch(&s.base, all, 5, 2, 11, 3, 16);
@@ -523,8 +520,12 @@ START_TEST(unfit_augmentations_are_refused)
                    "'flip': needs an image input [C, H, W]; the input is flat (64 values)");
     expect_refused(&gray.base, (cnnrt_augment)AUG(MOSAIC, 1, 2, 1, 0),
                    "scale must be [low, high] with 0 < low <= high <= 16, got [2, 1]");
-    expect_refused(&gray.base, (cnnrt_augment)AUG(MIXUP, 0, 1, 0, 0), "alpha must be positive");
+    expect_refused(&gray.base, (cnnrt_augment)AUG(MIXUP, 0, 1, 0, 0),
+                   "alpha must be positive");
     expect_refused(&gray.base, (cnnrt_augment){ 9, { 0 } }, "unknown augmentation kind 9");
+    Syn rgb = syn(8, 3, 8, 8, 2, 0);
+    expect_refused(&rgb.base, (cnnrt_augment)AUG(HSV, 0.7f, 0.5f, 0.5f, 0),
+                   "h must be in [0, 0.5], s and v in [0, 1]; got 0.7, 0.5, 0.5");
     /* mixup needs no image */
     cnnrt_augment mix = AUG(MIXUP, 0.2f, 1, 0, 0);
     cnnrt_loader *l = cnnrt_loader_new(&flat.base, 4, &mix, 1, 0, err, sizeof err);
@@ -557,261 +558,6 @@ START_TEST(unreadable_samples_and_partners)
 }
 END_TEST
 
-/* ---- cnnrt_main, with a model that only fingerprints what it is fed ---- */
-#define RIN 64                  /* 1 x 8 x 8 */
-#define ROUT 3
-#define RBATCH 4
-
-typedef struct {
-    float fp[4], gfp[4];        /* the fingerprint, kept as the one parameter */
-    float p[RBATCH * ROUT];
-    int training;
-    long step;
-    cnnrt_tensor param;
-} Rec;
-
-static void *rec_create(void)
-{
-    Rec *m = calloc(1, sizeof *m);
-    cnnrt_tensor t = { "rec.fp", 1, { 4, 0, 0, 0 }, 4, m->fp, m->gfp };
-    m->param = t;
-    m->training = 1;
-    return m;
-}
-
-static void rec_destroy(void *m) { free(m); }
-static void rec_init(void *m, uint64_t seed) { ((Rec *)m)->fp[3] = (float)seed; }
-static void rec_training(void *m, int on) { ((Rec *)m)->training = on; }
-
-/* folds the batch into the fingerprint (order matters); outputs 1/3 */
-static const float *rec_forward(void *vm, const float *x, int n)
-{
-    Rec *m = vm;
-    for (int k = 0; k < n * ROUT; k++)
-        m->p[k] = 1.0f / ROUT;
-    for (int k = 0; m->training && k < n * RIN; k++)
-        m->fp[0] = m->fp[0] * 0.999f + x[k] * (float)(k % 7 + 1);
-    m->fp[1] += m->training ? (float)n : 0;
-    return m->p;
-}
-
-static float rec_backward(void *vm, const float *t, int n)
-{
-    Rec *m = vm;
-    float sum = 0;
-    for (int k = 0; k < n * ROUT; k++) {
-        m->fp[2] = m->fp[2] * 0.99f + t[k] * (float)(k % 5 + 1);
-        sum += t[k];
-    }
-    return logf(ROUT) * sum / (float)n;
-}
-
-static void rec_update(void *m) { ((Rec *)m)->step++; }
-
-static int rec_params(void *vm, const cnnrt_tensor **out)
-{
-    *out = &((Rec *)vm)->param;
-    return 1;
-}
-
-static const cnnrt_augment rec_aug[] = {
-    AUG(FLIP, 0.5f, 0, 0, 0), AUG(CROP, 1, 0, 0, 0), AUG(MOSAIC, 0.5f, 0.5f, 1.5f, 0),
-    AUG(MIXUP, 0.4f, 0.5f, 0, 0),
-};
-#define REC_MODEL(name, aug, naug) { name, RBATCH, 1, 8, 8, RIN, ROUT, CNNRT_LOSS_XENT, 2, 0, \
-    aug, naug, rec_create, rec_destroy, rec_init, rec_training, rec_forward, rec_backward, \
-    rec_update, rec_params, NULL }
-static const cnnrt_model rec_model = REC_MODEL("rec", rec_aug, 4);
-static const cnnrt_model rec_plain = REC_MODEL("rec", NULL, 0);
-
-static char dir[64], out[1 << 16], errs[1 << 16];
-
-static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st, (void)flag, (void)f;
-    return remove(p);
-}
-
-static const char *in_dir(const char *name)
-{
-    static char buf[4][600];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
-
-/* DIR/data: three classes of five 8x8 PNGs, a zero-byte file and a cut PNG */
-static void make_folder(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/cnnrt_augment_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    const char *cls[3] = { "data/a", "data/b", "data/c" };
-    unsigned char px[64];
-    mkdir(in_dir("data"), 0777);
-    for (int c = 0; c < 3; c++) {
-        mkdir(in_dir(cls[c]), 0777);
-        for (int i = 0; i < 5; i++) {
-            char name[32];
-            for (int k = 0; k < 64; k++)
-                px[k] = (unsigned char)((k / 8 < 4) == (c == 1) ? 200 - i * 10 : 20 + k + c);
-            snprintf(name, sizeof name, "%s/%d.png", cls[c], i);
-            ck_assert(stbi_write_png(in_dir(name), 8, 8, 1, px, 8));
-        }
-    }
-    fclose(fopen(in_dir("data/a/zero.png"), "w"));
-    ck_assert(stbi_write_png(in_dir("data/c/trunc.png"), 8, 8, 1, px, 8));
-    struct stat st;             /* without its last 16 bytes: no IEND, a cut IDAT */
-    ck_assert_int_eq(stat(in_dir("data/c/trunc.png"), &st), 0);
-    ck_assert_int_eq(truncate(in_dir("data/c/trunc.png"), st.st_size - 16), 0);
-}
-
-static void remove_folder(void)
-{
-    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* the file into buf, NUL-terminated; its length */
-static size_t slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* cnnrt_main(model, args) in a child, $CNNRT_LOADER_THREADS = threads
- * (NULL: unset); stdout and stderr into out and errs; the exit status */
-static int run(const cnnrt_model *model, const char *threads, const char *const *args)
-{
-    char *argv[32] = { "rec" };
-    int argc = 1;
-    while (args[argc - 1])
-        argv[argc] = (char *)args[argc - 1], argc++;
-    char op[700], ep[700];
-    snprintf(op, sizeof op, "%s", in_dir("stdout.txt"));
-    snprintf(ep, sizeof ep, "%s", in_dir("stderr.txt"));
-    fflush(stdout), fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (threads)
-            setenv("CNNRT_LOADER_THREADS", threads, 1);
-        else
-            unsetenv("CNNRT_LOADER_THREADS");
-        if (!freopen(op, "w", stdout) || !freopen(ep, "w", stderr))
-            _exit(99);
-        int rc = cnnrt_main(model, argc, argv);
-        fflush(stdout);
-        exit(rc);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert_msg(WIFEXITED(status), "cnnrt_main crashed");
-    slurp(op, out, sizeof out);
-    slurp(ep, errs, sizeof errs);
-    return WEXITSTATUS(status);
-}
-
-static int same_file(const char *a, const char *b)
-{
-    static char x[1 << 16], y[1 << 16];
-    size_t n = slurp(a, x, sizeof x);
-    return n > 0 && slurp(b, y, sizeof y) == n && !memcmp(x, y, n);
-}
-
-static int count(const char *text, const char *what)
-{
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p++)
-        n++;
-    return n;
-}
-
-START_TEST(trainer_is_deterministic_with_augmentation)
-{
-    char a[700], b[700], c[700], d[700], e[700], root[700];
-    snprintf(root, sizeof root, "%s", in_dir("data"));
-    snprintf(a, sizeof a, "%s", in_dir("a.cnnw"));
-    snprintf(b, sizeof b, "%s", in_dir("b.cnnw"));
-    snprintf(c, sizeof c, "%s", in_dir("c.cnnw"));
-    snprintf(d, sizeof d, "%s", in_dir("d.cnnw"));
-    snprintf(e, sizeof e, "%s", in_dir("e.cnnw"));
-    const char *train_a[] = { "train", "--train", root, "--seed", "3", "--save", a, NULL };
-    ck_assert_msg(run(&rec_model, "3", train_a) == 0, "%s", errs);
-    ck_assert_msg(strstr(out, "rec: 16 training images from") != NULL, "%s\n%s", out, errs);
-    ck_assert_ptr_nonnull(strstr(out, "(1 unreadable file left out)"));
-    ck_assert_int_eq(count(out, "(2 unreadable files skipped)"), 2);      /* each epoch */
-    ck_assert_int_eq(count(errs, "zero.png': not an image stb_image can read"), 1);
-    ck_assert_int_eq(count(errs, "trunc.png': cannot decode the image"), 1);
-    /* no threads: the same batches, the same checkpoint */
-    const char *train_b[] = { "train", "--train", root, "--seed", "3", "--save", b, NULL };
-    ck_assert_int_eq(run(&rec_model, "0", train_b), 0);
-    ck_assert_msg(same_file(a, b), "threads changed the batches");
-    /* one epoch, then a resumed second: the same again */
-    const char *one[] = { "train", "--train", root, "--seed", "3", "--epochs", "1",
-                          "--save", c, NULL };
-    const char *more[] = { "train", "--train", root, "--resume", c, "--save", c, NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, one), 0);
-    ck_assert(!same_file(a, c));
-    ck_assert_int_eq(run(&rec_model, NULL, more), 0);
-    ck_assert_msg(same_file(a, c), "resuming changed the batches");
-    /* --no-augment is the model without augmentations */
-    const char *no_d[] = { "train", "--train", root, "--seed", "3", "--no-augment",
-                           "--save", d, NULL };
-    const char *no_e[] = { "train", "--train", root, "--seed", "3", "--save", e, NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, no_d), 0);
-    ck_assert_int_eq(run(&rec_plain, NULL, no_e), 0);
-    ck_assert(same_file(d, e) && !same_file(a, d));
-    const char *bad[] = { "train", "--train", root, "--no-augment=1", NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, bad), 1);
-    ck_assert_ptr_nonnull(strstr(errs, "--no-augment takes no value"));
-}
-END_TEST
-
-START_TEST(dump_aug_writes_pictures)
-{
-    char root[700], pics[700];
-    snprintf(root, sizeof root, "%s", in_dir("data"));
-    snprintf(pics, sizeof pics, "%s", in_dir("pics"));
-    const char *dump[] = { "train", "--train", root, "--dump-aug", pics, "6", NULL };
-    ck_assert_msg(run(&rec_model, NULL, dump) == 0, "%s", errs);
-    ck_assert_ptr_nonnull(strstr(out, "rec: wrote 6 augmented samples of"));
-    ck_assert_int_ne(access("rec.cnnw", F_OK), 0);        /* nothing trained */
-    for (int i = 0; i < 6; i++) {
-        char name[64];
-        int w, h, n;
-        snprintf(name, sizeof name, "pics/aug-%04d.png", i);
-        ck_assert_msg(stbi_info(in_dir(name), &w, &h, &n), "%s missing", name);
-        ck_assert_int_eq(w, 256);
-        ck_assert_int_eq(h, 256);
-    }
-    ck_assert_int_ne(access(in_dir("pics/aug-0006.png"), F_OK), 0);
-    static char txt[1 << 14];
-    slurp(in_dir("pics/samples.txt"), txt, sizeof txt);
-    ck_assert_int_eq(count(txt, ".png  from "), 6);
-    ck_assert_int_eq(count(txt, "    target: "), 6);
-    ck_assert_ptr_nonnull(strstr(txt, "(b) "));
-    const char *zero[] = { "train", "--train", root, "--dump-aug", pics, "0", NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, zero), 1);
-    ck_assert_ptr_nonnull(strstr(errs, "--dump-aug DIR N wants a number of samples"));
-    const char *one[] = { "train", "--train", root, "--dump-aug", pics, NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, one), 1);
-    ck_assert_ptr_nonnull(strstr(errs, "--dump-aug needs two values"));
-    /* predict names the files and their classes */
-    const char *pred[] = { "predict", "--weights", in_dir("none.cnnw"), root, NULL };
-    ck_assert_int_eq(run(&rec_model, NULL, pred), 1);     /* no weights yet */
-    const char *save[] = { "train", "--train", root, "--epochs", "1", "--save",
-                           in_dir("w.cnnw"), NULL };
-    ck_assert_msg(run(&rec_model, NULL, save) == 0, "%s", errs);
-    const char *pred2[] = { "predict", "--weights", in_dir("w.cnnw"), root, NULL };
-    ck_assert_msg(run(&rec_model, NULL, pred2) == 0, "%s", errs);
-    ck_assert_int_eq(count(out, ".png: class 0 'a' (0.3333)  label "), 15);
-    ck_assert_int_eq(count(out, "label 1 'b'\n"), 5);
-}
-END_TEST
-
 static Suite *suite(void)
 {
     Suite *s = suite_create("rt_augment");
@@ -829,12 +575,6 @@ static Suite *suite(void)
     tcase_add_test(t, unfit_augmentations_are_refused);
     tcase_add_test(t, unreadable_samples_and_partners);
     suite_add_tcase(s, t);
-    TCase *m = tcase_create("trainer");
-    tcase_add_checked_fixture(m, make_folder, remove_folder);
-    tcase_set_timeout(m, 120);
-    tcase_add_test(m, trainer_is_deterministic_with_augmentation);
-    tcase_add_test(m, dump_aug_writes_pictures);
-    suite_add_tcase(s, m);
     return s;
 }
 

@@ -80,7 +80,8 @@ static unsigned char *pattern(int w, int h, int comp)
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int c = 0; c < comp; c++)
-                p[(y * w + x) * comp + c] = (unsigned char)((x * 37 + y * 91 + c * 53 + 11) % 256);
+                p[(y * w + x) * comp + c] = (unsigned char)((x * 37 + y * 91 + c * 53 + 11)
+                                                            % 256);
     return p;
 }
 
@@ -183,7 +184,8 @@ static void write_gif(const char *path, const unsigned char pal[4][3], const int
 
 START_TEST(gif_first_frame)
 {
-    const unsigned char pal[4][3] = { { 0, 0, 0 }, { 255, 0, 0 }, { 0, 255, 0 }, { 10, 20, 30 } };
+    const unsigned char pal[4][3] = { { 0, 0, 0 }, { 255, 0, 0 }, { 0, 255, 0 },
+                                      { 10, 20, 30 } };
     const int idx[4] = { 1, 2, 3, 1 };
     const char *gif = at("g.gif");
     write_gif(gif, pal, idx);
@@ -246,13 +248,20 @@ START_TEST(bad_files_are_refused)
 {
     float x[3 * 16 * 16];
     const char *zero = at("zero.png"), *junk = at("junk.jpg"), *cut = at("cut.png");
+    const char *cutjpg = at("cut.jpg");
     write_text(zero, "");
     write_text(junk, "this is not a picture\n");
     write_truncated_png(cut);
-    const char *names[] = { zero, junk, cut, at("missing.png") };
-    const char *why[] = { "cannot decode", "cannot decode", "cannot decode",
+    unsigned char *p = pattern(32, 32, 3);              /* a JPEG, its last quarter cut */
+    ck_assert(stbi_write_jpg(cutjpg, 32, 32, 3, p, 90));
+    free(p);
+    struct stat st;
+    ck_assert_int_eq(stat(cutjpg, &st), 0);
+    ck_assert_int_eq(truncate(cutjpg, st.st_size * 3 / 4), 0);
+    const char *names[] = { zero, junk, cut, cutjpg, at("missing.png") };
+    const char *why[] = { "cannot decode", "cannot decode", "cannot decode", "cannot decode",
                           "No such file or directory" };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(cnnrt_image_load(names[i], 3, 16, 16, x, err, sizeof err), -1);
         char want[1200];
         snprintf(want, sizeof want, "'%s': %s", names[i], why[i]);
@@ -489,7 +498,8 @@ START_TEST(png_writer_draws_boxes)
                                  -1, 0.1f, 0.2f, 0.3f };
     cnnrt_box box = { 1, 0.5f, 0.5f, 1, 1 };                /* the bottom-right pixel */
     const char *png = at("w/out.png");
-    ck_assert_msg(cnnrt_write_png(png, x, 3, 2, 2, 3, &box, 1, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(cnnrt_write_png(png, x, 3, 2, 2, 3, &box, 1, err, sizeof err) == 0, "%s",
+                  err);
     int w, h, n;
     unsigned char *p = stbi_load(png, &w, &h, &n, 3);
     ck_assert_ptr_nonnull(p);
@@ -502,9 +512,9 @@ START_TEST(png_writer_draws_boxes)
         ck_assert_int_eq(p[(1 * 6 + 4) * 3 + c], want_10[c]);
     }
     /* the frame is 1 pixel wide below scale 4: (3,3)-(5,5) drawn, (4,4) not */
-    unsigned char frame[3] = { p[(3 * 6 + 3) * 3], p[(3 * 6 + 3) * 3 + 1], p[(3 * 6 + 3) * 3 + 2] };
-    ck_assert(frame[0] == 40 && frame[1] == 220 && frame[2] == 40);
-    ck_assert(!memcmp(p + (5 * 6 + 5) * 3, frame, 3));
+    const unsigned char *corner = p + (3 * 6 + 3) * 3;      /* class 1: green */
+    ck_assert(corner[0] == 40 && corner[1] == 220 && corner[2] == 40);
+    ck_assert(!memcmp(p + (5 * 6 + 5) * 3, corner, 3));
     ck_assert_int_eq(p[(4 * 6 + 4) * 3], 255);
     stbi_image_free(p);
     ck_assert_int_eq(cnnrt_write_png("/nonexistent/dir/y.png", x, 1, 2, 2, 1, NULL, 0, err,
