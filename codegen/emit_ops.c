@@ -241,8 +241,12 @@ void emit_concat(Emitter *e, const Node *n)
 void emit_add(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
-    fprintf(e->f, "    cnnrt_add_forward(%s, %s, %s, %s);\n", emit_len(e, n->out[0]), IN(0),
-            IN(1), OUT(0));
+    if (!n->bwd)
+        fprintf(e->f, "    cnnrt_add_forward(%s, %s, %s, %s, %s, %s);\n", emit_len(e, n->out[0]),
+                IN(0), IN(1), OUT(0), act_const[n->act], emit_float(n->act_alpha));
+    else    /* the fused activation's backward; dz then goes to both inputs */
+        fprintf(e->f, "    cnnrt_act_backward(%s, %s, %s, NULL, %s, %s, %s);\n", act_const[n->act],
+                emit_float(n->act_alpha), emit_len(e, n->out[0]), IN(1), IN(0), OUT(0));
 }
 
 void emit_loss(Emitter *e, const Node *n)

@@ -24,6 +24,7 @@
  *   dropout         in dy, mask (forward out[1])                 out dx
  *   concat          in dy                            out dx0, dx1, ...
  *   flatten         in dy                  out dx (a view of dy)
+ *   add (act fused) in dy, y                out dz, for both inputs
  * and the loss node (forward section's end): in z, p, target; out dz.
  */
 #include <stdlib.h>
@@ -209,13 +210,21 @@ void grad_concat(Graph *g, int f)
     }
 }
 
-/* d(a+b) = dy for both: no node, the same gradient value twice */
+/* d(a+b) = dy for both: no node, the same gradient value twice.  With a
+ * fused activation, one node first turns dy into the gradient before it
+ * (in dy, y; out dz), and dz goes to both. */
 void grad_add(Graph *g, int f)
 {
-    Node *n = &g->nodes[f];
     int dy = dy_of(g, f);
-    contribute(n->in[0], dy);
-    contribute(n->in[1], dy);
+    if (g->nodes[f].act) {
+        int node = bwd_node(g, f, dy);
+        ir_add_in(g, node, y_of(g, f));
+        char *name = ir_fmt("d.%s.act", g->vals[y_of(g, f)].name);
+        dy = ir_add_out(g, node, ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name));
+        free(name);
+    }
+    contribute(g->nodes[f].in[0], dy);
+    contribute(g->nodes[f].in[1], dy);
 }
 
 typedef void (*GradFn)(Graph *, int);

@@ -13,9 +13,7 @@
 
 static int inplace_ok(const Node *n)
 {
-    if (!(ir_ops[n->op].flags & F_INPLACE) || n->nout < 1 || n->nin < 1)
-        return 0;
-    return n->op == OP_add ? !n->bwd : 1;
+    return (ir_ops[n->op].flags & F_INPLACE) && n->nout >= 1 && n->nin >= 1;
 }
 
 int pass_inplace(Graph *g)

@@ -201,12 +201,21 @@ void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float 
 }
 
 /* y may alias a or b: y becomes one operand, then adds the other */
-void cnnrt_add_forward(long len, const float *a, const float *b, float *y)
+/* y = act(a + b), a block at a time so the activation reads what the add
+ * just wrote while it is still in cache (one pass over memory) */
+void cnnrt_add_forward(long len, const float *a, const float *b, float *y, int act, float alpha)
 {
-    if (y == b)
-        b = a;
-    else
-        act_copy(len, a, y);
-    for (long i = 0; i < len; i++)
-        y[i] += b[i];
+    enum { BLOCK = 1024 };
+    for (long i = 0; i < len; i += BLOCK) {
+        long k = len - i < BLOCK ? len - i : BLOCK;
+        const float *bb = b + i;
+        if (y + i == bb)
+            bb = a + i;
+        else
+            act_copy(k, a + i, y + i);
+        for (long j = 0; j < k; j++)
+            y[i + j] += bb[j];
+        if (act != CNNRT_ACT_NONE)
+            cnnrt_act_forward(act, alpha, k, y + i, y + i);
+    }
 }

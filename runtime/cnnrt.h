@@ -159,7 +159,8 @@ void cnnrt_concat_forward(int n, int k, const float *const *xs, const long *size
 void cnnrt_concat_backward(int n, int k, const long *sizes, const float *dy, float *const *dxs);
 
 /* ---- elementwise sum of equal shapes (also sums gradient fan-in) ---- */
-void cnnrt_add_forward(long len, const float *a, const float *b, float *y);
+/* with an epilogue activation (act, alpha) fused in; y may alias a or b */
+void cnnrt_add_forward(long len, const float *a, const float *b, float *y, int act, float alpha);
 
 /* ---- losses: return the loss, WRITE dz (the gradient wrt the logits or
  * predictions).  count = n * floats per sample. ---- */

@@ -84,6 +84,15 @@ START_TEST(fuse_epilogues)
     run(g, 2, "fuse-epilogues");
     ck_assert_int_eq(live(g, OP_relu, 0), 1);
     ir_free(g);
+    /* add -> relu: one loop, forward and backward */
+    g = compile("model m { input x[2, 4, 4]\n a = conv(2, kernel=1)\n"
+                " b = add(a, x) -> relu -> flatten -> dense(2) -> softmax }\n"
+                "train { loss = cross_entropy; optimizer = sgd(lr=0.1) }", 0);
+    run(g, 2, "fuse-epilogues");
+    ck_assert_int_eq(live(g, OP_relu, 0), 0);
+    ck_assert_int_eq(live(g, OP_relu, 1), 0);
+    ck_assert_int_eq(live(g, OP_add, 1), 1);
+    ir_free(g);
 }
 END_TEST
 

@@ -612,12 +612,23 @@ START_TEST(test_add)
     double want[50];
     for (int i = 0; i < 50; i++)
         want[i] = (double)a[i] + b[i];
-    cnnrt_add_forward(50, a, b, y);
+    cnnrt_add_forward(50, a, b, y, CNNRT_ACT_NONE, 0);
     expect_close("add", y, want, 50, 1e-7, 0);
     float *b2 = vcopy(b, 50);
-    cnnrt_add_forward(50, a, b2, b2);               /* in place, either side */
+    cnnrt_add_forward(50, a, b2, b2, CNNRT_ACT_NONE, 0);   /* in place, either side */
     expect_close("add into b", b2, want, 50, 1e-7, 0);
-    cnnrt_add_forward(50, a, b, a);
+    /* a relu epilogue, over more than one block */
+    long big = 3000;
+    float *p = vec(big), *q = vec(big), *r = vec(big);
+    double *wr = malloc(sizeof(double) * (size_t)big);
+    for (long i = 0; i < big; i++)
+        wr[i] = (double)p[i] + q[i] > 0 ? (double)p[i] + q[i] : 0;
+    cnnrt_add_forward(big, p, q, r, CNNRT_ACT_RELU, 0);
+    expect_close("add+relu", r, wr, big, 1e-7, 0);
+    cnnrt_add_forward(big, p, q, p, CNNRT_ACT_RELU, 0);
+    expect_close("add+relu into a", p, wr, big, 1e-7, 0);
+    free(wr);
+    cnnrt_add_forward(50, a, b, a, CNNRT_ACT_NONE, 0);
     expect_close("add into a", a, want, 50, 1e-7, 0);
 }
 END_TEST
