@@ -120,6 +120,7 @@ demo: deps all
 
 bench: deps all
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
 
 clean:
 	rm -rf build cnnc
