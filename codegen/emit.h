@@ -20,6 +20,9 @@ typedef struct {
     int embed;              /* --embed-runtime */
     long *fold_off;         /* per node: folded conv weights in m->derived, -1 */
     long nderived;          /* floats of m->derived */
+    char M[128];            /* the model name in capitals, for macros */
+    long struct_bytes;      /* reserved for the model struct */
+    long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
 } Emitter;
 
 /* C expression for a value's data ("a + A_CONV1", "x", "target") */

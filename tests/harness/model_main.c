@@ -12,6 +12,8 @@
  *                two builds (-O0 and -O2) can be compared number by number
  *   accum [n]    backward twice adds twice the gradient; update zeroes it
  *   io FILE      save, perturb, load: parameters come back bit for bit
+ * With CNNC_STATIC=1 in the environment the model is placed in caller
+ * memory with _new_in (the embedded user's way) instead of _new.
  *
  * It is not a benchmark and not a trainer: data are fixed pseudo-random
  * numbers, targets soft probability vectors (over OUT_C channels at each
@@ -207,7 +209,18 @@ int main(int argc, char **argv)
     if (n < 1 || n > BATCH)
         n = BATCH;
     make_data(n);
-    MODEL *m = F(new)();
+    /* CNNC_STATIC=1: the model in caller memory (deliberately misaligned by
+     * one byte), through _new_in instead of _new */
+    static char *mem;
+    MODEL *m;
+    if (getenv("CNNC_STATIC")) {
+        mem = malloc(C(MODEL_UC, MEMORY_BYTES) + 1);
+        if (F(new_in)(mem + 1, C(MODEL_UC, MEMORY_BYTES) - 1) != NULL)
+            return 3;                       /* too small must be refused */
+        m = F(new_in)(mem + 1, C(MODEL_UC, MEMORY_BYTES));
+    } else {
+        m = F(new)();
+    }
     if (!m)
         return 2;
     F(init)(m, 7);
@@ -223,6 +236,7 @@ int main(int argc, char **argv)
     else
         rc = 2;
     F(free)(m);
+    free(mem);
     free(x);
     free(t);
     return rc;

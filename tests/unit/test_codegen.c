@@ -136,6 +136,9 @@ START_TEST(accumulate_and_io)
     ck_assert(p != NULL);
     ck_assert_msg(sh("%s accum", p) == 0, "%s: gradients do not accumulate", m->name);
     ck_assert_msg(sh("%s io %s.cnnw", p, p) == 0, "%s: save/load", m->name);
+    /* in caller memory (_new_in) it computes exactly what _new's copy does */
+    ck_assert_msg(sh("%s trace 2 > %s.heap && CNNC_STATIC=1 %s trace 2 > %s.static && cmp %s.heap %s.static",
+                     p, p, p, p, p, p) == 0, "%s: _new_in differs from _new", m->name);
 }
 END_TEST
 
