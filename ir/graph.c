@@ -262,16 +262,23 @@ int ir_verify(const Graph *g, char *err, int errlen)
     return bad ? -1 : 0;
 }
 
-/* uses[v]: how many live nodes read value v, plus one per model output */
-void ir_count_uses(const Graph *g, int *uses)
+/* uses[v]: how many live nodes read value v, plus one per model output;
+ * reader[v] (may be NULL): the one live node reading v, -1 for none, -2
+ * for several.  Arrays of g->nvals ints. */
+void ir_count_uses(const Graph *g, int *uses, int *reader)
 {
     memset(uses, 0, sizeof(int) * (size_t)g->nvals);
+    for (int v = 0; reader && v < g->nvals; v++)
+        reader[v] = -1;
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->dead)
             continue;
-        for (int k = 0; k < n->nin; k++)
+        for (int k = 0; k < n->nin; k++) {
             uses[n->in[k]]++;
+            if (reader)
+                reader[n->in[k]] = reader[n->in[k]] == -1 ? i : -2;
+        }
     }
     for (int i = 0; i < g->noutputs; i++)
         uses[g->outputs[i]]++;

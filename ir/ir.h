@@ -176,8 +176,9 @@ char  *ir_strdup(const char *s);
 char  *ir_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* the storage a value ends up in, following aliases */
 int    ir_root(const Graph *g, int v);
-/* uses[v] (nvals ints): live readers of v, plus one per model output */
-void   ir_count_uses(const Graph *g, int *uses);
+/* uses[v] (nvals ints): live readers of v, plus one per model output;
+ * reader[v] (or NULL): the one live reader, -1 none, -2 several */
+void   ir_count_uses(const Graph *g, int *uses, int *reader);
 
 /* ---- stages (each reports through g->diag; 0 on success) ---- */
 int  ir_infer_shapes(Graph *g);            /* all forward nodes */

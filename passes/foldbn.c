@@ -18,7 +18,7 @@ int pass_fold_batchnorm(Graph *g)
     int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
     if (!uses)
         abort();
-    ir_count_uses(g, uses);
+    ir_count_uses(g, uses, NULL);
     for (int i = 0; i < g->nnodes; i++) {
         Node *b = &g->nodes[i];
         if (b->dead || b->op != OP_batchnorm)

@@ -43,17 +43,7 @@ int pass_fuse_epilogues(Graph *g)
     int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
     if (!uses || !reader)
         abort();
-    ir_count_uses(g, uses);
-    /* reader[v]: the one live reader of v, -1 none, -2 several */
-    for (int v = 0; v < g->nvals; v++)
-        reader[v] = -1;
-    for (int i = 0; i < g->nnodes; i++) {
-        Node *n = &g->nodes[i];
-        if (n->dead)
-            continue;
-        for (int k = 0; k < n->nin; k++)
-            reader[n->in[k]] = reader[n->in[k]] == -1 ? i : -2;
-    }
+    ir_count_uses(g, uses, reader);
     for (int i = 0; i < g->nnodes; i++) {
         Node *h = &g->nodes[i];
         if (h->dead || h->bwd || !(ir_ops[h->op].flags & F_HOST) || h->act)

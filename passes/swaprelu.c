@@ -25,13 +25,7 @@ int pass_swap_relu_pool(Graph *g)
     int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
     if (!uses || !reader)
         abort();
-    ir_count_uses(g, uses);
-    for (int v = 0; v < g->nvals; v++)
-        reader[v] = -1;
-    for (int i = 0; i < g->nnodes; i++)
-        if (!g->nodes[i].dead)
-            for (int k = 0; k < g->nodes[i].nin; k++)
-                reader[g->nodes[i].in[k]] = i;
+    ir_count_uses(g, uses, reader);
     for (int i = 0; i < g->nnodes; i++) {
         Node *r = &g->nodes[i];
         if (r->dead || r->bwd || r->op != OP_relu || r->act)
