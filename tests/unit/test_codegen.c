@@ -161,6 +161,24 @@ START_TEST(variants_build)
 }
 END_TEST
 
+/* Started from PyTorch's initial weights, the generated LeNet-5 follows
+ * PyTorch's losses step by step (tests/fixtures/make_lenet_ref.py). */
+START_TEST(matches_pytorch)
+{
+    const char *opt = _i ? "-O2" : "-O0";
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s", B, opt);
+    ck_assert(sh("mkdir -p %s && \"$CNNC\" %s examples/lenet5.cnn -o %s/lenet5.c", dir, opt, dir) == 0);
+    ck_assert(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime -I%s -o %s/ref tests/harness/pytorch_ref.c "
+                 "%s/lenet5.c %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, B) == 0);
+    int rc = sh("%s/ref tests/fixtures/lenet5_init.cnnw tests/fixtures/lenet5_losses.txt "
+                "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz > %s/ref.log", dir, dir);
+    if (rc == 77)
+        return;         /* dataset-fashion-mnist not installed: nothing to compare */
+    ck_assert_msg(rc == 0, "%s: losses differ from PyTorch's, see %s/ref.log", opt, dir);
+}
+END_TEST
+
 /* --embed-runtime: the model alone, with libm, trains and round-trips */
 START_TEST(embedded_runtime)
 {
@@ -251,6 +269,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, accumulate_and_io, 0, NMODELS);
     tcase_add_loop_test(tc, variants_build, 0, NMODELS);
     tcase_add_loop_test(tc, embedded_runtime, 3, 5);   /* branches, pixels */
+    tcase_add_loop_test(tc, matches_pytorch, 0, 2);
     tcase_add_test(tc, spec_programs);
     suite_add_tcase(s, tc);
     return s;
