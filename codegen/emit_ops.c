@@ -183,15 +183,17 @@ void emit_batchnorm(Emitter *e, const Node *n)
         if (n->nout > 1)
             snprintf(saved, sizeof saved, "%s, %s + %d", OUT(1), OUT(1), c);
         fprintf(e->f, "    cnnrt_batchnorm_forward(n, %d, %ld, %s, %s, %s, %s, %s,\n"
-                      "                            %s, %s, %s, %s, %s);\n",
+                      "                            %s, %s, %s, %s, %s, %s, %s);\n",
                 c, hw, IN(0), emit_param(e, n, 0), emit_param(e, n, 1), emit_param(e, n, 2),
                 emit_param(e, n, 3), emit_float(n->a.momentum), emit_float(n->a.eps),
-                e->g->inference ? "0" : "m->training", OUT(0), saved);
+                e->g->inference ? "0" : "m->training", OUT(0), saved, act_const[n->act],
+                emit_float(n->act_alpha));
         return;
     }
-    fprintf(e->f, "    cnnrt_batchnorm_backward(n, %d, %ld, %s, %s, %s, %s + %d, %s,\n"
-                  "                             %s, %s, %s);\n",
-            c, hw, IN(1), emit_param(e, n, 0), IN(2), IN(2), c, IN(0), dx(e, n),
+    fprintf(e->f, "    cnnrt_batchnorm_backward(n, %d, %ld, %s, %s, %s, %s + %d, %s, %s,\n"
+                  "                             %s, %s, %s, %s, %s);\n",
+            c, hw, IN(1), emit_param(e, n, 0), IN(2), IN(2), c, n->act ? IN(3) : "NULL", IN(0),
+            act_const[n->act], emit_float(n->act_alpha), dx(e, n),
             emit_grad(e, n, 0), emit_grad(e, n, 1));
 }
 

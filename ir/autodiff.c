@@ -20,7 +20,8 @@
  *   silu, prelu     in dy, x                                     out dx
  *   maxpool         in dy, argmax (forward out[1]); or dy, x     out dx
  *   avgpool, global_avgpool, upsample   in dy                    out dx
- *   batchnorm       in dy, x, saved (forward out[1])             out dx?
+ *   batchnorm       in dy, x, saved (forward out[1]) [, y when an
+ *                   activation is fused]                         out dx?
  *   dropout         in dy, mask (forward out[1])                 out dx
  *   concat          in dy                            out dx0, dx1, ...
  *   flatten         in dy                  out dx (a view of dy)
@@ -152,7 +153,12 @@ void grad_batchnorm(Graph *g, int f)
     int saved = ir_scratch(g, V_SAVED, 2 * c, name);
     free(name);
     ir_add_out(g, f, saved);
-    simple(g, f, x_of(g, f), saved);
+    int node = bwd_node(g, f, dy_of(g, f));
+    ir_add_in(g, node, x_of(g, f));
+    ir_add_in(g, node, saved);
+    if (g->nodes[f].act)
+        ir_add_in(g, node, y_of(g, f));
+    add_dx(g, node, x_of(g, f));
 }
 
 /* the forward saves the position of each window's maximum (a quarter of

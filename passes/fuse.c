@@ -1,7 +1,7 @@
-/* fuse.c — fuse-epilogues: an activation that is the only reader of a conv,
- * dense or add output runs inside that kernel, as it writes the output
- * (relu, leaky_relu, sigmoid, tanh): for add, two elementwise ops become
- * one loop.  The activation node disappears; the
+/* fuse.c — fuse-epilogues: an activation (relu, leaky_relu, sigmoid, tanh) that is
+ * the only reader of a conv, dense, batchnorm or add output runs inside
+ * that kernel as it writes the output: for batchnorm and add, two
+ * elementwise passes become one loop.  The activation node disappears; the
  * layer writes the activation's value directly.  Because autodiff runs
  * after this pass, the backward is fused too: the layer's backward applies
  * the activation's derivative to dy (from the saved output) before its own.

@@ -132,10 +132,12 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
                              const float *gamma, const float *beta,
                              float *rmean, float *rvar, float momentum,
                              float eps, int training, float *y,
-                             float *mean, float *invstd);
+                             float *mean, float *invstd, int act, float alpha);
+/* dy is modified in place when act != NONE (y: the saved output) */
 void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
                               const float *gamma, const float *mean,
-                              const float *invstd, const float *dy,
+                              const float *invstd, const float *y, float *dy,
+                              int act, float alpha,
                               float *dx, float *dgamma, float *dbeta);
 
 /* ---- batchnorm folded into the conv before it (inference): per filter f,

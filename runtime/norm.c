@@ -104,7 +104,7 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
                              const float *gamma, const float *beta,
                              float *rmean, float *rvar, float momentum,
                              float eps, int training, float *y,
-                             float *mean, float *invstd)
+                             float *mean, float *invstd, int act, float alpha)
 {
     double N = (double)n * hw;
     for (int ch = 0; ch < c; ch++) {
@@ -135,6 +135,8 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
             long o = ((long)s * c + ch) * hw;
             for (int i = 0; i < hw; i++)
                 y[o + i] = (x[o + i] - m) * scale + shift;
+            if (act != CNNRT_ACT_NONE)      /* the epilogue, while y is in cache */
+                cnnrt_act_forward(act, alpha, hw, y + o, y + o);
         }
     }
 }
@@ -144,13 +146,17 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
  *   dbeta += sum dy,  dgamma += sum dy*xh,
  *   dx = gamma*invstd/N * (N*dy - sum dy - xh * sum dy*xh).
  * dx (may be NULL, may alias dy) is overwritten; dgamma, dbeta (may be
- * NULL) accumulate. */
+ * NULL) accumulate.  With a fused activation, dy is first turned (in
+ * place) into the gradient before it, from the saved output y. */
 void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
                               const float *gamma, const float *mean,
-                              const float *invstd, const float *dy,
+                              const float *invstd, const float *y, float *dy,
+                              int act, float alpha,
                               float *dx, float *dgamma, float *dbeta)
 {
     double N = (double)n * hw;
+    if (act != CNNRT_ACT_NONE)
+        cnnrt_act_backward(act, alpha, (long)n * c * hw, NULL, y, dy, dy);
     for (int ch = 0; ch < c; ch++) {
         float mu = mean[ch], is = invstd[ch];
         double sdy = bn_sum(n, c, hw, ch, dy, 0.0, NULL, 0.0);

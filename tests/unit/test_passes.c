@@ -60,13 +60,13 @@ START_TEST(fuse_epilogues)
 {
     Graph *g = compile(lenet_like, 0);
     run(g, 2, "fuse-epilogues");
-    /* conv+relu and dense+tanh fused; the relu after batchnorm is not */
-    ck_assert_int_eq(live(g, OP_relu, 0), 1);
+    /* conv+relu, batchnorm+relu and dense+tanh fused */
+    ck_assert_int_eq(live(g, OP_relu, 0), 0);
     ck_assert_int_eq(live(g, OP_tanh, 0), 0);
-    ck_assert_int_eq(live(g, OP_relu, 1), 1);
+    ck_assert_int_eq(live(g, OP_relu, 1), 0);
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
-        if (n->op == OP_conv)
+        if (n->op == OP_conv || n->op == OP_batchnorm)
             ck_assert_int_eq(n->act, CNNRT_ACT_RELU);
         if (n->op == OP_dense && n->a.filters == 8)
             ck_assert_int_eq(n->act, CNNRT_ACT_TANH);

@@ -804,7 +804,7 @@ static double bn_loss(Probe *p)
 {
     NormCtx *q = (NormCtx *)p;
     cnnrt_batchnorm_forward(q->n, q->c, q->hw, q->x, q->gamma, q->beta, NULL, NULL,
-                            0.1f, 1e-5f, 1, q->y, q->mean, q->invstd);
+                            0.1f, 1e-5f, 1, q->y, q->mean, q->invstd, CNNRT_ACT_NONE, 0);
     return dot(q->y, q->r, (long)q->n * q->c * q->hw);
 }
 
@@ -854,12 +854,12 @@ START_TEST(test_batchnorm_grad)
     long len = 60;
     float *dx = vfill(len, NAN), *dg = vfill(3, 0), *dbt = vfill(3, 0);
     bn_loss(&q.pr);
-    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, q.r, dx, dg, dbt);
+    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, dx, dg, dbt);
     gradcheck("batchnorm dx", &q.pr, q.x, dx, len);
     gradcheck("batchnorm dgamma", &q.pr, q.gamma, dg, 3);
     gradcheck("batchnorm dbeta", &q.pr, q.beta, dbt, 3);
     float *dg1 = vcopy(dg, 3), *db1 = vcopy(dbt, 3);
-    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, q.r, NULL, dg, dbt);
+    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, NULL, dg, dbt);
     expect_twice("batchnorm dgamma (accumulated)", dg1, dg, 3);
     expect_twice("batchnorm dbeta (accumulated)", db1, dbt, 3);
 }
@@ -871,7 +871,7 @@ START_TEST(test_batchnorm_running)
     float x[12] = { 1, 2, 3, 10, 10, 10, 4, 5, 6, 10, 10, 10 };   /* n=2 c=2 hw=3 */
     float gamma[2] = { 2, 1 }, beta[2] = { 0.5f, 0 }, y[12], mean[2], invstd[2];
     float rmean[2] = { 0, 1 }, rvar[2] = { 1, 2 };
-    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 1, y, mean, invstd);
+    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 1, y, mean, invstd, CNNRT_ACT_NONE, 0);
     double want_rm[2] = { 0.35, 0.9 + 1.0 }, want_rv[2] = { 0.9 + 0.35, 1.8 };
     double want_y0 = 2 * (1 - 3.5) / sqrt(35.0 / 12 + 1e-5) + 0.5;
     expect_close("running mean", rmean, want_rm, 2, 1e-6, 1e-7);
@@ -881,7 +881,7 @@ START_TEST(test_batchnorm_running)
     ck_assert_msg(fabs(y[0] - want_y0) < 1e-5, "y[0] = %g, want %g", y[0], want_y0);
     ck_assert_msg(fabsf(y[3] - 0.0f) < 1e-6f, "constant channel: y = %g, want beta 0", y[3]);
     /* evaluation: running statistics normalise and stay put */
-    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 0, y, NULL, NULL);
+    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 0, y, NULL, NULL, CNNRT_ACT_NONE, 0);
     double want_ev[12];
     for (int i = 0; i < 12; i++) {
         int ch = i / 3 % 2;
@@ -899,7 +899,7 @@ START_TEST(test_batchnorm_running)
         vb += (xb[i] - mb) * (xb[i] - mb) / 4;
     for (int i = 0; i < 4; i++)
         want_b[i] = (xb[i] - mb) / sqrt(vb + 1e-5);
-    cnnrt_batchnorm_forward(1, 1, 4, xb, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, 1, yb, NULL, NULL);
+    cnnrt_batchnorm_forward(1, 1, 4, xb, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, 1, yb, NULL, NULL, CNNRT_ACT_NONE, 0);
     expect_close("batchnorm y, mean 1000", yb, want_b, 4, 1e-4, 1e-4);
 }
 END_TEST
