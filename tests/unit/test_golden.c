@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "check_util.h"
 
 extern char **environ;
 
@@ -293,10 +294,7 @@ int main(int argc, char **argv)
     tcase_add_test(drv, test_output_in_missing_directory);
     tcase_add_test(drv, test_spec_programs_compile);
     suite_add_tcase(s, drv);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = check_run(s, 1);
     globfree(&golden);
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "frontend/parse.h"
 #include "lexer.h"
+#include "check_util.h"
 
 enum { MAXTOK = 64 };
 
@@ -384,9 +385,5 @@ int main(void)
     tcase_add_test(td, test_diag_fatal);
     tcase_add_test(td, test_nearest);
     suite_add_tcase(s, td);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(s, 1);
 }

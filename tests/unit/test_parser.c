@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frontend/frontend.h"
+#include "check_util.h"
 
 typedef struct {
     Graph *g;
@@ -588,9 +589,5 @@ int main(void)
     tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_read_file);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return check_run(s, 1);
 }

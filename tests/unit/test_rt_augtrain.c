@@ -23,6 +23,7 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include "check_util.h"
 
 #define AUG(kind, a, b, c, d) { CNNRT_AUG_##kind, { a, b, c, d } }
 
@@ -295,9 +296,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(suite(), 1);
 }

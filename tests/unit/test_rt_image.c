@@ -24,6 +24,7 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+#include "check_util.h"
 
 static char dir[64];
 static char err[2048];
@@ -544,9 +545,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return check_run(suite(), 1);
 }
