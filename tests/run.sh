@@ -32,7 +32,9 @@ for t in "$@"; do
     passed=$((passed + checks - nbad))
     failed=$((failed + nbad))
     if [ "$rc" -ne 0 ] || [ "$nbad" -ne 0 ]; then
-        grep -vE '^[0-9]+%: Checks' "$log" | head -n 60
+        # Check's failure lines first (file:line:F|E:...), then the output
+        grep -E ':[FE]:' "$log" | head -n 20
+        grep -vE '^[0-9]+%: Checks|:[FE]:' "$log" | grep -vE '^(grad|accum|io):' | head -n 60
         [ "$nbad" -eq 0 ] && failed=$((failed + 1))
         bad="$bad $name"
     fi
