@@ -194,21 +194,24 @@ static int io(MODEL *m, const char *path)
     float *copy = malloc(sizeof(float) * (size_t)(total + 1)), *p = copy;
     for (int i = 0; i < nt; i++, p += ts[i - 1].size)
         memcpy(p, ts[i].data, sizeof(float) * (size_t)ts[i].size);
+    int bad = 0;
     if (F(save)(m, path)) {
         perror(path);
-        return 1;
+        bad = 1;
+    } else {
+        F(init)(m, 999);
+        bad = F(load)(m, path) != 0;
     }
-    F(init)(m, 999);
-    if (F(load)(m, path))
-        return 1;
     p = copy;
-    for (int i = 0; i < nt; p += ts[i].size, i++)
+    for (int i = 0; i < nt && !bad; p += ts[i].size, i++)
         if (memcmp(p, ts[i].data, sizeof(float) * (size_t)ts[i].size)) {
             printf("MISMATCH %s differs after load\n", ts[i].name);
-            return 1;
+            bad = 1;
         }
-    printf("io: ok (%d tensors)\n", nt);
-    return 0;
+    free(copy);
+    if (!bad)
+        printf("io: ok (%d tensors)\n", nt);
+    return bad;
 }
 
 int main(int argc, char **argv)

@@ -73,13 +73,13 @@ START_TEST(gradcheck)
     const char *prog = build(m, opt, opt + 1, m->batch > 8 ? "3" : NULL);
     ck_assert_msg(prog != NULL, "%s %s did not build", m->file, opt);
     int ns[3] = { batch, 1, batch > 2 ? batch - 1 : 2 };
-    /* under the sanitizers the big examples check one batch size (the
-     * other sizes run the same code, checked on the small models), and the
-     * VGG net none: its ops are all in the smaller models, and a gradient
-     * check of it under ASan takes most of an hour */
-    if (*SAN && strcmp(m->name, "vggs") == 0)
+    /* Under the sanitizers the three examples are not gradient-checked:
+     * every op they use is in the small test models, checked here too, and
+     * a check of tiny_neck alone takes over 7 minutes under ASan.  (They
+     * still run forward, backward and update below, sanitized.) */
+    if (*SAN && m->batch > 8)
         return;
-    int nn = *SAN && m->batch > 8 ? 1 : 3;
+    int nn = 3;
     for (int k = 0; k < nn; k++)
         ck_assert_msg(sh("%s grad %d", prog, ns[k]) == 0, "%s %s: gradient check failed at n=%d",
                       m->file, opt, ns[k]);
