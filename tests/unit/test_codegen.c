@@ -133,6 +133,14 @@ START_TEST(o0_equals_o2)
         ck_assert_msg(fabs(v0[i] - v2[i]) <= tol, "%s: %s -O0 %.9g vs -O2 %.9g (line %d)",
                       m->name, k0[i], v0[i], v2[i], i + 1);
     }
+    for (int i = 0; i < n0; i++) {
+        free(k0[i]);
+        free(k2[i]);
+    }
+    free(k0);
+    free(k2);
+    free(v0);
+    free(v2);
 }
 END_TEST
 
