@@ -39,6 +39,15 @@ static const Model models[] = {
 };
 #define NMODELS ((int)(sizeof models / sizeof models[0]))
 
+/* the model name as the generated macros spell it: lenet5 -> LENET5 */
+static void upper_name(const char *name, char out[64])
+{
+    int i = 0;
+    for (; name[i] && i < 63; i++)
+        out[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+    out[i] = 0;
+}
+
 /* Compile model m with cnnc FLAGS into DIR/prog; returns the program path. */
 static const char *build(const Model *m, const char *flags, const char *tag, const char *batch)
 {
@@ -47,10 +56,7 @@ static const char *build(const Model *m, const char *flags, const char *tag, con
     char *p = prog[next++ % 8];
     char dir[512], upper[64];
     snprintf(dir, sizeof dir, "%s/gen/%s-%s", B, m->name, tag);
-    int i = 0;
-    for (; m->name[i] && i < 63; i++)
-        upper[i] = (char)(m->name[i] >= 'a' && m->name[i] <= 'z' ? m->name[i] - 32 : m->name[i]);
-    upper[i] = 0;
+    upper_name(m->name, upper);
     snprintf(p, 600, "%s/prog", dir);
     char outc[64] = "";
     if (m->out_c)
@@ -197,10 +203,7 @@ START_TEST(embedded_runtime)
     const Model *m = &models[_i];
     char dir[512], upper[64];
     snprintf(dir, sizeof dir, "%s/gen/%s-embed", B, m->name);
-    int i = 0;
-    for (; m->name[i] && i < 63; i++)
-        upper[i] = (char)(m->name[i] >= 'a' && m->name[i] <= 'z' ? m->name[i] - 32 : m->name[i]);
-    upper[i] = 0;
+    upper_name(m->name, upper);
     ck_assert(sh("mkdir -p %s && \"$CNNC\" --embed-runtime --batch 4 %s -o %s/%s.c", dir, m->file, dir, m->name) == 0);
     ck_assert_msg(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -I%s -DMODEL=%s -DMODEL_UC=%s '-DMODEL_H=\"%s.h\"' %s "
                      "-o %s/prog tests/harness/model_main.c %s/%s.c -lm",
