@@ -20,14 +20,16 @@ LDLIBS   = -lm
 DEPS_BIN = flex:flex bison:bison
 DEPS_PKG = check libstb-dev dataset-fashion-mnist
 
+SUP_SRC = $(wildcard support/*.c)
 FE_SRC  = $(wildcard frontend/*.c)
 IR_SRC  = $(wildcard ir/*.c)
 PS_SRC  = $(wildcard passes/*.c)
+LW_SRC  = $(wildcard lower/*.c)
 CG_SRC  = $(wildcard codegen/*.c)
 RT_SRC  = $(wildcard runtime/*.c)
 GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
 
-CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(FE_SRC) $(IR_SRC) $(PS_SRC) $(CG_SRC)) \
+CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC)) \
            $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
 RT_OBJ   = $(patsubst %.c,$(B)/%.o,$(RT_SRC))
 

@@ -35,8 +35,12 @@ void emit_main(Emitter *e)
         fprintf(f, "    static const cnnrt_augment augment[] = {\n");
         for (int i = 0; i < t->naug; i++) {
             const Augment *a = &t->aug[i];
-            fprintf(f, "        { %s, { %s, %s, %s, %s } },\n", aug_names[a->kind], emit_float(a->f[0]),
-                    emit_float(a->f[1]), emit_float(a->f[2]), emit_float(a->f[3]));
+            fprintf(f, "        { %s, { ", aug_names[a->kind]);
+            for (int k = 0; k < 4; k++) {
+                fprintf(f, "%s", k ? ", " : "");
+                emit_float(f, a->f[k]);
+            }
+            fprintf(f, " } },\n");
         }
         fprintf(f, "    };\n");
     }

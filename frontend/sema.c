@@ -74,9 +74,7 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
 {
     if (s->nnames == s->capnames) {
         s->capnames = s->capnames ? 2 * s->capnames : 32;
-        s->names = realloc(s->names, s->capnames * sizeof *s->names);
-        if (!s->names)
-            abort();
+        s->names = xrealloc(s->names, s->capnames * sizeof *s->names);
     }
     s->names[s->nnames++] = (Name){ name, loc, stmt, POISON };
     if (2 * s->nnames <= s->nslots) {
@@ -85,9 +83,7 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
     }
     free(s->slots);                 /* grow: at most half full */
     s->nslots = s->nslots ? 2 * s->nslots : 64;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (!s->slots)
-        abort();
+    s->slots = xcalloc(s->nslots, sizeof *s->slots);
     for (int k = 0; k < s->nnames; k++)
         insert(s, k);
 }
@@ -97,7 +93,7 @@ static const char *nearest_tensor(Sema *s, const char *word)
 {
     if (s->d->capped)               /* nobody will read it */
         return NULL;
-    const char **names = malloc((s->nnames + 1) * sizeof *names);
+    const char **names = xmalloc((s->nnames + 1) * sizeof *names);
     int n = 0;
     if (!names)
         return NULL;
@@ -243,11 +239,11 @@ static char *layer_name(Sema *s, const AStmt *st, int op, int index, int nparam)
     s->counter[op]++;
     if (st->name && sema_user_op(st->name) < 0) {
         if (nparam == 1 && (ir_ops[op].flags & F_PARAM))
-            return ir_strdup(st->name);
-        return ir_fmt("%s.%d", st->name, index);
+            return xstrdup(st->name);
+        return xfmt("%s.%d", st->name, index);
     }
     for (;;) {
-        char *name = ir_fmt("%s%d", ir_ops[op].name, s->counter[op]);
+        char *name = xfmt("%s%d", ir_ops[op].name, s->counter[op]);
         if (!find(s, name))
             return name;
         free(name);
@@ -320,7 +316,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
         return POISON;
     }
     char *layer = layer_name(s, st, op, index, nparam);
-    int *ins = malloc((t->items.n + 2) * sizeof *ins), nin = 0, bad;
+    int *ins = xmalloc((t->items.n + 2) * sizeof *ins), nin = 0, bad;
     Attr a;
     memset(&a, 0, sizeof a);
     if (ir_ops[op].flags & F_TENSORS) {
@@ -423,7 +419,7 @@ static void lower_outputs(Sema *s, int last, Loc lastloc)
         }
         out = st;
     }
-    g->outputs = malloc((out ? out->items.n : 1) * sizeof *g->outputs);
+    g->outputs = xmalloc((out ? out->items.n : 1) * sizeof *g->outputs);
     if (!out) {
         if (last == g->input && last >= 0 && g->nnodes == 0) {
             diag_error(s->d, s->model->nameloc, "model '%s' has no layers", s->model->name);

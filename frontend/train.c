@@ -190,7 +190,7 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
     for (int i = 0; i < COUNT(augments); i++)
         names[i] = augments[i].name;
     free(t->aug);
-    t->aug = calloc(n ? n : 1, sizeof *t->aug);
+    t->aug = xcalloc(n ? n : 1, sizeof *t->aug);
     t->naug = 0;
     for (int k = 0; k < n; k++) {
         const AValue *it = items[k];

@@ -45,9 +45,7 @@ static void contribute(int v, int dv)
 {
     if (v < 0 || !ad.needs[v])
         return;
-    ad.contrib[v] = realloc(ad.contrib[v], (size_t)(ad.ncontrib[v] + 1) * sizeof(int));
-    if (!ad.contrib[v])
-        abort();
+    ad.contrib[v] = xrealloc(ad.contrib[v], (size_t)(ad.ncontrib[v] + 1) * sizeof(int));
     ad.contrib[v][ad.ncontrib[v]++] = dv;
 }
 
@@ -60,7 +58,7 @@ static int gradient(int v)
     int sum = ad.contrib[v][0];
     for (int i = 1; i < ad.ncontrib[v]; i++) {
         int node = ir_node(g, OP_add, g->nodes[g->vals[v].producer].loc);
-        g->nodes[node].layer = ir_fmt("d.%s", g->vals[v].name);
+        g->nodes[node].layer = xfmt("d.%s", g->vals[v].name);
         ir_add_in(g, node, sum);
         ir_add_in(g, node, ad.contrib[v][i]);
         sum = ir_add_out(g, node, ir_value(g, V_ACT, g->vals[v].shape, g->nodes[node].layer));
@@ -85,7 +83,7 @@ static int bwd_node(Graph *g, int f, int dy)
     n->act_line = fn->act_line;
     memcpy(n->par, fn->par, sizeof n->par);
     n->npar = fn->npar;
-    n->layer = ir_strdup(fn->layer ? fn->layer : ir_ops[fn->op].name);
+    n->layer = xstrdup(fn->layer ? fn->layer : ir_ops[fn->op].name);
     ir_add_in(g, node, dy);
     return node;
 }
@@ -95,7 +93,7 @@ static void add_dx(Graph *g, int node, int x)
 {
     if (!ad.needs[x])
         return;
-    char *name = ir_fmt("d.%s", g->vals[x].name);
+    char *name = xfmt("d.%s", g->vals[x].name);
     int dx = ir_value(g, V_ACT, g->vals[x].shape, name);
     free(name);
     ir_add_out(g, node, dx);
@@ -149,7 +147,7 @@ void grad_batchnorm(Graph *g, int f)
 {
     Value *x = &g->vals[x_of(g, f)];
     long c = x->shape.d[0];
-    char *name = ir_fmt("%s.saved", g->nodes[f].layer);
+    char *name = xfmt("%s.saved", g->nodes[f].layer);
     int saved = ir_scratch(g, V_SAVED, 2 * c, name);
     free(name);
     ir_add_out(g, f, saved);
@@ -171,7 +169,7 @@ void grad_maxpool(Graph *g, int f)
         simple(g, f, x_of(g, f), -1);
         return;
     }
-    char *name = ir_fmt("%s.argmax", g->nodes[f].layer);
+    char *name = xfmt("%s.argmax", g->nodes[f].layer);
     int idx = ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name);
     free(name);
     ir_add_out(g, f, idx);
@@ -181,7 +179,7 @@ void grad_maxpool(Graph *g, int f)
 /* the forward keeps its mask (0 or 1/(1-p) per element) */
 void grad_dropout(Graph *g, int f)
 {
-    char *name = ir_fmt("%s.mask", g->nodes[f].layer);
+    char *name = xfmt("%s.mask", g->nodes[f].layer);
     int mask = ir_value(g, V_ACT, g->vals[x_of(g, f)].shape, name);
     free(name);
     ir_add_out(g, f, mask);
@@ -197,7 +195,7 @@ void grad_flatten(Graph *g, int f)
         return;
     int dx = ir_value(g, V_ACT, g->vals[x].shape, "");
     free(g->vals[dx].name);
-    g->vals[dx].name = ir_fmt("d.%s", g->vals[x].name);
+    g->vals[dx].name = xfmt("d.%s", g->vals[x].name);
     g->vals[dx].alias = dy_of(g, f);
     ir_add_out(g, node, dx);
     contribute(x, dx);
@@ -208,7 +206,7 @@ void grad_concat(Graph *g, int f)
     int node = bwd_node(g, f, dy_of(g, f));
     for (int i = 0; i < g->nodes[f].nin; i++) {
         int x = g->nodes[f].in[i];
-        char *name = ir_fmt("d.%s", g->vals[x].name);
+        char *name = xfmt("d.%s", g->vals[x].name);
         int dx = ir_value(g, V_ACT, g->vals[x].shape, name);
         free(name);
         ir_add_out(g, node, dx);
@@ -225,7 +223,7 @@ void grad_add(Graph *g, int f)
     if (g->nodes[f].act) {
         int node = bwd_node(g, f, dy);
         ir_add_in(g, node, y_of(g, f));
-        char *name = ir_fmt("d.%s.act", g->vals[y_of(g, f)].name);
+        char *name = xfmt("d.%s.act", g->vals[y_of(g, f)].name);
         dy = ir_add_out(g, node, ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name));
         free(name);
     }
@@ -274,11 +272,11 @@ static int add_loss(Graph *g)
     Node *n = &g->nodes[node];
     n->a.loss = g->train.loss;
     n->loc = g->train.loss_loc;
-    n->layer = ir_strdup("loss");
+    n->layer = xstrdup("loss");
     ir_add_in(g, node, z);
     ir_add_in(g, node, p);
     ir_add_in(g, node, g->target);
-    char *name = ir_fmt("d.%s", g->vals[z].name);
+    char *name = xfmt("d.%s", g->vals[z].name);
     int dz = ir_value(g, V_ACT, g->vals[z].shape, name);
     free(name);
     ir_add_out(g, node, dz);
@@ -294,11 +292,9 @@ int ir_autodiff(Graph *g)
     /* only forward values (those existing now) are ever indexed below */
     int nv = g->nvals;
     ad.g = g;
-    ad.contrib = calloc((size_t)nv, sizeof(int *));
-    ad.ncontrib = calloc((size_t)nv, sizeof(int));
-    ad.needs = calloc((size_t)nv, 1);
-    if (!ad.contrib || !ad.ncontrib || !ad.needs)
-        abort();
+    ad.contrib = xcalloc((size_t)nv, sizeof(int *));
+    ad.ncontrib = xcalloc((size_t)nv, sizeof(int));
+    ad.needs = xcalloc((size_t)nv, 1);
     g->nfwd = g->nnodes;
     mark_needs(g);
     int absorbed = add_loss(g);

@@ -39,10 +39,8 @@ static int feeds_add(const Graph *g, int v, const int *reader_of)
 
 int pass_fuse_epilogues(Graph *g)
 {
-    int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    if (!uses || !reader)
-        abort();
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    int *reader = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
     ir_count_uses(g, uses, reader);
     for (int i = 0; i < g->nnodes; i++) {
         Node *h = &g->nodes[i];

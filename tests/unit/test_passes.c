@@ -202,9 +202,9 @@ START_TEST(random_plans)
         for (int mode = 0; mode < 4; mode++) {
             Graph *g = compile(random_model(seed), mode & 1);
             run(g, mode & 2 ? 2 : 0, NULL);
-            ck_assert_msg(plan_check(&plan_last, err, sizeof err) == 0, "seed %u mode %d: %s", seed, mode, err);
-            ck_assert_int_ge(plan_last.planned, plan_last.lower);
-            ck_assert_int_le(plan_last.planned, plan_last.naive);
+            ck_assert_msg(plan_check(&g->plan, err, sizeof err) == 0, "seed %u mode %d: %s", seed, mode, err);
+            ck_assert_int_ge(g->plan.planned, g->plan.lower);
+            ck_assert_int_le(g->plan.planned, g->plan.naive);
             ir_free(g);
         }
 }
@@ -218,17 +218,17 @@ START_TEST(plan_targets)
     for (int i = 0; i < 2; i++) {
         Graph *g = compile_file(files[i], 1);
         run(g, 2, NULL);
-        ck_assert_int_eq(plan_check(&plan_last, err, sizeof err), 0);
-        ck_assert_msg(plan_last.planned <= plan_last.lower * 1.05, "%s inference: planned %ld, lower bound %ld",
-                      files[i], plan_last.planned, plan_last.lower);
+        ck_assert_int_eq(plan_check(&g->plan, err, sizeof err), 0);
+        ck_assert_msg(g->plan.planned <= g->plan.lower * 1.05, "%s inference: planned %ld, lower bound %ld",
+                      files[i], g->plan.planned, g->plan.lower);
         ir_free(g);
         g = compile_file(files[i], 0);
         run(g, 2, NULL);
-        ck_assert_int_eq(plan_check(&plan_last, err, sizeof err), 0);
-        ck_assert_msg(plan_last.planned <= plan_last.naive * 0.60, "%s training: planned %ld, naive %ld",
-                      files[i], plan_last.planned, plan_last.naive);
-        ck_assert_msg(plan_last.planned <= plan_last.lower * 1.10, "%s training: planned %ld, lower bound %ld",
-                      files[i], plan_last.planned, plan_last.lower);
+        ck_assert_int_eq(plan_check(&g->plan, err, sizeof err), 0);
+        ck_assert_msg(g->plan.planned <= g->plan.naive * 0.60, "%s training: planned %ld, naive %ld",
+                      files[i], g->plan.planned, g->plan.naive);
+        ck_assert_msg(g->plan.planned <= g->plan.lower * 1.10, "%s training: planned %ld, lower bound %ld",
+                      files[i], g->plan.planned, g->plan.lower);
         ir_free(g);
     }
 }
