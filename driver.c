@@ -274,7 +274,7 @@ int main(int argc, char **argv)
     }
     if (o.batch)
         g->batch = o.batch;
-    g->inference = o.inference || g->train.loss == L_NONE;
+    g->inference = o.inference || g->loss_node < 0;
     int rc = pass_run_all(g, &o.passes) ? 1 : 0;
     if (rc == 0 && o.stats) {
         ir_stats(g, stdout);

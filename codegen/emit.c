@@ -246,6 +246,9 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     fprintf(h, "#define %s_BATCH      %d   /* largest batch */\n", M, g->batch);
     fprintf(h, "#define %s_IN_SIZE    %ld  /* floats per sample: C*H*W */\n", M, g->vals[g->input].size);
     fprintf(h, "#define %s_OUT_SIZE   %ld  /* floats per sample of output 0 */\n", M, out0);
+    /* the loss declares its target's layout; without one, the output's */
+    fprintf(h, "#define %s_TARGET_SIZE %ld  /* floats per sample of the training target */\n",
+            M, g->target >= 0 ? g->vals[g->target].size : out0);
     fprintf(h, "#define %s_NOUTPUTS   %d\n", M, g->noutputs);
     for (int i = 1; i < g->noutputs; i++)
         fprintf(h, "#define %s_OUT%d_SIZE  %ld\n", M, i, g->vals[g->outputs[i]].size);

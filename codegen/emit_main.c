@@ -44,12 +44,14 @@ void emit_main(Emitter *e)
         }
         fprintf(f, "    };\n");
     }
-    static const char *loss[] = { "0", "CNNRT_LOSS_XENT", "CNNRT_LOSS_BCE", "CNNRT_LOSS_MSE" };
+    /* the runtime's name for the loss, for validation figures */
+    const char *loss = !train ? "0" : t->loss == OP_cross_entropy ? "CNNRT_LOSS_XENT"
+                     : t->loss == OP_bce ? "CNNRT_LOSS_BCE" : "CNNRT_LOSS_MSE";
     fprintf(f, "    static const cnnrt_model model = {\n");
     fprintf(f, "        \"%s\", %d, %d, %d, %d, %ld, %ld,\n", m, g->batch, in.d[0],
             in.rank == 3 ? in.d[1] : 1, in.rank == 3 ? in.d[2] : 1, g->vals[g->input].size,
             g->vals[g->outputs[0]].size);
-    fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", train ? loss[t->loss] : "0", t->epochs, t->seed,
+    fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", loss, t->epochs, t->seed,
             t->naug ? "augment" : "NULL", t->naug);
     fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s\n",
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",

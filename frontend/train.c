@@ -37,8 +37,6 @@ static const struct {
     { "mixup",  AUG_MIXUP,  "alpha:float=0.2 p:float=1.0",         0 },
 };
 
-static const char *const losses[] = { "cross_entropy", "bce", "mse" };
-static const int loss_kinds[] = { L_XENT, L_BCE, L_MSE };
 
 enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, NKEYS };
 static const char *const keys[NKEYS] = {
@@ -50,7 +48,7 @@ static const char *const keys[NKEYS] = {
 void sema_train_defaults(TrainCfg *t)
 {
     memset(t, 0, sizeof *t);
-    t->loss = L_NONE;
+    t->loss = -1;
     t->opt = OPT_ADAM;
     t->lr = 0.001f;
     t->beta1 = 0.9f;
@@ -90,36 +88,60 @@ static const Vec *call_args(const AValue *v)
     return v->kind == AV_CALL ? &v->items : &none;
 }
 
-/* cross_entropy needs softmax last, bce needs sigmoid last */
-static void check_loss(Sema *s, const TrainCfg *t)
+/* The losses are the F_LOSS rows of the op table: their names, in table
+ * order, and "cross_entropy, bce or mse" for messages. */
+static int loss_names(const char **names, int *ops, char *list, size_t len)
 {
-    const Graph *g = s->g;
-    if ((t->loss != L_XENT && t->loss != L_BCE) || g->noutputs == 0)
-        return;
-    int need = t->loss == L_XENT ? OP_softmax : OP_sigmoid;
-    int p = g->vals[g->outputs[0]].producer;
-    if (p >= 0 && g->nodes[p].op == need)
-        return;
-    diag_error(s->d, t->loss_loc, "loss '%s' needs a model that ends in %s",
-               t->loss == L_XENT ? "cross_entropy" : "bce", ir_ops[need].name);
-    if (p >= 0)
-        diag_note(s->d, g->nodes[p].loc, "the model ends in '%s' here",
-                  ir_ops[g->nodes[p].op].name);
+    int n = 0;
+    for (int op = 0; op < NOPS; op++)
+        if (ir_ops[op].flags & F_LOSS) {
+            ops[n] = op;
+            names[n++] = ir_ops[op].name;
+        }
+    list[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, len - used, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    }
+    return n;
 }
 
-/* loss = cross_entropy | bce | mse */
+/* loss = cross_entropy | bce | mse (the op table's losses), with the
+ * loss's arguments when it takes any.  The loss node is made here, after
+ * the model, reading its first output; its shape function checks the model
+ * and declares the target. */
 static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
 {
+    const char *names[NOPS];
+    int ops[NOPS];
+    char list[256];
+    int n = loss_names(names, ops, list, sizeof list);
     t->loss_loc = v->loc;
-    if (v->kind == AV_CALL && v->parens) {
+    int i = lookup(s, v, "loss", "loss", names, n, list);
+    if (i < 0)
+        return;
+    ArgSpec spec[MAX_ARGS];
+    ArgVal vals[MAX_ARGS];
+    int nspec = args_spec(ir_ops[ops[i]].args, spec);
+    if (v->kind == AV_CALL && v->parens && nspec == 0) {
         diag_error(s->d, v->loc, "a loss takes no arguments: write 'loss = %s'", v->text);
         return;
     }
-    int i = lookup(s, v, "loss", "loss", losses, COUNT(losses), "cross_entropy, bce or mse");
-    if (i >= 0) {
-        t->loss = loss_kinds[i];
-        check_loss(s, t);
-    }
+    if (args_check(s, names[i], v->loc, spec, nspec, call_args(v), vals))
+        return;
+    args_attr(&t->loss_args, spec, nspec, vals);
+    t->loss = ops[i];
+    Graph *g = s->g;
+    if (g->noutputs == 0)
+        return;
+    int node = ir_node(g, t->loss, v->loc);
+    g->nodes[node].layer = xstrdup("loss");
+    g->nodes[node].a = t->loss_args;
+    ir_add_in(g, node, g->outputs[0]);
+    if (ir_infer_node(g, node) == 0)
+        g->loss_node = node;
+    else
+        g->nodes[node].dead = 1;
 }
 
 /* optimizer = sgd(lr, ...) | adagrad(...) | rmsprop(...) | adam(...) */
@@ -273,6 +295,15 @@ void sema_train(Sema *s, const ATrain *tb)
     }
     if (!seen[K_LOSS]) {
         diag_error(s->d, tb->loc, "the train block needs a loss");
-        diag_note(s->d, tb->loc, "add 'loss = cross_entropy', 'loss = bce' or 'loss = mse'");
+        const char *names[NOPS];
+        int ops[NOPS];
+        char list[256], note[400] = "add ";
+        int n = loss_names(names, ops, list, sizeof list);
+        for (int i = 0; i < n; i++) {
+            size_t used = strlen(note);
+            snprintf(note + used, sizeof note - used, "%s'loss = %s'", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                     names[i]);
+        }
+        diag_note(s->d, tb->loc, "%s", note);
     }
 }

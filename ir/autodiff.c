@@ -1,7 +1,8 @@
 /* autodiff.c — reverse-mode differentiation of the forward graph.
  *
- * ir_autodiff appends to the schedule: a loss node, then for each forward
- * node in reverse order the backward nodes that grad_NAME creates.  Each
+ * ir_autodiff turns the loss node (the last node, made by sema) into the
+ * first backward node, then appends for each forward node in reverse
+ * order the backward nodes that grad_NAME creates.  Each
  * backward node is the same op with bwd = 1 and fwd pointing at the
  * forward node, so an op's forward and backward stay side by side in the
  * op table, the emitter and the runtime (x_forward / x_backward).
@@ -26,7 +27,8 @@
  *   concat          in dy                            out dx0, dx1, ...
  *   flatten         in dy                  out dx (a view of dy)
  *   add (act fused) in dy, y                out dz, for both inputs
- * and the loss node (forward section's end): in z, p, target; out dz.
+ * and the loss node (the backward section's start): in z, p, target;
+ * out dz.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ typedef struct {
     int **contrib;          /* per value: gradient contributions */
     int *ncontrib;
     char *needs;            /* per value: depends on a learned parameter */
+    int absorbed;           /* the forward node the loss computes with */
 } AD;
 
 static AD ad;               /* live only during ir_autodiff */
@@ -117,7 +120,6 @@ static void simple(Graph *g, int f, int extra1, int extra2)
 }
 
 void grad_input(Graph *g, int f) { (void)g; (void)f; }
-void grad_loss(Graph *g, int f)  { (void)g; (void)f; }
 
 static void host(Graph *g, int f)
 {
@@ -253,26 +255,20 @@ static void mark_needs(Graph *g)
     }
 }
 
-/* The loss node: reads the logits z (the input of the final softmax or
- * sigmoid, which the loss absorbs), the prediction p and the target, and
- * writes dz.  Returns the forward node whose backward the loss replaces,
- * or -1 (mse). */
-static int add_loss(Graph *g)
+/* The loss node (made by sema, reading the prediction p) is turned into its
+ * own backward: it reads the logits z (the input of the final softmax or
+ * sigmoid it absorbs; p itself for mse), p and the target, and writes dz.
+ * The absorbed node gets no backward of its own. */
+static void loss_grad(Graph *g, int node, int absorbs)
 {
-    int p = g->outputs[0];
-    int last = g->vals[p].producer;
-    int absorbed = -1, z = p;
-    if (g->train.loss == L_XENT || g->train.loss == L_BCE) {
-        absorbed = last;
-        z = g->nodes[last].in[0];
-    }
-    Shape s = g->vals[p].shape;
-    g->target = ir_value(g, V_TARGET, s, "target");
-    int node = ir_node(g, OP_loss, g->nodes[last].loc);
     Node *n = &g->nodes[node];
-    n->a.loss = g->train.loss;
-    n->loc = g->train.loss_loc;
-    n->layer = xstrdup("loss");
+    int p = n->in[0];
+    int z = p;
+    if (absorbs) {
+        ad.absorbed = g->vals[p].producer;
+        z = g->nodes[ad.absorbed].in[0];
+    }
+    n->nin = 0;
     ir_add_in(g, node, z);
     ir_add_in(g, node, p);
     ir_add_in(g, node, g->target);
@@ -280,14 +276,16 @@ static int add_loss(Graph *g)
     int dz = ir_value(g, V_ACT, g->vals[z].shape, name);
     free(name);
     ir_add_out(g, node, dz);
-    g->loss_node = node;
     contribute(z, dz);
-    return absorbed;
 }
+
+void grad_cross_entropy(Graph *g, int f) { loss_grad(g, f, 1); }
+void grad_bce(Graph *g, int f)           { loss_grad(g, f, 1); }
+void grad_mse(Graph *g, int f)           { loss_grad(g, f, 0); }
 
 int ir_autodiff(Graph *g)
 {
-    if (g->inference || g->train.loss == L_NONE || g->noutputs == 0)
+    if (g->inference || g->loss_node < 0 || g->noutputs == 0)
         return 0;
     /* only forward values (those existing now) are ever indexed below */
     int nv = g->nvals;
@@ -295,9 +293,11 @@ int ir_autodiff(Graph *g)
     ad.contrib = xcalloc((size_t)nv, sizeof(int *));
     ad.ncontrib = xcalloc((size_t)nv, sizeof(int));
     ad.needs = xcalloc((size_t)nv, 1);
-    g->nfwd = g->nnodes;
+    g->nfwd = g->loss_node;     /* the loss is the last node sema made */
+    ad.absorbed = -1;
     mark_needs(g);
-    int absorbed = add_loss(g);
+    grad_fns[g->nodes[g->loss_node].op](g, g->loss_node);
+    int absorbed = ad.absorbed;
     for (int f = g->nfwd - 1; f >= 0; f--) {
         Node *n = &g->nodes[f];
         if (n->dead || f == absorbed || n->op == OP_input)

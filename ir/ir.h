@@ -52,7 +52,8 @@ enum {
 
 enum {
     F_USER = 1 << 0, F_PARAM = 1 << 1, F_ELEM = 1 << 2, F_ACT = 1 << 3,
-    F_HOST = 1 << 4, F_INPLACE = 1 << 5, F_VIEW = 1 << 6, F_TENSORS = 1 << 7
+    F_HOST = 1 << 4, F_INPLACE = 1 << 5, F_VIEW = 1 << 6, F_TENSORS = 1 << 7,
+    F_LOSS = 1 << 8
 };
 
 typedef struct {
@@ -119,10 +120,7 @@ typedef struct {
     float slope;            /* prelu init */
     float momentum, eps;    /* batchnorm */
     float drop;             /* dropout probability p */
-    int loss;               /* loss node: L_* */
 } Attr;
-
-enum { L_NONE, L_XENT, L_BCE, L_MSE };
 
 typedef struct {
     int op;
@@ -155,7 +153,8 @@ typedef struct {
 
 typedef struct {
     int present;            /* a train block was given */
-    int loss;               /* L_*; L_NONE when absent */
+    int loss;               /* the loss op (F_LOSS), -1 when absent */
+    Attr loss_args;         /* its arguments */
     Loc loss_loc;
     int opt;                /* OPT_* */
     float lr, momentum, wd, eps, rho, beta1, beta2;
@@ -189,9 +188,11 @@ typedef struct Graph {
     Value *vals;   int nvals, capvals;
     Param *params; int nparams, capparams;
     int input;              /* value */
-    int target;             /* value, -1 until autodiff */
+    int target;             /* value, declared by the loss node's shape_NAME */
     int *outputs; int noutputs;
-    int loss_node;          /* -1 until autodiff */
+    int loss_node;          /* the loss (made by sema after the model; its
+                               last node), -1 without a train block and in
+                               inference builds */
     int nfwd;               /* nodes [0, nfwd) are the forward pass */
     TrainCfg train;
     int batch;              /* BATCH: train.batch or --batch */

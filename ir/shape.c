@@ -360,9 +360,37 @@ static const ShapeFn shape_fns[NOPS] = {
 #undef OP
 };
 
+/* ---- losses: the node reads the model's first output (in[0]); shape_NAME
+ * checks the model ends in what the loss absorbs and declares the target,
+ * the layout the generated _backward takes (TARGET_SIZE floats a sample) */
+static int loss_target(Graph *g, Node *n, int absorbs)
+{
+    int p = g->outputs[0];
+    int last = g->vals[p].producer;
+    if (absorbs >= 0 && (last < 0 || g->nodes[last].op != absorbs)) {
+        diag_error(g->diag, n->loc, "loss '%s' needs a model that ends in %s",
+                   ir_ops[n->op].name, ir_ops[absorbs].name);
+        if (last >= 0)
+            diag_note(g->diag, g->nodes[last].loc, "the model ends in '%s' here",
+                      ir_ops[g->nodes[last].op].name);
+        return 1;
+    }
+    if (g->target < 0)
+        g->target = ir_value(g, V_TARGET, g->vals[p].shape, "target");
+    return 0;
+}
+
+/* probabilities (one-hot or soft) of the output's shape */
+int shape_cross_entropy(Graph *g, Node *n) { return loss_target(g, n, OP_softmax); }
+int shape_bce(Graph *g, Node *n)           { return loss_target(g, n, OP_sigmoid); }
+/* values of the output's shape */
+int shape_mse(Graph *g, Node *n)           { return loss_target(g, n, -1); }
+
 int ir_infer_node(Graph *g, int node)
 {
     Node *n = &g->nodes[node];
+    if (ir_ops[n->op].flags & F_LOSS)   /* writes no value to give a shape */
+        return shape_fns[n->op](g, n);
     for (int i = 0; i < n->nin; i++)
         if (g->vals[n->in[i]].shape.rank == 0) {
             set_out(g, n, (Shape){ 0, { 0, 0, 0 } });

@@ -131,7 +131,6 @@ static Call *append(CallList *list, const char *kernel, int node)
 }
 
 static const char *const act_names[] = { "", "relu", "leaky_relu", "sigmoid", "tanh", "silu" };
-static const char *const loss_names[] = { "", "cross_entropy", "bce", "mse" };
 
 /* "d conv1: conv+relu  lenet5.cnn:4  [1,28,28] -> [6,28,28]" */
 static char *comment(const Graph *g, const Node *n)
@@ -143,12 +142,13 @@ static char *comment(const Graph *g, const Node *n)
     if (f->nout)
         ir_shape_str(g->vals[f->out[0]].shape, out, sizeof out);
     const char *base = strrchr(g->file, '/') ? strrchr(g->file, '/') + 1 : g->file;
-    if (n->op == OP_loss) {
-        const Node *last = &g->nodes[g->vals[IN(n, loss, p)].producer];
-        if (n->a.loss == L_MSE)
-            return xfmt("loss: %s  %s:%d  on %s", loss_names[n->a.loss], base, n->loc.line, in);
+    if (ir_ops[n->op].flags & F_LOSS) {    /* in: z, p, target */
+        const Node *last = &g->nodes[g->vals[n->in[1]].producer];
+        ir_shape_str(g->vals[n->in[1]].shape, in, sizeof in);
+        if (n->in[0] == n->in[1])
+            return xfmt("loss: %s  %s:%d  on %s", ir_ops[n->op].name, base, n->loc.line, in);
         return xfmt("loss: %s  %s:%d  on %s, computed with %s (log-sum-exp)",
-                    loss_names[n->a.loss], base, n->loc.line, in, last->layer);
+                    ir_ops[n->op].name, base, n->loc.line, in, last->layer);
     }
     if (n->op == OP_flatten) {
         if (n->nout)

@@ -384,34 +384,39 @@ void lower_add(Lowering *l, const Node *n)
     arg_value(c, BOUT(n, add, dz));
 }
 
-void lower_loss(Lowering *l, const Node *n)
+/* losses: return the loss and write dz (from the logits z where the loss
+ * absorbed a softmax or sigmoid) */
+void lower_cross_entropy(Lowering *l, const Node *n)
 {
-    const Graph *g = lower_graph_of(l);
-    Shape s = g->vals[IN(n, loss, p)].shape;
-    long size = g->vals[IN(n, loss, p)].size;
-    Call *c;
-    switch (n->a.loss) {
-    case L_XENT:
-        c = lower_call(l, n, "cnnrt_xent_loss");
-        arg_n(c);
-        arg_int(c, s.d[0]);
-        arg_long(c, s.rank == 3 ? (long)s.d[1] * s.d[2] : 1L);
-        arg_value(c, IN(n, loss, z));
-        arg_value(c, IN(n, loss, p));
-        break;
-    case L_BCE:
-        c = lower_call(l, n, "cnnrt_bce_loss");
-        arg_len(c, size);
-        arg_value(c, IN(n, loss, z));
-        arg_value(c, IN(n, loss, p));
-        break;
-    default:
-        c = lower_call(l, n, "cnnrt_mse_loss");
-        arg_len(c, size);
-        arg_value(c, IN(n, loss, p));
-        break;
-    }
-    arg_value(c, IN(n, loss, target));
-    arg_value(c, OUT(n, loss, dz));
+    Shape s = lower_graph_of(l)->vals[IN(n, cross_entropy, p)].shape;
+    Call *c = lower_call(l, n, "cnnrt_xent_loss");
+    arg_n(c);
+    arg_int(c, s.d[0]);
+    arg_long(c, s.rank == 3 ? (long)s.d[1] * s.d[2] : 1L);
+    arg_value(c, IN(n, cross_entropy, z));
+    arg_value(c, IN(n, cross_entropy, p));
+    arg_value(c, IN(n, cross_entropy, target));
+    arg_value(c, OUT(n, cross_entropy, dz));
+    c->returns_loss = 1;
+}
+
+void lower_bce(Lowering *l, const Node *n)
+{
+    Call *c = lower_call(l, n, "cnnrt_bce_loss");
+    arg_len(c, lower_graph_of(l)->vals[IN(n, bce, p)].size);
+    arg_value(c, IN(n, bce, z));
+    arg_value(c, IN(n, bce, p));
+    arg_value(c, IN(n, bce, target));
+    arg_value(c, OUT(n, bce, dz));
+    c->returns_loss = 1;
+}
+
+void lower_mse(Lowering *l, const Node *n)
+{
+    Call *c = lower_call(l, n, "cnnrt_mse_loss");
+    arg_len(c, lower_graph_of(l)->vals[IN(n, mse, p)].size);
+    arg_value(c, IN(n, mse, p));
+    arg_value(c, IN(n, mse, target));
+    arg_value(c, OUT(n, mse, dz));
     c->returns_loss = 1;
 }

@@ -56,7 +56,7 @@ int pass_fuse_epilogues(Graph *g)
         int z = a->out[0];
         if (a->op == OP_leaky_relu && a->a.alpha <= 0)
             continue;
-        if (g->noutputs && z == g->outputs[0] && g->train.loss == L_BCE)
+        if (g->noutputs && z == g->outputs[0] && g->train.loss == OP_bce)
             continue;
         if (feeds_add(g, z, reader))
             continue;

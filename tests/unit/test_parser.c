@@ -97,8 +97,14 @@ START_TEST(test_lenet)
         OP_dense, OP_relu, OP_dense, OP_relu, OP_dense, OP_softmax,
     };
     ck_assert_str_eq(g->name, "lenet5");
-    ck_assert_int_eq(g->nnodes, 13);
+    ck_assert_int_eq(g->nnodes, 14);
     ck_assert_int_eq(g->nfwd, 13);
+    /* the loss is the last node: it reads the output, declares the target */
+    ck_assert_int_eq(g->loss_node, 13);
+    ck_assert_int_eq(g->nodes[13].op, OP_cross_entropy);
+    ck_assert_int_eq(g->nodes[13].in[0], g->outputs[0]);
+    ck_assert_int_eq(g->vals[g->target].kind, V_TARGET);
+    ck_assert_int_eq(g->vals[g->target].size, 10);
     for (int i = 0; i < 13; i++) {
         ck_assert_str_eq(g->nodes[i].layer, layers[i]);
         ck_assert_int_eq(g->nodes[i].op, ops[i]);
@@ -132,7 +138,7 @@ START_TEST(test_lenet)
 
     TrainCfg *t = &g->train;
     ck_assert_int_eq(t->present, 1);
-    ck_assert_int_eq(t->loss, L_XENT);
+    ck_assert_int_eq(t->loss, OP_cross_entropy);
     ck_assert_int_eq(t->opt, OPT_ADAM);
     ck_assert_float_eq_tol(t->lr, 0.001, EPS);
     ck_assert_float_eq_tol(t->beta1, 0.9, EPS);
@@ -178,7 +184,8 @@ START_TEST(test_neck)
         "c1.0", "c1.1", "c1.2", "c2.0", "c2.1", "c2.2", "c3.0", "c3.1", "c3.2",
         "up", "up.1", "p2.0", "p2", "p2.2", "r.0", "r.1", "r.2", "r", "r.4",
     };
-    ck_assert_int_eq(g->nnodes, 19);
+    ck_assert_int_eq(g->nnodes, 20);     /* and the bce loss */
+    ck_assert_int_eq(g->nodes[19].op, OP_bce);
     for (int i = 0; i < 19; i++)
         ck_assert_str_eq(g->nodes[i].layer, layers[i]);
 
@@ -201,7 +208,7 @@ START_TEST(test_neck)
     ck_assert_int_eq(g->outputs[0], out(layer(g, "r.4")));
 
     TrainCfg *t = &g->train;
-    ck_assert_int_eq(t->loss, L_BCE);
+    ck_assert_int_eq(t->loss, OP_bce);
     ck_assert_int_eq(t->opt, OPT_SGD);
     ck_assert_float_eq_tol(t->lr, 0.01, EPS);
     ck_assert_float_eq_tol(t->momentum, 0.9, EPS);
@@ -359,7 +366,7 @@ START_TEST(test_default_output_no_train)
     ck_assert_int_eq(g->outputs[0], out(layer(g, "relu1")));
     ck_assert_int_eq(g->vals[g->input].shape.rank, 1);
     ck_assert_int_eq(g->train.present, 0);
-    ck_assert_int_eq(g->train.loss, L_NONE);
+    ck_assert_int_eq(g->train.loss, -1);
     ck_assert_int_eq(g->train.batch, 32);
     ck_assert_int_eq(g->batch, 32);
     ck_assert_int_eq(g->train.epochs, 10);
@@ -400,13 +407,13 @@ START_TEST(test_optimizers)
     ck_assert_int_eq(t->nesterov, 1);
     ck_assert_int_eq(t->batch, 1000000);
     ck_assert_int_eq(t->epochs, 1);
-    ck_assert_int_eq(t->loss, L_XENT);
+    ck_assert_int_eq(t->loss, OP_cross_entropy);
     done(&r);
     /* a train block without an optimizer gets adam's defaults */
     t = &good(MODEL "train { loss = mse }", &r)->train;
     ck_assert_int_eq(t->opt, OPT_ADAM);
     ck_assert_float_eq_tol(t->lr, 0.001, EPS);
-    ck_assert_int_eq(t->loss, L_MSE);
+    ck_assert_int_eq(t->loss, OP_mse);
     done(&r);
 }
 END_TEST

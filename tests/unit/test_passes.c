@@ -19,7 +19,7 @@ static Graph *compile(const char *src, int inference)
 {
     Graph *g = check_compile(src, errbuf, sizeof errbuf);
     ck_assert_msg(g != NULL, "did not compile:\n%s\n%s", src, errbuf);
-    g->inference = inference || g->train.loss == L_NONE;
+    g->inference = inference || g->loss_node < 0;
     return g;
 }
 
