@@ -8,9 +8,11 @@
  * range, and fills in defaults; it reports unknown, repeated, missing and
  * surplus arguments, wrong types and values out of range, each at the
  * argument.  It does not know what an argument does, except for the ranges
- * below and args_attr, which copies op arguments into an IR Attr.
+ * below and args_attr, which copies op arguments into an IR Attr where
+ * ops.def's ATTR rows say.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,41 +417,56 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
 
 /* ---- op arguments into the IR ---- */
 
-void args_attr(Attr *a, const ArgSpec *spec, int nspec, const ArgVal *vals)
+/* where each op argument lands in Attr: ops.def's ATTR rows */
+static const struct {
+    int op;
+    const char *key;
+    size_t off;
+} attr_fields[] = {
+#define OP(name, nin, flags, args)
+#define ATTR(op, key, field) { OP_##op, #key, offsetof(Attr, field) },
+#include "ir/ops.def"
+#undef ATTR
+#undef OP
+};
+
+static size_t attr_find(int op, const char *key)
+{
+    size_t k = 0, n = sizeof attr_fields / sizeof *attr_fields;
+    while (k < n && (attr_fields[k].op != op || strcmp(attr_fields[k].key, key)))
+        k++;
+    return k;
+}
+
+int args_attr_has(int op, const char *key)
+{
+    return attr_find(op, key) < sizeof attr_fields / sizeof *attr_fields;
+}
+
+void args_attr(Attr *a, int op, const ArgSpec *spec, int nspec, const ArgVal *vals)
 {
     a->s[0] = a->s[1] = a->d[0] = a->d[1] = a->groups = 1;
     for (int i = 0; i < nspec; i++) {
-        const char *k = spec[i].key;
         const ArgVal *v = &vals[i];
-        if (!strcmp(k, "filters") || !strcmp(k, "units"))
-            a->filters = v->i[0];
-        else if (!strcmp(k, "kernel") || !strcmp(k, "size"))
-            memcpy(a->k, v->i, sizeof a->k);
-        else if (!strcmp(k, "stride"))
-            memcpy(a->s, v->i, sizeof a->s);
-        else if (!strcmp(k, "dilation"))
-            memcpy(a->d, v->i, sizeof a->d);
-        else if (!strcmp(k, "pad")) {   /* shape.c works out pad=same */
+        size_t k = attr_find(op, spec[i].key);
+        if (!args_attr_has(op, spec[i].key))
+            continue;       /* no field: test_parser checks there is none */
+        char *field = (char *)a + attr_fields[k].off;
+        switch (spec[i].type) {
+        case T_FLOAT:
+            *(float *)field = (float)v->f[0];
+            break;
+        case T_PAIR:
+            memcpy(field, v->i, 2 * sizeof(int));
+            break;
+        case T_PAD:         /* shape.c works out pad=same */
             a->same = v->same;
             if (!v->same)
-                memcpy(a->p, v->i, sizeof a->p);
-        } else if (!strcmp(k, "groups"))
-            a->groups = v->i[0];
-        else if (!strcmp(k, "bias"))
-            a->bias = v->i[0];
-        else if (!strcmp(k, "init") && spec[i].type == T_INIT)
-            a->init = v->i[0];
-        else if (!strcmp(k, "init"))
-            a->slope = v->f[0];
-        else if (!strcmp(k, "factor"))
-            a->factor = v->i[0];
-        else if (!strcmp(k, "alpha"))
-            a->alpha = v->f[0];
-        else if (!strcmp(k, "momentum"))
-            a->momentum = v->f[0];
-        else if (!strcmp(k, "eps"))
-            a->eps = v->f[0];
-        else if (!strcmp(k, "p"))
-            a->drop = v->f[0];
+                memcpy(field, v->i, 2 * sizeof(int));
+            break;
+        default:            /* int, bool, init */
+            *(int *)field = v->i[0];
+            break;
+        }
     }
 }

@@ -321,7 +321,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
     memset(&a, 0, sizeof a);
     if (ir_ops[op].flags & F_TENSORS) {
         bad = tensor_args(s, t, op, in, ins, &nin);
-        args_attr(&a, NULL, 0, NULL);
+        args_attr(&a, op, NULL, 0, NULL);
     } else {
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
@@ -329,7 +329,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
         bad = args_check(s, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
         bad |= in == POISON || in == -1;
         if (!bad)
-            args_attr(&a, spec, ns, vals);
+            args_attr(&a, op, spec, ns, vals);
         ins[nin++] = in;
     }
     if (bad) {

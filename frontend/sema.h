@@ -80,7 +80,9 @@ int  args_value(Sema *s, const char *what, const char *key, int type,
 void args_describe(const Sema *s, const AValue *v, char *buf, int len);
 
 /* Fill a node's attributes from its checked arguments. */
-void args_attr(Attr *a, const ArgSpec *spec, int nspec, const ArgVal *vals);
+void args_attr(Attr *a, int op, const ArgSpec *spec, int nspec, const ArgVal *vals);
+/* 1 when ops.def has an ATTR row for (op, key) */
+int  args_attr_has(int op, const char *key);
 
 /* ---- the train block (train.c) ---- */
 void sema_train_defaults(TrainCfg *t);

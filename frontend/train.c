@@ -129,7 +129,7 @@ static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
     }
     if (args_check(s, names[i], v->loc, spec, nspec, call_args(v), vals))
         return;
-    args_attr(&t->loss_args, spec, nspec, vals);
+    args_attr(&t->loss_args, ops[i], spec, nspec, vals);
     t->loss = ops[i];
     Graph *g = s->g;
     if (g->noutputs == 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frontend/frontend.h"
+#include "frontend/sema.h"
 #include "check_util.h"
 
 typedef struct {
@@ -578,8 +579,35 @@ START_TEST(test_read_file)
 }
 END_TEST
 
+/* every argument of every op lands somewhere: ops.def has its ATTR row,
+ * and the row's field is what the parser fills (conv's stride) */
+START_TEST(test_attr_rows)
+{
+    for (int op = 0; op < NOPS; op++) {
+        ArgSpec spec[MAX_ARGS];
+        int n = args_spec(ir_ops[op].args, spec);
+        for (int i = 0; i < n; i++)
+            ck_assert_msg(args_attr_has(op, spec[i].key), "%s(%s=...) has no ATTR row in ops.def",
+                          ir_ops[op].name, spec[i].key);
+    }
+    ck_assert(!args_attr_has(OP_conv, "units"));
+    Result r;
+    Graph *g = good("model m { input x[3, 8, 8]\n conv(4, kernel=[3, 1], stride=[1, 2], pad=1, dilation=1)\n"
+                    " dropout(0.25) }", &r);
+    ck_assert_int_eq(g->nodes[0].a.filters, 4);
+    ck_assert_int_eq(g->nodes[0].a.k[0], 3);
+    ck_assert_int_eq(g->nodes[0].a.k[1], 1);
+    ck_assert_int_eq(g->nodes[0].a.s[1], 2);
+    ck_assert_int_eq(g->nodes[0].a.p[0], 1);
+    ck_assert_int_eq(g->nodes[0].a.s[0], 1);
+    ck_assert(g->nodes[1].a.drop == 0.25f);
+    done(&r);
+}
+END_TEST
+
 int main(void)
 {
+
     Suite *s = suite_create("parser");
     TCase *tc = tcase_create("frontend");
     tcase_set_timeout(tc, 60);
@@ -595,6 +623,7 @@ int main(void)
     tcase_add_test(tc, test_no_crash);
     tcase_add_test(tc, test_many_errors);
     tcase_add_test(tc, test_read_file);
+    tcase_add_test(tc, test_attr_rows);
     suite_add_tcase(s, tc);
     return check_run(s, 1);
 }
