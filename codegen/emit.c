@@ -16,7 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit.h"
+#include "emit_main.h"
+#include "literal.h"
 #include "../passes/passes.h"
+
+/* what the printing functions share */
+typedef struct {
+    const Graph *g;
+    const Lowered *L;       /* the kernel calls this file prints */
+    FILE *f;
+    char **vmacro;          /* per value: "A_CONV1", or NULL outside the arena */
+    char **pfield;          /* per param: struct field, "conv1_weight" */
+    char **gname;           /* per geometry: "conv1_geom" */
+    int embed;              /* --embed-runtime */
+    char M[128];            /* the model name in capitals, for macros */
+    long struct_bytes;      /* reserved for the model struct */
+    long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
+} Emitter;
 
 /* "d.conv1.scratch" -> "D_CONV1_SCRATCH" (upper) or "d_conv1_scratch" */
 static char *c_ident(const char *prefix, const char *name, int upper)
@@ -76,17 +92,6 @@ static void uniquify(char **names, int n)
             free(base);
     }
     free(t.slot);
-}
-
-void emit_float(FILE *f, float v)
-{
-    char b[48];
-    for (int prec = 1; prec <= 9; prec++) {     /* the shortest that reads back */
-        snprintf(b, sizeof b, "%.*g", prec, (double)v);
-        if (strtof(b, NULL) == v)
-            break;
-    }
-    fprintf(f, "%s%sf", b, strpbrk(b, ".eni") ? "" : ".0");
 }
 
 /* ---- one lowered call as a line of C ---- */
@@ -609,7 +614,7 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     emit_passes(&e, train);
     emit_io(&e, train);
     if (o->with_main)
-        emit_main(&e);
+        emit_main(g, c);
     for (int v = 0; v < g->nvals; v++)
         free(e.vmacro[v]);
     for (int i = 0; i < g->nparams; i++)

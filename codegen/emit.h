@@ -13,22 +13,6 @@
 #include <stdio.h>
 #include "../lower/lower.h"
 
-typedef struct {
-    const Graph *g;
-    const Lowered *L;       /* the kernel calls this file prints */
-    FILE *f;
-    char **vmacro;          /* per value: "A_CONV1", or NULL outside the arena */
-    char **pfield;          /* per param: struct field, "conv1_weight" */
-    char **gname;           /* per geometry: "conv1_geom" */
-    int embed;              /* --embed-runtime */
-    char M[128];            /* the model name in capitals, for macros */
-    long struct_bytes;      /* reserved for the model struct */
-    long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
-} Emitter;
-
-/* a float literal that C reads back as the same float */
-void emit_float(FILE *f, float v);
-
 /* write MODEL.c and MODEL.h; 0, or -1 with a message printed */
 typedef struct {
     const char *out_c, *out_h;  /* paths */
@@ -38,8 +22,6 @@ typedef struct {
     const char *cmdline;        /* for the header comment */
 } EmitOptions;
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h);
-void emit_main(Emitter *e);     /* emit_main.c */
-void emit_tensor_table(Emitter *e);
 
 /* the runtime's sources, for --embed-runtime (build/rtsrc.c) */
 extern const char *const cnnc_runtime_files[];

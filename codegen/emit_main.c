@@ -4,16 +4,15 @@
  * to convert between the model's typed pointer and void *.
  */
 #include <stdio.h>
-#include "emit.h"
+#include "emit_main.h"
+#include "literal.h"
 
 static const char *aug_names[] = {
     "CNNRT_AUG_FLIP", "CNNRT_AUG_CROP", "CNNRT_AUG_HSV", "CNNRT_AUG_MOSAIC", "CNNRT_AUG_MIXUP"
 };
 
-void emit_main(Emitter *e)
+void emit_main(const Graph *g, FILE *f)
 {
-    const Graph *g = e->g;
-    FILE *f = e->f;
     const char *m = g->name;
     int train = !g->inference && g->loss_node >= 0;
     Shape in = g->vals[g->input].shape;

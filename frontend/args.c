@@ -117,7 +117,7 @@ static int source_text(const Diag *d, Loc loc, char *buf, int len)
     return !memchr(buf, '\n', strlen(buf));
 }
 
-void args_describe(const Sema *s, const AValue *v, char *buf, int len)
+void args_describe(const Diag *d, const AValue *v, char *buf, int len)
 {
     switch (v->kind) {
     case AV_INT:
@@ -137,7 +137,7 @@ void args_describe(const Sema *s, const AValue *v, char *buf, int len)
         snprintf(buf, len, "'%s%s'", v->text, v->parens ? "(...)" : "");
         break;
     case AV_LIST:
-        if (!source_text(s->d, v->loc, buf, len))
+        if (!source_text(d, v->loc, buf, len))
             snprintf(buf, len, "a list of %d values", v->items.n);
         break;
     }
@@ -159,7 +159,7 @@ static void fmt_num(char *buf, int len, double x)
 }
 
 /* Checks x against the ranges of (what, key). */
-static int in_range(Sema *s, const char *what, const char *key, double x,
+static int in_range(Diag *d, const char *what, const char *key, double x,
                     const AValue *v)
 {
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
@@ -171,34 +171,34 @@ static int in_range(Sema *s, const char *what, const char *key, double x,
         if (lo_ok && hi_ok)
             return 1;
         char got[64], a[32], b[32];
-        args_describe(s, v, got, sizeof got);
+        args_describe(d, v, got, sizeof got);
         fmt_num(a, sizeof a, lo);
         fmt_num(b, sizeof b, hi);
         if (!isinf(hi) && !lo_ok && hi >= BIG)
-            diag_error(s->d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
+            diag_error(d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
         else if (hi >= BIG && !isinf(hi))
-            diag_error(s->d, v->loc, "'%s' must be at most %s, got %s", key, b, got);
+            diag_error(d, v->loc, "'%s' must be at most %s, got %s", key, b, got);
         else if (!isinf(hi))
-            diag_error(s->d, v->loc, "'%s' must be in %c%s, %s%c, got %s", key,
+            diag_error(d, v->loc, "'%s' must be in %c%s, %s%c, got %s", key,
                        ranges[i].lo_open ? '(' : '[', a, b, ranges[i].hi_open ? ')' : ']', got);
         else if (ranges[i].lo_open && lo == 0)
-            diag_error(s->d, v->loc, "'%s' must be positive, got %s", key, got);
+            diag_error(d, v->loc, "'%s' must be positive, got %s", key, got);
         else
-            diag_error(s->d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
+            diag_error(d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
         return 0;
     }
     return 1;
 }
 
-static int type_error(Sema *s, const char *key, const char *expects, const AValue *v)
+static int type_error(Diag *d, const char *key, const char *expects, const AValue *v)
 {
     char got[64];
-    args_describe(s, v, got, sizeof got);
-    diag_error(s->d, v->loc, "'%s' expects %s, got %s", key, expects, got);
+    args_describe(d, v, got, sizeof got);
+    diag_error(d, v->loc, "'%s' expects %s, got %s", key, expects, got);
     return 1;
 }
 
-int args_value(Sema *s, const char *what, const char *key, int type,
+int args_value(Diag *d, const char *what, const char *key, int type,
                const AValue *v, ArgVal *out)
 {
     if (v->bad)
@@ -207,17 +207,17 @@ int args_value(Sema *s, const char *what, const char *key, int type,
     switch (type) {
     case T_INT:
         if (v->kind != AV_INT)
-            return type_error(s, key, "an integer", v);
+            return type_error(d, key, "an integer", v);
         out->i[0] = out->i[1] = v->i;
-        return !in_range(s, what, key, v->i, v);
+        return !in_range(d, what, key, v->i, v);
     case T_FLOAT:
         if (!is_number(v))
-            return type_error(s, key, "a number", v);
+            return type_error(d, key, "a number", v);
         out->f[0] = out->f[1] = v->f;
-        return !in_range(s, what, key, v->f, v);
+        return !in_range(d, what, key, v->f, v);
     case T_BOOL:
         if (v->kind != AV_BOOL)
-            return type_error(s, key, "true or false", v);
+            return type_error(d, key, "true or false", v);
         out->i[0] = v->b;
         return 0;
     case T_INIT:
@@ -227,25 +227,25 @@ int args_value(Sema *s, const char *what, const char *key, int type,
                 return 0;
             }
         if (v->kind == AV_NAME) {
-            diag_error(s->d, v->loc, "unknown init '%s'", v->text);
-            sema_did_you_mean(s, v->loc, v->text, inits, 4);
+            diag_error(d, v->loc, "unknown init '%s'", v->text);
+            diag_did_you_mean(d, v->loc, v->text, inits, 4);
             return 1;
         }
-        return type_error(s, key, "default, he, xavier or zeros", v);
+        return type_error(d, key, "default, he, xavier or zeros", v);
     case T_RANGE:
         if (v->kind != AV_LIST || v->items.n != 2 || !is_number(v->items.v[0]) ||
             !is_number(v->items.v[1]))
-            return type_error(s, key, "[low, high]", v);
+            return type_error(d, key, "[low, high]", v);
         out->f[0] = ((AValue *)v->items.v[0])->f;
         out->f[1] = ((AValue *)v->items.v[1])->f;
         if (out->f[0] > out->f[1]) {
             char got[64];
-            args_describe(s, v, got, sizeof got);
-            diag_error(s->d, v->loc, "'%s' must be [low, high] with low <= high, got %s",
+            args_describe(d, v, got, sizeof got);
+            diag_error(d, v->loc, "'%s' must be [low, high] with low <= high, got %s",
                        key, got);
             return 1;
         }
-        return !in_range(s, what, key, out->f[0], v);
+        return !in_range(d, what, key, out->f[0], v);
     case T_PAD:
         if (v->kind == AV_NAME && !strcmp(v->text, "same")) {
             out->same = 1;
@@ -259,15 +259,15 @@ int args_value(Sema *s, const char *what, const char *key, int type,
         }
         if (h->kind != AV_INT || w->kind != AV_INT || (v->kind == AV_LIST && v->items.n != 2)) {
             static const char *const same[] = { "same" };
-            type_error(s, key, type == T_PAD ? "an integer, [h, w] or same"
+            type_error(d, key, type == T_PAD ? "an integer, [h, w] or same"
                                              : "an integer or [h, w]", v);
             if (type == T_PAD && v->kind == AV_NAME)
-                sema_did_you_mean(s, v->loc, v->text, same, 1);
+                diag_did_you_mean(d, v->loc, v->text, same, 1);
             return 1;
         }
         out->i[0] = h->i;
         out->i[1] = w->i;
-        return !in_range(s, what, key, h->i, v) || !in_range(s, what, key, w->i, v);
+        return !in_range(d, what, key, h->i, v) || !in_range(d, what, key, w->i, v);
     }
     return 1;
 }
@@ -275,7 +275,7 @@ int args_value(Sema *s, const char *what, const char *key, int type,
 /* ---- a whole call ---- */
 
 /* "conv(filters, kernel=3, ...)" */
-static void usage(Sema *s, Loc at, const char *what, const ArgSpec *spec, int nspec)
+static void usage(Diag *d, Loc at, const char *what, const ArgSpec *spec, int nspec)
 {
     char buf[400];
     int len = snprintf(buf, sizeof buf, "%s(", what);
@@ -283,7 +283,7 @@ static void usage(Sema *s, Loc at, const char *what, const ArgSpec *spec, int ns
         len += snprintf(buf + len, sizeof buf - len, "%s%s%s%.*s", i ? ", " : "",
                         spec[i].key, spec[i].def ? "=" : "",
                         spec[i].def ? spec[i].deflen : 0, spec[i].def ? spec[i].def : "");
-    diag_note(s->d, at, "usage: %s)", buf);
+    diag_note(d, at, "usage: %s)", buf);
 }
 
 static void set_default(const ArgSpec *a, ArgVal *v, Loc at)
@@ -324,7 +324,7 @@ static int find_key(const ArgSpec *spec, int nspec, const char *key)
     return -1;
 }
 
-int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec,
+int args_check(Diag *d, const char *what, Loc at, const ArgSpec *spec, int nspec,
                const Vec *args, ArgVal *vals)
 {
     int bad = 0, pos = 0, keyed = 0, npos = 0;
@@ -337,18 +337,18 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
         int slot;
         if (!a->key) {
             if (keyed) {
-                diag_error(s->d, a->val->loc,
+                diag_error(d, a->val->loc,
                            "positional argument after a key=value argument");
                 bad = 1;
                 continue;
             }
             if (pos >= nspec) {
                 if (nspec == 0)
-                    diag_error(s->d, a->val->loc, "'%s' takes no arguments", what);
+                    diag_error(d, a->val->loc, "'%s' takes no arguments", what);
                 else {
-                    diag_error(s->d, a->val->loc, "'%s' takes at most %d argument%s, got %d",
+                    diag_error(d, a->val->loc, "'%s' takes at most %d argument%s, got %d",
                                what, nspec, nspec == 1 ? "" : "s", npos);
-                    usage(s, at, what, spec, nspec);
+                    usage(d, at, what, spec, nspec);
                 }
                 bad = 1;
                 pos = -MAX_ARGS - args->n;      /* report it once */
@@ -362,30 +362,30 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
             slot = find_key(spec, nspec, a->key);
             if (slot < 0) {
                 if (nspec == 0) {
-                    diag_error(s->d, a->keyloc, "'%s' takes no arguments", what);
+                    diag_error(d, a->keyloc, "'%s' takes no arguments", what);
                 } else {
-                    diag_error(s->d, a->keyloc, "'%s' has no argument '%s'", what, a->key);
+                    diag_error(d, a->keyloc, "'%s' has no argument '%s'", what, a->key);
                     const char *keys[MAX_ARGS];
                     for (int k = 0; k < nspec; k++)
                         keys[k] = spec[k].key;
                     if (diag_nearest(a->key, keys, nspec))
-                        sema_did_you_mean(s, a->keyloc, a->key, keys, nspec);
+                        diag_did_you_mean(d, a->keyloc, a->key, keys, nspec);
                     else
-                        usage(s, at, what, spec, nspec);
+                        usage(d, at, what, spec, nspec);
                 }
                 bad = 1;
                 continue;
             }
             if (vals[slot].given) {
-                diag_error(s->d, a->keyloc, "argument '%s' is given twice", a->key);
-                diag_note(s->d, vals[slot].loc, "'%s' is first given here", a->key);
+                diag_error(d, a->keyloc, "argument '%s' is given twice", a->key);
+                diag_note(d, vals[slot].loc, "'%s' is first given here", a->key);
                 bad = 1;
                 continue;
             }
         }
         vals[slot].given = 1;
         vals[slot].loc = a->val->loc;
-        if (args_value(s, what, spec[slot].key, spec[slot].type, a->val, &vals[slot]))
+        if (args_value(d, what, spec[slot].key, spec[slot].type, a->val, &vals[slot]))
             bad = 1;
     }
 
@@ -395,8 +395,8 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
         if (spec[i].def) {
             set_default(&spec[i], &vals[i], at);
         } else if (!bad) {
-            diag_error(s->d, at, "'%s' needs the argument '%s'", what, spec[i].key);
-            usage(s, at, what, spec, nspec);
+            diag_error(d, at, "'%s' needs the argument '%s'", what, spec[i].key);
+            usage(d, at, what, spec, nspec);
             bad = 1;
         }
     }

@@ -23,14 +23,7 @@
 
 #include "frontend/parse.h"
 #include "frontend/sema.h"
-
-void sema_did_you_mean(Sema *s, Loc loc, const char *word,
-                       const char *const *names, int n)
-{
-    const char *near = s->d->capped ? NULL : diag_nearest(word, names, n);
-    if (near)
-        diag_note(s->d, loc, "did you mean '%s'?", near);
-}
+#include "frontend/train.h"
 
 int sema_user_op(const char *name)
 {
@@ -173,7 +166,7 @@ static int lower_input(Sema *s, const AStmt *st)
     for (int i = 0; i < n; i++) {
         const AValue *v = st->items.v[i];
         if (v->kind != AV_INT || v->i < 1 || v->i > MAX_SIZE) {
-            args_describe(s, v, got, sizeof got);
+            args_describe(s->d, v, got, sizeof got);
             diag_error(s->d, v->loc, "input sizes must be integers from 1 to %d, got %s",
                        MAX_SIZE, got);
             ok = 0;
@@ -269,7 +262,7 @@ static int tensor_args(Sema *s, const AValue *t, int op, int chain, int *ins, in
         named++;
         if (a->val->kind != AV_NAME) {
             char got[64];
-            args_describe(s, a->val, got, sizeof got);
+            args_describe(s->d, a->val, got, sizeof got);
             diag_error(s->d, a->val->loc, "'%s' takes tensor names, got %s", name, got);
             bad = 1;
             continue;
@@ -311,7 +304,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
                       "tensor, but not continue with one", t->text);
         } else {
             diag_error(s->d, t->loc, "unknown op '%s'", t->text);
-            sema_did_you_mean(s, t->loc, t->text, s->opnames, s->nopnames);
+            diag_did_you_mean(s->d, t->loc, t->text, s->opnames, s->nopnames);
         }
         return POISON;
     }
@@ -326,7 +319,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(ir_ops[op].args, spec);
-        bad = args_check(s, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
+        bad = args_check(s->d, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
         bad |= in == POISON || in == -1;
         if (!bad)
             args_attr(&a, op, spec, ns, vals);
@@ -501,11 +494,11 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
         if (ir_ops[op].flags & F_USER)
             s.opnames[s.nopnames++] = ir_ops[op].name;
     s.g = ir_new(m->name, file ? file : "", d);
-    sema_train_defaults(&s.g->train);
+    train_defaults(&s.g->train);
 
     lower_model(&s);
     if (p->trains.n)
-        sema_train(&s, p->trains.v[0]);
+        train_resolve(s.g, d, s.input_loc, p->trains.v[0]);
     s.g->batch = s.g->train.batch;
 
     /* the extra blocks, in source order */

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/sema.h"
+#include "frontend/args.h"
+#include "frontend/train.h"
 
 static const struct {
     const char *name;
@@ -45,7 +46,14 @@ static const char *const keys[NKEYS] = {
 
 #define COUNT(a) ((int)(sizeof (a) / sizeof *(a)))
 
-void sema_train_defaults(TrainCfg *t)
+/* what resolving a train block needs: the model's graph and where to report */
+typedef struct {
+    Graph *g;
+    Diag *d;
+    Loc input_loc;          /* the model's input, for notes */
+} Train;
+
+void train_defaults(TrainCfg *t)
 {
     memset(t, 0, sizeof *t);
     t->loss = -1;
@@ -61,13 +69,13 @@ void sema_train_defaults(TrainCfg *t)
 
 /* Index of v's callee in a table of names, or -1 after reporting.  key:
  * the setting (for a value of the wrong kind); what: the kind of name. */
-static int lookup(Sema *s, const AValue *v, const char *key, const char *what,
+static int lookup(Train *s, const AValue *v, const char *key, const char *what,
                   const char *const *names, int n, const char *expects)
 {
     const char *callee = ast_callee(v);
     if (!callee) {
         char got[64];
-        args_describe(s, v, got, sizeof got);
+        args_describe(s->d, v, got, sizeof got);
         diag_error(s->d, v->loc, "'%s' expects %s, got %s", key, expects, got);
         return -1;
     }
@@ -76,7 +84,7 @@ static int lookup(Sema *s, const AValue *v, const char *key, const char *what,
             return i;
     diag_error(s->d, v->loc, "unknown %s '%s'", what, callee);
     if (diag_nearest(callee, names, n))
-        sema_did_you_mean(s, v->loc, callee, names, n);
+        diag_did_you_mean(s->d, v->loc, callee, names, n);
     else
         diag_note(s->d, v->loc, "expected %s", expects);
     return -1;
@@ -110,7 +118,7 @@ static int loss_names(const char **names, int *ops, char *list, size_t len)
  * loss's arguments when it takes any.  The loss node is made here, after
  * the model, reading its first output; its shape function checks the model
  * and declares the target. */
-static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
+static void set_loss(Train *s, TrainCfg *t, const AValue *v)
 {
     const char *names[NOPS];
     int ops[NOPS];
@@ -127,7 +135,7 @@ static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
         diag_error(s->d, v->loc, "a loss takes no arguments: write 'loss = %s'", v->text);
         return;
     }
-    if (args_check(s, names[i], v->loc, spec, nspec, call_args(v), vals))
+    if (args_check(s->d, names[i], v->loc, spec, nspec, call_args(v), vals))
         return;
     args_attr(&t->loss_args, ops[i], spec, nspec, vals);
     t->loss = ops[i];
@@ -145,7 +153,7 @@ static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
 }
 
 /* optimizer = sgd(lr, ...) | adagrad(...) | rmsprop(...) | adam(...) */
-static void set_optimizer(Sema *s, TrainCfg *t, const AValue *v)
+static void set_optimizer(Train *s, TrainCfg *t, const AValue *v)
 {
     const char *names[COUNT(optimizers)];
     for (int i = 0; i < COUNT(optimizers); i++)
@@ -157,7 +165,7 @@ static void set_optimizer(Sema *s, TrainCfg *t, const AValue *v)
     ArgSpec spec[MAX_ARGS];
     ArgVal vals[MAX_ARGS];
     int n = args_spec(optimizers[o].args, spec);
-    if (args_check(s, names[o], v->loc, spec, n, call_args(v), vals))
+    if (args_check(s->d, names[o], v->loc, spec, n, call_args(v), vals))
         return;
     t->opt = optimizers[o].opt;
     for (int i = 0; i < n; i++) {
@@ -203,7 +211,7 @@ static const char *input_mismatch(const Graph *g, int channels, char *buf, int l
 }
 
 /* augment = [flip(p=0.5), ...] (or one augmentation without the list) */
-static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
+static void set_augment(Train *s, TrainCfg *t, const AValue *v)
 {
     const AValue *one[1] = { v };
     const AValue *const *items = v->kind == AV_LIST ? (const AValue *const *)v->items.v : one;
@@ -223,7 +231,7 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(augments[a].args, spec);
-        if (args_check(s, names[a], it->loc, spec, ns, call_args(it), vals))
+        if (args_check(s->d, names[a], it->loc, spec, ns, call_args(it), vals))
             continue;
         char buf[160];
         const Graph *g = s->g;
@@ -245,8 +253,9 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
     }
 }
 
-void sema_train(Sema *s, const ATrain *tb)
+void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
 {
+    Train ctx = { g, d, input_loc }, *s = &ctx;
     TrainCfg *t = &s->g->train;
     const AEntry *seen[NKEYS] = { 0 };
     t->present = 1;
@@ -258,7 +267,7 @@ void sema_train(Sema *s, const ATrain *tb)
         if (k == NKEYS) {
             diag_error(s->d, e->keyloc, "unknown train setting '%s'", e->key);
             if (diag_nearest(e->key, keys, NKEYS))
-                sema_did_you_mean(s, e->keyloc, e->key, keys, NKEYS);
+                diag_did_you_mean(s->d, e->keyloc, e->key, keys, NKEYS);
             else
                 diag_note(s->d, e->keyloc, "the settings are loss, optimizer, batch, "
                           "epochs, seed and augment");
@@ -283,7 +292,7 @@ void sema_train(Sema *s, const ATrain *tb)
             set_augment(s, t, e->val);
             break;
         default:
-            if (args_value(s, "train", e->key, T_INT, e->val, &v))
+            if (args_value(s->d, "train", e->key, T_INT, e->val, &v))
                 break;
             if (k == K_BATCH)
                 t->batch = v.i[0];

@@ -287,3 +287,10 @@ const char *diag_nearest(const char *word, const char *const *names, int n)
     }
     return bestd <= limit ? best : NULL;
 }
+
+void diag_did_you_mean(Diag *d, Loc loc, const char *word, const char *const *names, int n)
+{
+    const char *near = d->capped ? NULL : diag_nearest(word, names, n);
+    if (near)
+        diag_note(d, loc, "did you mean '%s'?", near);
+}

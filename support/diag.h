@@ -48,5 +48,8 @@ int  diag_errors(const Diag *d);
 /* The closest of `names` to `word` by edit distance, or NULL when nothing is
  * close enough to be a plausible typo. */
 const char *diag_nearest(const char *word, const char *const *names, int n);
+/* a "did you mean 'X'?" note when one of names is close to word (and the
+ * error cap has not been reached) */
+void diag_did_you_mean(Diag *d, Loc loc, const char *word, const char *const *names, int n);
 
 #endif
