@@ -38,6 +38,8 @@ static const struct {
     { NULL,         "factor",       1, BIG, 0, 0 },
     { NULL,         "pad",          0, BIG, 0, 0 },
     { "dropout",    "p",            0, 1,   0, 1 },
+    { "conv",       "prior",        0, 1,   1, 1 },
+    { "detect",     "classes",      1, BIG, 0, 0 },
     { "batchnorm",  "momentum",     0, 1,   0, 0 },
     { "sgd",        "momentum",     0, 1,   0, 1 },
     { "mixup",      "alpha",        0, HUGE_VAL, 1, 0 },
@@ -54,6 +56,7 @@ static const struct {
     { "hsv",        "v",            0, 1,   0, 0 },
     { "train",      "batch",        1, BIG, 0, 0 },
     { "train",      "epochs",       1, BIG, 0, 0 },
+    { "train",      "max_boxes",    1, 100000, 0, 0 },
     { "train",      "seed",         0, HUGE_VAL, 0, 0 },
 };
 

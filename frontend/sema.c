@@ -447,6 +447,40 @@ static void lower_outputs(Sema *s, int last, Loc lastloc)
     }
 }
 
+/* A detect is a model output and nothing reads it: decoding, the loss and
+ * _detect work on the raw head.  Every detect has the same classes. */
+static void check_detects(Sema *s)
+{
+    Graph *g = s->g;
+    int first = -1;
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    ir_count_uses(g, uses, NULL);
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_detect || !n->nout)
+            continue;
+        int out = 0;
+        for (int k = 0; k < g->noutputs; k++)
+            out |= g->outputs[k] == n->out[0];
+        if (!out || uses[n->out[0]] > 1) {
+            diag_error(s->d, n->loc, "detect must be a model output, and nothing may read it");
+            diag_note(s->d, n->loc, "list it in 'output'; a chain that starts with an op "
+                      "continues from the statement before it, so start the next one from a tensor "
+                      "name");
+            continue;
+        }
+        if (first < 0) {
+            first = i;
+        } else if (g->nodes[first].a.filters != n->a.filters) {
+            diag_error(s->d, n->loc, "detect(classes=%d) differs from the first detect's classes=%d",
+                       n->a.filters, g->nodes[first].a.filters);
+            diag_note(s->d, g->nodes[first].loc, "the first detect is here; every level "
+                      "predicts the same classes");
+        }
+    }
+    free(uses);
+}
+
 /* ---- the model ---- */
 
 static void lower_model(Sema *s)
@@ -474,6 +508,7 @@ static void lower_model(Sema *s)
         }
     }
     lower_outputs(s, prev, lastloc);
+    check_detects(s);
     s->g->nfwd = s->g->nnodes;
 }
 

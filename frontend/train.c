@@ -39,9 +39,9 @@ static const struct {
 };
 
 
-enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, NKEYS };
+enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, K_MAX_BOXES, NKEYS };
 static const char *const keys[NKEYS] = {
-    "loss", "optimizer", "batch", "epochs", "seed", "augment"
+    "loss", "optimizer", "batch", "epochs", "seed", "augment", "max_boxes"
 };
 
 #define COUNT(a) ((int)(sizeof (a) / sizeof *(a)))
@@ -65,6 +65,7 @@ void train_defaults(TrainCfg *t)
     t->rho = 0.99f;
     t->batch = 32;
     t->epochs = 10;
+    t->max_boxes = 50;
 }
 
 /* Index of v's callee in a table of names, or -1 after reporting.  key:
@@ -114,10 +115,8 @@ static int loss_names(const char **names, int *ops, char *list, size_t len)
     return n;
 }
 
-/* loss = cross_entropy | bce | mse (the op table's losses), with the
- * loss's arguments when it takes any.  The loss node is made here, after
- * the model, reading its first output; its shape function checks the model
- * and declares the target. */
+/* loss = cross_entropy | bce | mse | ... (the op table's losses), with the
+ * loss's arguments when it takes any (make_loss makes the node). */
 static void set_loss(Train *s, TrainCfg *t, const AValue *v)
 {
     const char *names[NOPS];
@@ -139,13 +138,21 @@ static void set_loss(Train *s, TrainCfg *t, const AValue *v)
         return;
     args_attr(&t->loss_args, ops[i], spec, nspec, vals);
     t->loss = ops[i];
+}
+
+/* The loss node, after the model and the whole block (its target may
+ * depend on settings such as max_boxes): it reads the model's outputs, and
+ * its shape function checks the model and declares the target. */
+static void make_loss(Train *s, const TrainCfg *t)
+{
     Graph *g = s->g;
-    if (g->noutputs == 0)
+    if (t->loss < 0 || g->noutputs == 0)
         return;
-    int node = ir_node(g, t->loss, v->loc);
+    int node = ir_node(g, t->loss, t->loss_loc);
     g->nodes[node].layer = xstrdup("loss");
     g->nodes[node].a = t->loss_args;
-    ir_add_in(g, node, g->outputs[0]);
+    for (int i = 0; i < g->noutputs; i++)
+        ir_add_in(g, node, g->outputs[i]);
     if (ir_infer_node(g, node) == 0)
         g->loss_node = node;
     else
@@ -270,7 +277,7 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
                 diag_did_you_mean(s->d, e->keyloc, e->key, keys, NKEYS);
             else
                 diag_note(s->d, e->keyloc, "the settings are loss, optimizer, batch, "
-                          "epochs, seed and augment");
+                          "epochs, seed, augment and max_boxes");
             continue;
         }
         if (seen[k]) {
@@ -298,6 +305,8 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
                 t->batch = v.i[0];
             else if (k == K_EPOCHS)
                 t->epochs = v.i[0];
+            else if (k == K_MAX_BOXES)
+                t->max_boxes = v.i[0];
             else
                 t->seed = (unsigned long long)v.i[0];
         }
@@ -315,4 +324,5 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
         }
         diag_note(s->d, tb->loc, "%s", note);
     }
+    make_loss(s, t);
 }

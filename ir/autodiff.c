@@ -188,8 +188,8 @@ void grad_dropout(Graph *g, int f)
     simple(g, f, mask, -1);
 }
 
-/* dx is dy seen with the input's shape: a view, no code */
-void grad_flatten(Graph *g, int f)
+/* dx is dy seen with the input's shape: a view, no code (flatten, detect) */
+static void grad_view(Graph *g, int f)
 {
     int node = bwd_node(g, f, dy_of(g, f));
     int x = x_of(g, f);
@@ -202,6 +202,9 @@ void grad_flatten(Graph *g, int f)
     ir_add_out(g, node, dx);
     contribute(x, dx);
 }
+
+void grad_flatten(Graph *g, int f) { grad_view(g, f); }
+void grad_detect(Graph *g, int f)  { grad_view(g, f); }
 
 void grad_concat(Graph *g, int f)
 {

@@ -106,6 +106,8 @@ typedef struct {
     int init;               /* CNNRT_INIT_* for weights and biases */
     long fan_in, fan_out;
     float initval;          /* prelu init, batchnorm 1/0, running var 1 */
+    float prior;            /* bias: after the usual init, set to
+                               -ln((1-prior)/prior); 0 for none */
     int node;               /* owning forward node */
 } Param;
 
@@ -120,6 +122,7 @@ typedef struct {
     float slope;            /* prelu init */
     float momentum, eps;    /* batchnorm */
     float drop;             /* dropout probability p */
+    float prior;            /* conv: bias prior probability, 0 for none */
 } Attr;
 
 typedef struct {
@@ -160,6 +163,7 @@ typedef struct {
     float lr, momentum, wd, eps, rho, beta1, beta2;
     int nesterov;
     int batch, epochs;
+    int max_boxes;          /* detection: ground-truth boxes per sample */
     unsigned long long seed;
     Augment *aug; int naug;
 } TrainCfg;

@@ -167,6 +167,10 @@ int shape_conv(Graph *g, Node *n)
             int b = ir_param(g, node, P_BIAS, "bias", 1, ws);
             g->params[b].fan_in = g->params[w].fan_in;
             g->params[b].init = a->init;
+            g->params[b].prior = a->prior;
+        } else if (a->prior > 0) {
+            diag_error(g->diag, g->nodes[node].loc, "prior= sets the bias, but this conv has bias=false");
+            return 1;
         }
         n = &g->nodes[node];
     }
@@ -291,6 +295,36 @@ int shape_global_avgpool(Graph *g, Node *n)
 int shape_flatten(Graph *g, Node *n)
 {
     set_out(g, n, shape1(ir_shape_size(in_shape(g, n, 0))));
+    g->vals[n->out[0]].alias = n->in[0];
+    return 0;
+}
+
+/* the output is the input seen as a detection head: channels 5+classes,
+ * a stride that divides the model's input exactly */
+int shape_detect(Graph *g, Node *n)
+{
+    Shape x = in_shape(g, n, 0), in = g->vals[g->input].shape;
+    char b[64];
+    if (need_rank3(g, n, x))
+        return 1;
+    if (x.d[0] != 5 + n->a.filters) {
+        diag_error(g->diag, n->loc, "detect(classes=%d) needs %d channels (box 4, objectness 1, "
+                   "classes %d), got %d", n->a.filters, 5 + n->a.filters, n->a.filters, x.d[0]);
+        diag_note(g->diag, n->loc, "the layer before it should end in conv(%d, ...) or a concat of "
+                  "4 + 1 + %d channels", 5 + n->a.filters, n->a.filters);
+        return 1;
+    }
+    if (in.rank != 3 || in.d[1] % x.d[1] || in.d[2] % x.d[2] ||
+        in.d[1] / x.d[1] != in.d[2] / x.d[2]) {
+        ir_shape_str(in, b, sizeof b);
+        diag_error(g->diag, n->loc, "detect on a %dx%d grid has no whole stride: the input is %s",
+                   x.d[1], x.d[2], b);
+        diag_note(g->diag, n->loc, "the stride is input height / grid height, and must be the same "
+                  "whole number for the width");
+        return 1;
+    }
+    n->a.s[0] = n->a.s[1] = in.d[1] / x.d[1];
+    set_out(g, n, x);
     g->vals[n->out[0]].alias = n->in[0];
     return 0;
 }

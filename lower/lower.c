@@ -7,6 +7,7 @@
  * It decides nothing about the network: shapes, fusion, order and memory
  * all come from the graph and its plan.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ static char *comment(const Graph *g, const Node *n)
         return xfmt("loss: %s  %s:%d  on %s, computed with %s (log-sum-exp)",
                     ir_ops[n->op].name, base, n->loc.line, in, last->layer);
     }
-    if (n->op == OP_flatten) {
+    if (ir_ops[n->op].flags & F_VIEW) {
         if (n->nout)
             ir_shape_str(g->vals[n->out[0]].shape, out, sizeof out);
         return xfmt("%s: %s is a view of %s as %s, no code", n->layer,
@@ -211,6 +212,14 @@ static void lower_init(Lowered *L)
             arg_long(c, p->fan_in);
             if (p->kind == P_WEIGHT)
                 arg_long(c, p->fan_out);
+            if (p->prior > 0) {     /* drawn as usual (the generator moves on
+                                       the same), then set to the prior */
+                c = append(&L->init, "cnnrt_fill", -1);
+                c->comment = xfmt("%s: prior %g", p->name, (double)p->prior);
+                param_of(c, i);
+                arg_long(c, p->size);
+                arg_float(c, (float)-log((1.0 - p->prior) / p->prior));
+            }
         } else {
             c = append(&L->init, "cnnrt_fill", -1);
             param_of(c, i);

@@ -255,6 +255,12 @@ void lower_flatten(Lowering *l, const Node *n)
     lower_call(l, n, NULL);
 }
 
+/* a view: the raw head is the input itself (decoding is _detect's job) */
+void lower_detect(Lowering *l, const Node *n)
+{
+    lower_call(l, n, NULL);
+}
+
 void lower_batchnorm(Lowering *l, const Node *n)
 {
     int ch;

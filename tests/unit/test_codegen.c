@@ -33,6 +33,7 @@ static const Model models[] = {
     { "tests/models/pools.cnn", "pools", 5, 0 },
     { "tests/models/branches.cnn", "branches", 4, 0 },
     { "tests/models/pixels.cnn", "pixels", 2, 3 },
+    { "tests/models/heads.cnn", "heads", 3, 0 },
     { "examples/lenet5.cnn", "lenet5", 64, 0 },
     { "examples/tiny_neck.cnn", "tiny_neck", 16, 0 },
     { "examples/vggs.cnn", "vggs", 64, 0 },
@@ -164,6 +165,24 @@ START_TEST(accumulate_and_io)
 END_TEST
 
 /* --inference and --main variants, and a --batch override, build clean */
+/* prior= starts a bias at -ln((1-p)/p) after the usual draw (so the
+ * generator moves on as without it), and the header says TARGET_SIZE */
+START_TEST(detect_head)
+{
+    const Model *m = &models[5];
+    ck_assert_str_eq(m->name, "heads");
+    ck_assert_ptr_nonnull(build(m, "-O2", "head", NULL));
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/gen/heads-head", B);
+    ck_assert_int_eq(sh("grep -q 'cnnrt_init_bias(&r, 0, p->o3_bias, 1, 8);' %s/heads.c", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'cnnrt_fill(p->o3_bias, 1, -4.59512f);' %s/heads.c", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'cnnrt_fill(p->q3_bias, 2, -4.59512f);' %s/heads.c", dir), 0);
+    ck_assert_int_eq(sh("! grep -q 'cnnrt_fill(p->b3_bias' %s/heads.c", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'define HEADS_TARGET_SIZE 448 ' %s/heads.h", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'define HEADS_OUT1_SIZE  112' %s/heads.h", dir), 0);
+}
+END_TEST
+
 START_TEST(variants_build)
 {
     const Model *m = &models[_i];
@@ -282,6 +301,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, gradcheck, 0, 2 * NMODELS);
     tcase_add_loop_test(tc, o0_equals_o2, 0, NMODELS);
     tcase_add_loop_test(tc, accumulate_and_io, 0, NMODELS);
+    tcase_add_test(tc, detect_head);
     tcase_add_loop_test(tc, variants_build, 0, NMODELS);
     tcase_add_loop_test(tc, embedded_runtime, 3, 5);   /* branches, pixels */
     tcase_add_loop_test(tc, matches_pytorch, 0, 2);
