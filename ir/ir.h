@@ -19,7 +19,7 @@
 #define IR_H
 
 #include "../frontend/diag.h"
-#include "../runtime/cnnrt.h"
+#include "../runtime/include/cnnrt.h"
 
 enum op {
 #define OP(name, nin, flags, args) OP_##name,

@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "ir.h"
-#include "../runtime/cnnrt.h"
+#include "../runtime/include/cnnrt.h"
 
 #define MAX_SAMPLE_FLOATS ((long)INT_MAX)
 

@@ -13,7 +13,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "cnnrt.h"
+#include "cnnrt_train.h"
 
 #include <stdio.h>
 #include <time.h>

@@ -53,7 +53,7 @@ static void write_idx(const char *name, int n, unsigned seed)
 static void build(const char *cnn, const char *name)
 {
     ck_assert_int_eq(sh("\"$CNNC\" --main %s -o %s/%s.c", cnn, dir, name), 0);
-    ck_assert_int_eq(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime -o %s/%s %s/%s.c %s/libcnnrt.a -lm -lpthread",
+    ck_assert_int_eq(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -o %s/%s %s/%s.c %s/libcnnrt.a -lm -lpthread",
                         SAN, dir, name, dir, name, B), 0);
 }
 

@@ -26,8 +26,8 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "cnnrt.h"
-#include "data.h"
+#include "cnnrt_train.h"
+#include "cnnrt_data.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* test_rt_trainer.c — cnnrt_main (runtime/trainer.c) and the progress
+/* test_rt_trainer.c — cnnrt_main (runtime/train/trainer.c) and the progress
  * display, without the compiler: the model is a softmax regression written
  * here by hand (forward, backward, SGD with momentum through
  * cnnrt_sgd_update), trained on a synthetic IDX set the test writes.
@@ -6,7 +6,7 @@
  * Each command runs in a forked child with stdout and stderr sent to files,
  * so exit codes and messages are checked as a user would see them.
  */
-#include "cnnrt.h"
+#include "cnnrt_train.h"
 
 #include <check.h>
 #include <dirent.h>

@@ -17,7 +17,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 #include "data.h"
 
 #include <errno.h>

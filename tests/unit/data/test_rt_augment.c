@@ -1,4 +1,4 @@
-/* test_rt_augment.c — the augmentations and the loader (runtime/augment.c,
+/* test_rt_augment.c — the augmentations and the loader (runtime/data/augment.c,
  * loader.c, dump.c) and the trainer's use of them, on data sets built
  * here in memory so that every output pixel can be accounted for:
  *   - "flat" sets: image i is one constant value v_i (distinct per image,
@@ -13,7 +13,7 @@
  * are the same for a seed whatever the threads.  (test_rt_augtrain.c
  * runs the trainer with augmentations.)
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <check.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* test_rt_cnnw.c — .cnnw files (runtime/cnnw.c): the byte layout, round
+/* test_rt_cnnw.c — .cnnw files (runtime/core/cnnw.c): the byte layout, round
  * trips with and without optimizer state, and every way a load must refuse
  * a file (truncated anywhere, any byte flipped, another model's file) while
  * leaving the destination tensors untouched; saves that fail must set errno

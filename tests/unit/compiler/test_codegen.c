@@ -63,7 +63,7 @@ static const char *build(const Model *m, const char *flags, const char *tag, con
         snprintf(outc, sizeof outc, "-DOUT_C=%d", m->out_c);
     if (sh("mkdir -p %s && \"$CNNC\" %s %s %s %s -o %s/%s.c", dir, flags, batch ? "--batch" : "",
            batch ? batch : "", m->file, dir, m->name) ||
-        sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime -I%s -DMODEL=%s -DMODEL_UC=%s "
+        sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime/include -I%s -DMODEL=%s -DMODEL_UC=%s "
            "'-DMODEL_H=\"%s.h\"' %s -o %s tests/harness/model_main.c %s/%s.c %s/libcnnrt.a -lm",
            SAN, dir, m->name, upper, m->name, outc, p, dir, m->name, B))
         return NULL;
@@ -170,9 +170,9 @@ START_TEST(variants_build)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/gen/%s-var", B, m->name);
     ck_assert(sh("mkdir -p %s", dir) == 0);
-    ck_assert(sh("\"$CNNC\" --inference %s -o %s/inf.c && cc -std=c99 -Wall -Wextra -Werror %s -Iruntime -c -o %s/inf.o %s/inf.c",
+    ck_assert(sh("\"$CNNC\" --inference %s -o %s/inf.c && cc -std=c99 -Wall -Wextra -Werror %s -Iruntime/include -c -o %s/inf.o %s/inf.c",
                  m->file, dir, SAN, dir, dir) == 0);
-    ck_assert(sh("\"$CNNC\" --main --batch 3 %s -o %s/main.c && cc -std=c99 -Wall -Wextra -Werror %s -Iruntime -o %s/main %s/main.c %s/libcnnrt.a -lm -lpthread",
+    ck_assert(sh("\"$CNNC\" --main --batch 3 %s -o %s/main.c && cc -std=c99 -Wall -Wextra -Werror %s -Iruntime/include -o %s/main %s/main.c %s/libcnnrt.a -lm -lpthread",
                  m->file, dir, SAN, dir, dir, B) == 0);
     ck_assert(sh("grep -q '_BATCH      3 ' %s/main.h", dir) == 0);
     ck_assert(sh("! grep -q '_backward' %s/inf.h", dir) == 0);
@@ -187,7 +187,7 @@ START_TEST(matches_pytorch)
     char dir[512];
     snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s", B, opt);
     ck_assert(sh("mkdir -p %s && \"$CNNC\" %s examples/lenet5.cnn -o %s/lenet5.c", dir, opt, dir) == 0);
-    ck_assert(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime -I%s -o %s/ref tests/harness/pytorch_ref.c "
+    ck_assert(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/ref tests/harness/pytorch_ref.c "
                  "%s/lenet5.c %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, B) == 0);
     int rc = sh("%s/ref tests/fixtures/lenet5_init.cnnw tests/fixtures/lenet5_losses.txt "
                 "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz > %s/ref.log", dir, dir);

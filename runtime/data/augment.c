@@ -35,7 +35,7 @@
  *
  * Not here: decoding (image.c, yolo.c), batches and threads (loader.c).
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 #include "data.h"
 
 #include <math.h>

@@ -1,11 +1,11 @@
-/* test_rt_data.c — data sets (runtime/idx.c, gzip.c): IDX files the test
+/* test_rt_data.c — data sets (runtime/data/idx.c, gzip.c): IDX files the test
  * writes itself, plain and gzip'd (stored deflate blocks, written here, and
  * a tiny fixture compressed by gzip(1)); sample values, one-hot targets,
  * labels found beside the images; every shape, label and file error with
  * its message; truncated and corrupt gzip; and, when the Debian package is
  * installed, the real Fashion-MNIST test labels.
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <check.h>
 #include <dirent.h>

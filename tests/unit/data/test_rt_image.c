@@ -1,4 +1,4 @@
-/* test_rt_image.c — image data (runtime/image.c, yolo.c, dump.c): real PNG,
+/* test_rt_image.c — image data (runtime/data/image.c, yolo.c, dump.c): real PNG,
  * JPEG, BMP, TGA and GIF files the test writes itself (stb_image_write,
  * and a GIF built by hand), gray, RGB and RGBA, at other sizes than the
  * model's (bilinear resizing, checked against values worked out by hand);
@@ -9,7 +9,7 @@
  * with its file and line); and cnnrt_write_png read back.
  */
 #define _XOPEN_SOURCE 700
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <check.h>
 #include <errno.h>

@@ -1,11 +1,12 @@
 /* data.h — what the runtime's data files share among themselves (idx.c,
- * image.c, yolo.c, augment.c, loader.c, dump.c, trainer.c): not part of
- * the runtime's public API (cnnrt.h), and not for generated code.
+ * image.c, yolo.c, augment.c, loader.c, dump.c): internal to
+ * libcnnrt_data.a, not part of its public API (cnnrt_data.h), and not for
+ * generated code or the trainer.
  */
-#ifndef CNNRT_DATA_H
-#define CNNRT_DATA_H
+#ifndef CNNRT_DATA_INTERNAL_H
+#define CNNRT_DATA_INTERNAL_H
 
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 /* (cnnrt_errorf, "'PATH': message" into err, is in cnnrt.h) */
 
@@ -82,15 +83,5 @@ void cnnrt_augmenter_free(cnnrt_augmenter *a);
  * (the class itself when tsize == 1), divided by the total area; all zero
  * without boxes of any area */
 void cnnrt_box_target(const cnnrt_box *box, int nbox, int tsize, float *t);
-
-/* ---- dump.c: train --dump-aug DIR N ---- */
-/* Writes the first n samples of epoch 1 (shuffled by seed, augmented) as
- * DIR/aug-NNNN.png with their boxes, and DIR/samples.txt describing each
- * (source file, target, boxes).  DIR is made if missing (not its parents).
- * Returns how many were written (fewer than n for a smaller set), or -1
- * with err. */
-int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment *aug,
-                         int naug, uint64_t seed, const char *dir, int n,
-                         char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,7 @@
  * predict naming files and classes.
  */
 #define _XOPEN_SOURCE 700
-#include "cnnrt.h"
+#include "cnnrt_train.h"
 
 #include <check.h>
 #include <ftw.h>

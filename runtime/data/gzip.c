@@ -9,7 +9,7 @@
  * members fail the length check).  Files up to 2 GiB, compressed or not,
  * which is what stb's int sizes allow.
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,0 +1,61 @@
+/* cnnrt_abi.h — the small ABI the cnnc compiler and the cnnrt runtime share:
+ * the tensor struct of the generated API, the version, the enums the
+ * generated code passes to the runtime (activations, initialisations,
+ * losses, augmentations), the augmentation record, the geometry structs of
+ * conv and pooling calls, and the kernel context.
+ *
+ * Types and constants only, no functions: the compiler (ir/) includes this
+ * header and nothing else of the runtime; generated code gets it through
+ * cnnrt.h.  Changing anything here changes the contract between the two.
+ */
+#ifndef CNNRT_ABI_H
+#define CNNRT_ABI_H
+
+#define CNNRT_VERSION "0.1.0"
+
+/* ---- tensors as the generated API exposes them (GENERATED_API.md) ---- */
+typedef struct {
+    const char *name;       /* "conv1.weight", or "<binding>.weight" */
+    int   rank;
+    int   shape[4];
+    long  size;             /* elements */
+    float *data;
+    float *grad;            /* NULL for state that is not learned */
+} cnnrt_tensor;
+
+/* ---- fused epilogue activations ---- */
+enum {
+    CNNRT_ACT_NONE,
+    CNNRT_ACT_RELU,
+    CNNRT_ACT_LEAKY,        /* x > 0 ? x : alpha*x */
+    CNNRT_ACT_SIGMOID,
+    CNNRT_ACT_TANH,
+    CNNRT_ACT_SILU          /* x * sigmoid(x); backward needs x as well as y */
+};
+
+/* ---- initialisation schemes (cnnrt_init_weight, cnnrt_init_bias) ---- */
+enum { CNNRT_INIT_DEFAULT, CNNRT_INIT_HE, CNNRT_INIT_XAVIER, CNNRT_INIT_ZEROS };
+
+/* ---- losses and augmentations of a train block (the generated trainer) ---- */
+enum { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_BCE, CNNRT_LOSS_MSE };
+enum { CNNRT_AUG_FLIP, CNNRT_AUG_CROP, CNNRT_AUG_HSV, CNNRT_AUG_MOSAIC, CNNRT_AUG_MIXUP };
+
+typedef struct {
+    int kind;               /* CNNRT_AUG_* */
+    float f[4];             /* flip: p; crop: pad; hsv: h s v; mosaic: p lo hi;
+                               mixup: alpha p */
+} cnnrt_augment;
+
+/* ---- convolution geometry ---- */
+typedef struct {
+    int c, h, w;            /* input, per sample */
+    int f, oh, ow;          /* output, per sample */
+    int kh, kw, sh, sw, ph, pw, dh, dw, groups;
+} cnnrt_conv;
+
+/* ---- pooling geometry (floor mode) ---- */
+typedef struct {
+    int c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} cnnrt_pool;
+
+#endif
