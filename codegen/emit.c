@@ -308,6 +308,7 @@ static void emit_struct(Emitter *e, int train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"
                    "    int training;\n", g->nparams ? 2 * g->nparams : 1);
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
+               "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
 
@@ -387,7 +388,7 @@ static void emit_fold(Emitter *e)
             continue;
         const Node *b = &g->nodes[n->fold_bn - 1];
         const Param *w = &g->params[n->par[0]];
-        fprintf(f, "    cnnrt_fold_batchnorm(%d, %ld, %s, %s, %s, %s, %s, %s, %s,\n"
+        fprintf(f, "    cnnrt_fold_batchnorm(&m->ctx, %d, %ld, %s, %s, %s, %s, %s, %s, %s,\n"
                    "                         %s, %s);\n",
                 w->shape[0], w->size / w->shape[0], emit_param(e, n, 0), emit_param(e, n, 1),
                 emit_param(e, b, 0), emit_param(e, b, 1), emit_param(e, b, 2), emit_param(e, b, 3),
@@ -417,7 +418,8 @@ static void emit_lifecycle(Emitter *e, int train)
                "    char *p = (char *)mem + (64 - (uintptr_t)mem %% 64) %% 64;\n"
                "    %s *m = (%s *)p;\n    p += STRUCT_BYTES;\n"
                "    m->params = carve(&p, NPARAMS);\n    m->stats = carve(&p, NSTATS);\n"
-               "    m->arena = carve(&p, ARENA);\n", m, m, e->M, e->M, m, m);
+               "    m->arena = carve(&p, ARENA);\n"
+               "    m->ctx.threads = 1;\n", m, m, e->M, e->M, m, m);
     if (e->nderived)
         fprintf(f, "    m->derived = carve(&p, %ld);\n", e->nderived);
     if (train) {
@@ -537,19 +539,19 @@ static void emit_passes(Emitter *e, int train)
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
     switch (t->opt) {
     case OPT_SGD:
-        fprintf(f, "    cnnrt_sgd_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %d, m->step);\n",
+        fprintf(f, "    cnnrt_sgd_update(&m->ctx, NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %d, m->step);\n",
                 emit_float(t->lr), emit_float(t->momentum), emit_float(t->wd), t->nesterov);
         break;
     case OPT_ADAGRAD:
-        fprintf(f, "    cnnrt_adagrad_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s);\n",
+        fprintf(f, "    cnnrt_adagrad_update(&m->ctx, NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s);\n",
                 emit_float(t->lr), emit_float(t->eps), emit_float(t->wd));
         break;
     case OPT_RMSPROP:
-        fprintf(f, "    cnnrt_rmsprop_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %s);\n",
+        fprintf(f, "    cnnrt_rmsprop_update(&m->ctx, NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %s);\n",
                 emit_float(t->lr), emit_float(t->rho), emit_float(t->eps), emit_float(t->wd));
         break;
     default:
-        fprintf(f, "    cnnrt_adam_update(NPARAMS, m->params, m->grads, m->opt1, m->opt2, %s, %s, %s, %s, %s, m->step);\n",
+        fprintf(f, "    cnnrt_adam_update(&m->ctx, NPARAMS, m->params, m->grads, m->opt1, m->opt2, %s, %s, %s, %s, %s, m->step);\n",
                 emit_float(t->lr), emit_float(t->beta1), emit_float(t->beta2), emit_float(t->eps),
                 emit_float(t->wd));
         break;

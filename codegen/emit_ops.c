@@ -1,11 +1,12 @@
 /* emit_ops.c — one kernel call per node: emit_NAME for each op of
  * ops.def, writing the forward call, or the backward call when n->bwd.
  *
- * The argument order of every call is the runtime's (cnnrt.h); the value
- * layout of each node is the one shape.c and autodiff.c document.  Each
- * call is preceded by a comment naming the layer, its .cnn line and its
- * shapes (emit_comment).  Lengths are per call: n samples of the value's
- * per-sample size.
+ * The argument order of every call is the runtime's (cnnrt.h): the model's
+ * kernel context &m->ctx first (its scratch is set just before each conv
+ * call).  The value layout of each node is the one shape.c and autodiff.c
+ * document.  Each call is preceded by a comment naming the layer, its
+ * .cnn line and its shapes (emit_comment).  Lengths are per call: n
+ * samples of the value's per-sample size.
  */
 #include <stdio.h>
 #include <string.h>
@@ -49,18 +50,20 @@ void emit_conv(Emitter *e, const Node *n)
     if (!n->bwd) {
         long fo = e->fold_off[n - e->g->nodes];
         const Param *w = &e->g->params[n->par[0]];
-        fprintf(e->f, "    cnnrt_conv_forward(&%s, n, %s, %s, %s, %s, %s, %s, %s);\n",
+        fprintf(e->f, "    m->ctx.scratch = %s;\n", emit_scratch(e, n));
+        fprintf(e->f, "    cnnrt_conv_forward(&m->ctx, &%s, n, %s, %s, %s, %s, %s, %s);\n",
                 emit_geom_name(e, n), IN(0),
                 fo >= 0 ? emit_derived(fo) : emit_param(e, n, 0),
                 fo >= 0 ? emit_derived(fo + w->size) : emit_param(e, n, 1),
-                OUT(0), act_const[n->act], emit_float(n->act_alpha), emit_scratch(e, n));
+                OUT(0), act_const[n->act], emit_float(n->act_alpha));
         return;
     }
-    fprintf(e->f, "    cnnrt_conv_backward(&%s, n, %s, %s, %s, %s, %s, %s,\n"
-                  "                        %s, %s, %s, %s);\n",
+    fprintf(e->f, "    m->ctx.scratch = %s;\n", emit_scratch(e, n));
+    fprintf(e->f, "    cnnrt_conv_backward(&m->ctx, &%s, n, %s, %s, %s, %s, %s, %s,\n"
+                  "                        %s, %s, %s);\n",
             emit_geom_name(e, n), IN(1), emit_param(e, n, 0), n->act ? IN(2) : "NULL",
             IN(0), act_const[n->act], emit_float(n->act_alpha), dx(e, n),
-            emit_grad(e, n, 0), emit_grad(e, n, 1), emit_scratch(e, n));
+            emit_grad(e, n, 0), emit_grad(e, n, 1));
 }
 
 void emit_dense(Emitter *e, const Node *n)
@@ -68,12 +71,12 @@ void emit_dense(Emitter *e, const Node *n)
     const Param *w = &e->g->params[n->par[0]];
     emit_comment(e, n);
     if (!n->bwd) {
-        fprintf(e->f, "    cnnrt_dense_forward(n, %d, %d, %s, %s, %s, %s, %s, %s);\n",
+        fprintf(e->f, "    cnnrt_dense_forward(&m->ctx, n, %d, %d, %s, %s, %s, %s, %s, %s);\n",
                 w->shape[1], w->shape[0], IN(0), emit_param(e, n, 0), emit_param(e, n, 1),
                 OUT(0), act_const[n->act], emit_float(n->act_alpha));
         return;
     }
-    fprintf(e->f, "    cnnrt_dense_backward(n, %d, %d, %s, %s, %s, %s, %s, %s,\n"
+    fprintf(e->f, "    cnnrt_dense_backward(&m->ctx, n, %d, %d, %s, %s, %s, %s, %s, %s,\n"
                   "                         %s, %s, %s);\n",
             w->shape[1], w->shape[0], IN(1), emit_param(e, n, 0), n->act ? IN(2) : "NULL",
             IN(0), act_const[n->act], emit_float(n->act_alpha), dx(e, n),
@@ -86,12 +89,12 @@ static void act(Emitter *e, const Node *n, int kind, float alpha)
 {
     emit_comment(e, n);
     if (!n->bwd) {
-        fprintf(e->f, "    cnnrt_act_forward(%s, %s, %s, %s, %s);\n", act_const[kind],
+        fprintf(e->f, "    cnnrt_act_forward(&m->ctx, %s, %s, %s, %s, %s);\n", act_const[kind],
                 emit_float(alpha), emit_len(e, n->out[0]), IN(0), OUT(0));
         return;
     }
     int uses_x = kind == CNNRT_ACT_SILU || (kind == CNNRT_ACT_LEAKY && alpha <= 0);
-    fprintf(e->f, "    cnnrt_act_backward(%s, %s, %s, %s, %s, %s, %s);\n", act_const[kind],
+    fprintf(e->f, "    cnnrt_act_backward(&m->ctx, %s, %s, %s, %s, %s, %s, %s);\n", act_const[kind],
             emit_float(alpha), emit_len(e, n->out[0]), uses_x ? IN(1) : "NULL",
             uses_x ? "NULL" : IN(1), IN(0), OUT(0));
 }
@@ -109,10 +112,10 @@ void emit_prelu(Emitter *e, const Node *n)
     chw(e, n, &c, &hw);
     emit_comment(e, n);
     if (!n->bwd)
-        fprintf(e->f, "    cnnrt_prelu_forward(n, %d, %ld, %s, %s, %s);\n", c, hw, IN(0),
+        fprintf(e->f, "    cnnrt_prelu_forward(&m->ctx, n, %d, %ld, %s, %s, %s);\n", c, hw, IN(0),
                 emit_param(e, n, 0), OUT(0));
     else
-        fprintf(e->f, "    cnnrt_prelu_backward(n, %d, %ld, %s, %s, %s, %s, %s);\n", c, hw,
+        fprintf(e->f, "    cnnrt_prelu_backward(&m->ctx, n, %d, %ld, %s, %s, %s, %s, %s);\n", c, hw,
                 IN(1), emit_param(e, n, 0), IN(0), dx(e, n), emit_grad(e, n, 0));
 }
 
@@ -120,13 +123,13 @@ void emit_maxpool(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
     if (!n->bwd) {
-        fprintf(e->f, "    cnnrt_maxpool_forward(&%s, n, %s, %s, %s);\n", emit_geom_name(e, n),
+        fprintf(e->f, "    cnnrt_maxpool_forward(&m->ctx, &%s, n, %s, %s, %s);\n", emit_geom_name(e, n),
                 IN(0), OUT(0), n->nout > 1 ? OUT(1) : "NULL");
         return;
     }
     /* in[1] is the saved argmax, or (huge planes) the forward's input */
     int saved = e->g->nodes[n->fwd].in[0] != n->in[1];
-    fprintf(e->f, "    cnnrt_maxpool_backward(&%s, n, %s, %s, %s, %s);\n",
+    fprintf(e->f, "    cnnrt_maxpool_backward(&m->ctx, &%s, n, %s, %s, %s, %s);\n",
             emit_geom_name(e, n), saved ? "NULL" : IN(1), saved ? IN(1) : "NULL", IN(0), dx(e, n));
 }
 
@@ -134,10 +137,10 @@ void emit_avgpool(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
     if (!n->bwd)
-        fprintf(e->f, "    cnnrt_avgpool_forward(&%s, n, %s, %s);\n", emit_geom_name(e, n),
+        fprintf(e->f, "    cnnrt_avgpool_forward(&m->ctx, &%s, n, %s, %s);\n", emit_geom_name(e, n),
                 IN(0), OUT(0));
     else
-        fprintf(e->f, "    cnnrt_avgpool_backward(&%s, n, %s, %s);\n",
+        fprintf(e->f, "    cnnrt_avgpool_backward(&m->ctx, &%s, n, %s, %s);\n",
                 emit_geom_name(e, n), IN(0), dx(e, n));
 }
 
@@ -147,7 +150,7 @@ void emit_global_avgpool(Emitter *e, const Node *n)
     long hw;
     chw(e, n, &c, &hw);
     emit_comment(e, n);
-    fprintf(e->f, "    cnnrt_gap_%s(n, %d, %ld, %s, %s);\n", n->bwd ? "backward" : "forward",
+    fprintf(e->f, "    cnnrt_gap_%s(&m->ctx, n, %d, %ld, %s, %s);\n", n->bwd ? "backward" : "forward",
             c, hw, IN(0), n->bwd ? dx(e, n) : OUT(0));
 }
 
@@ -166,9 +169,9 @@ void emit_softmax(Emitter *e, const Node *n)
     chw(e, n, &c, &hw);
     emit_comment(e, n);
     if (!n->bwd)
-        fprintf(e->f, "    cnnrt_softmax_forward(n, %d, %ld, %s, %s);\n", c, hw, IN(0), OUT(0));
+        fprintf(e->f, "    cnnrt_softmax_forward(&m->ctx, n, %d, %ld, %s, %s);\n", c, hw, IN(0), OUT(0));
     else
-        fprintf(e->f, "    cnnrt_softmax_backward(n, %d, %ld, %s, %s, %s);\n", c, hw, IN(1),
+        fprintf(e->f, "    cnnrt_softmax_backward(&m->ctx, n, %d, %ld, %s, %s, %s);\n", c, hw, IN(1),
                 IN(0), dx(e, n));
 }
 
@@ -182,7 +185,7 @@ void emit_batchnorm(Emitter *e, const Node *n)
         char saved[160] = "NULL, NULL";
         if (n->nout > 1)
             snprintf(saved, sizeof saved, "%s, %s + %d", OUT(1), OUT(1), c);
-        fprintf(e->f, "    cnnrt_batchnorm_forward(n, %d, %ld, %s, %s, %s, %s, %s,\n"
+        fprintf(e->f, "    cnnrt_batchnorm_forward(&m->ctx, n, %d, %ld, %s, %s, %s, %s, %s,\n"
                       "                            %s, %s, %s, %s, %s, %s, %s);\n",
                 c, hw, IN(0), emit_param(e, n, 0), emit_param(e, n, 1), emit_param(e, n, 2),
                 emit_param(e, n, 3), emit_float(n->a.momentum), emit_float(n->a.eps),
@@ -190,7 +193,7 @@ void emit_batchnorm(Emitter *e, const Node *n)
                 emit_float(n->act_alpha));
         return;
     }
-    fprintf(e->f, "    cnnrt_batchnorm_backward(n, %d, %ld, %s, %s, %s, %s + %d, %s, %s,\n"
+    fprintf(e->f, "    cnnrt_batchnorm_backward(&m->ctx, n, %d, %ld, %s, %s, %s, %s + %d, %s, %s,\n"
                   "                             %s, %s, %s, %s, %s);\n",
             c, hw, IN(1), emit_param(e, n, 0), IN(2), IN(2), c, n->act ? IN(3) : "NULL", IN(0),
             act_const[n->act], emit_float(n->act_alpha), dx(e, n),
@@ -201,11 +204,11 @@ void emit_dropout(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
     if (!n->bwd)
-        fprintf(e->f, "    cnnrt_dropout_forward(&m->rng, %s, %s, %s, %s, %s, %s);\n",
+        fprintf(e->f, "    cnnrt_dropout_forward(&m->ctx, &m->rng, %s, %s, %s, %s, %s, %s);\n",
                 emit_float(n->a.drop), e->g->inference ? "0" : "m->training",
                 emit_len(e, n->out[0]), IN(0), OUT(0), n->nout > 1 ? OUT(1) : "NULL");
     else
-        fprintf(e->f, "    cnnrt_dropout_backward(%s, %s, %s, %s);\n", emit_len(e, n->in[0]),
+        fprintf(e->f, "    cnnrt_dropout_backward(&m->ctx, %s, %s, %s, %s);\n", emit_len(e, n->in[0]),
                 IN(1), IN(0), dx(e, n));
 }
 
@@ -213,7 +216,7 @@ void emit_upsample(Emitter *e, const Node *n)
 {
     Shape s = x_shape(e, n);
     emit_comment(e, n);
-    fprintf(e->f, "    cnnrt_upsample_%s(n, %d, %d, %d, %d, %s, %s);\n",
+    fprintf(e->f, "    cnnrt_upsample_%s(&m->ctx, n, %d, %d, %d, %d, %s, %s);\n",
             n->bwd ? "backward" : "forward", s.d[0], s.d[1], s.d[2], n->a.factor, IN(0),
             n->bwd ? dx(e, n) : OUT(0));
 }
@@ -230,12 +233,12 @@ void emit_concat(Emitter *e, const Node *n)
         fprintf(e->f, "        const float *const parts[] = {");
         for (int i = 0; i < n->nin; i++)
             fprintf(e->f, "%s%s", i ? ", " : " ", IN(i));
-        fprintf(e->f, " };\n        cnnrt_concat_forward(n, %d, parts, sizes, %s);\n", n->nin, OUT(0));
+        fprintf(e->f, " };\n        cnnrt_concat_forward(&m->ctx, n, %d, parts, sizes, %s);\n", n->nin, OUT(0));
     } else {
         fprintf(e->f, "        float *const parts[] = {");
         for (int i = 0; i < n->nout; i++)
             fprintf(e->f, "%s%s", i ? ", " : " ", OUT(i));
-        fprintf(e->f, " };\n        cnnrt_concat_backward(n, %d, sizes, %s, parts);\n", n->nout, IN(0));
+        fprintf(e->f, " };\n        cnnrt_concat_backward(&m->ctx, n, %d, sizes, %s, parts);\n", n->nout, IN(0));
     }
     fprintf(e->f, "    }\n");
 }
@@ -244,10 +247,10 @@ void emit_add(Emitter *e, const Node *n)
 {
     emit_comment(e, n);
     if (!n->bwd)
-        fprintf(e->f, "    cnnrt_add_forward(%s, %s, %s, %s, %s, %s);\n", emit_len(e, n->out[0]),
+        fprintf(e->f, "    cnnrt_add_forward(&m->ctx, %s, %s, %s, %s, %s, %s);\n", emit_len(e, n->out[0]),
                 IN(0), IN(1), OUT(0), act_const[n->act], emit_float(n->act_alpha));
     else    /* the fused activation's backward; dz then goes to both inputs */
-        fprintf(e->f, "    cnnrt_act_backward(%s, %s, %s, NULL, %s, %s, %s);\n", act_const[n->act],
+        fprintf(e->f, "    cnnrt_act_backward(&m->ctx, %s, %s, %s, NULL, %s, %s, %s);\n", act_const[n->act],
                 emit_float(n->act_alpha), emit_len(e, n->out[0]), IN(1), IN(0), OUT(0));
 }
 
@@ -257,15 +260,15 @@ void emit_loss(Emitter *e, const Node *n)
     emit_comment(e, n);
     switch (n->a.loss) {
     case L_XENT:
-        fprintf(e->f, "    loss = cnnrt_xent_loss(n, %d, %ld, %s, %s, target, %s);\n", s.d[0],
+        fprintf(e->f, "    loss = cnnrt_xent_loss(&m->ctx, n, %d, %ld, %s, %s, target, %s);\n", s.d[0],
                 s.rank == 3 ? (long)s.d[1] * s.d[2] : 1L, IN(0), IN(1), OUT(0));
         break;
     case L_BCE:
-        fprintf(e->f, "    loss = cnnrt_bce_loss(%s, %s, %s, target, %s);\n",
+        fprintf(e->f, "    loss = cnnrt_bce_loss(&m->ctx, %s, %s, %s, target, %s);\n",
                 emit_len(e, n->in[1]), IN(0), IN(1), OUT(0));
         break;
     default:
-        fprintf(e->f, "    loss = cnnrt_mse_loss(%s, %s, target, %s);\n",
+        fprintf(e->f, "    loss = cnnrt_mse_loss(&m->ctx, %s, %s, target, %s);\n",
                 emit_len(e, n->in[1]), IN(1), OUT(0));
         break;
     }

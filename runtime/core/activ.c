@@ -6,18 +6,29 @@
  * reduce across elements.
  */
 #include "cnnrt.h"
+#include "gemm.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A caller broke the contract in a way that would silently produce wrong
- * numbers: say so and stop. */
+/* (gemm.h) a broken kernel contract: say so and stop, as assert would */
+void cnnrt_misuse(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("cnnrt: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
 static void act_die(const char *what, int act)
 {
-    fprintf(stderr, "cnnrt: %s (act %d)\n", what, act);
-    abort();
+    cnnrt_misuse("%s (act %d)", what, act);
 }
 
 static float act_sigmoid(float x)
@@ -35,8 +46,9 @@ static void act_copy(long len, const float *src, float *dst)
         memcpy(dst, src, (size_t)len * sizeof *dst);
 }
 
-void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y)
+void cnnrt_act_forward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x, float *y)
 {
+    (void)ctx;
     act_copy(len, x, y);
     switch (act) {
     case CNNRT_ACT_NONE:
@@ -117,9 +129,10 @@ static void act_grad(int act, float alpha, long len, const float *x,
  * relu take the left slope, as PyTorch does.  dx may be dy, x or y itself
  * (a planner may hand a dead input's buffer to the gradient), not a partial
  * overlap. */
-void cnnrt_act_backward(int act, float alpha, long len, const float *x,
+void cnnrt_act_backward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x,
                         const float *y, const float *dy, float *dx)
 {
+    (void)ctx;
     if (!x && !y && act != CNNRT_ACT_NONE)
         act_die("activation backward needs x or y", act);
     /* y alone cannot give silu's derivative (silu is not one-to-one), so a
@@ -143,9 +156,10 @@ void cnnrt_act_backward(int act, float alpha, long len, const float *x,
 }
 
 /* ---- prelu: x, y [n][c][hw], a [c] ---- */
-void cnnrt_prelu_forward(int n, int c, int hw, const float *x, const float *a,
+void cnnrt_prelu_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, const float *a,
                          float *y)
 {
+    (void)ctx;
     for (long s = 0; s < (long)n * c; s++) {
         const float *xp = x + s * hw;
         float *yp = y + s * hw, ac = a[s % c];
@@ -156,9 +170,10 @@ void cnnrt_prelu_forward(int n, int c, int hw, const float *x, const float *a,
 
 /* dx (may be NULL) is overwritten; da (may be NULL) accumulates
  * sum of dy*x over the non-positive x of its channel. */
-void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
+void cnnrt_prelu_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, const float *a,
                           const float *dy, float *dx, float *da)
 {
+    (void)ctx;
     for (long s = 0; s < (long)n * c; s++) {
         const float *xp = x + s * hw, *dyp = dy + s * hw;
         float ac = a[s % c];
@@ -178,9 +193,10 @@ void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
  * Training draws one uniform per element from r and keeps it when
  * u >= p, so p = 0 keeps all and p >= 1 drops all.  Outside training y = x
  * and mask is not written (it may be NULL then). */
-void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
+void cnnrt_dropout_forward(cnnrt_ctx *ctx, cnnrt_rng *r, float p, int training, long len,
                            const float *x, float *y, float *mask)
 {
+    (void)ctx;
     if (!training) {
         act_copy(len, x, y);
         return;
@@ -193,8 +209,9 @@ void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
 }
 
 /* dx may alias dy (in place, as everywhere in this file) */
-void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float *dx)
+void cnnrt_dropout_backward(cnnrt_ctx *ctx, long len, const float *mask, const float *dy, float *dx)
 {
+    (void)ctx;
     act_copy(len, dy, dx);
     for (long i = 0; i < len; i++)
         dx[i] *= mask[i];
@@ -203,7 +220,8 @@ void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float 
 /* y may alias a or b: y becomes one operand, then adds the other */
 /* y = act(a + b), a block at a time so the activation reads what the add
  * just wrote while it is still in cache (one pass over memory) */
-void cnnrt_add_forward(long len, const float *a, const float *b, float *y, int act, float alpha)
+void cnnrt_add_forward(cnnrt_ctx *ctx, long len, const float *a, const float *b, float *y,
+                       int act, float alpha)
 {
     enum { BLOCK = 1024 };
     for (long i = 0; i < len; i += BLOCK) {
@@ -216,6 +234,6 @@ void cnnrt_add_forward(long len, const float *a, const float *b, float *y, int a
         for (long j = 0; j < k; j++)
             y[i + j] += bb[j];
         if (act != CNNRT_ACT_NONE)
-            cnnrt_act_forward(act, alpha, k, y + i, y + i);
+            cnnrt_act_forward(ctx, act, alpha, k, y + i, y + i);
     }
 }

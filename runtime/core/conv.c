@@ -202,14 +202,28 @@ static void conv_add_kernel_major(const float *t, int nf, int cg, int kk, float 
                 dw[(f * cg + c) * kk + k] += t[(f * kk + k) * cg + c];
 }
 
-void cnnrt_conv_forward(const cnnrt_conv *g, int n, const float *x,
+/* ctx->scratch for a conv call that needs it when `needed`: without a
+ * context, or without the scratch the call needs, the numbers would be
+ * wrong or the call would crash: a programming error (cnnrt_misuse). */
+static float *conv_scratch(cnnrt_ctx *ctx, const cnnrt_conv *g, int needed, const char *fn)
+{
+    if (!ctx)
+        cnnrt_misuse("%s: NULL kernel context", fn);
+    if (needed && !ctx->scratch)
+        cnnrt_misuse("%s: ctx->scratch is NULL; the call needs cnnrt_conv_scratch() = %ld floats",
+                     fn, cnnrt_conv_scratch(g));
+    return ctx->scratch;
+}
+
+void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                         const float *w, const float *b, float *y,
-                        int act, float alpha, float *scratch)
+                        int act, float alpha)
 {
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
+    float *scratch = conv_scratch(ctx, g, !pw, "cnnrt_conv_forward");
     for (int s = 0; s < n; s++) {
         float *yo = y + s * ys;
         for (int gi = 0; gi < G; gi++) {
@@ -227,21 +241,22 @@ void cnnrt_conv_forward(const cnnrt_conv *g, int n, const float *x,
                         col, P, b ? 1.0f : 0.0f, yg, P);
         }
         if (act != CNNRT_ACT_NONE)
-            cnnrt_act_forward(act, alpha, ys, yo, yo);
+            cnnrt_act_forward(ctx, act, alpha, ys, yo, yo);
     }
 }
 
 /* dy becomes the gradient before the epilogue act (in place).  dx (may be
  * NULL) is overwritten; dw and db (either may be NULL) accumulate. */
-void cnnrt_conv_backward(const cnnrt_conv *g, int n, const float *x,
+void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                          const float *w, const float *y, float *dy,
                          int act, float alpha,
-                         float *dx, float *dw, float *db, float *scratch)
+                         float *dx, float *dw, float *db)
 {
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g), km = conv_kernel_major(g);
+    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw), "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
     if (km) {
         xt = scratch + (pw ? 0 : (long)kg * P);
@@ -250,7 +265,7 @@ void cnnrt_conv_backward(const cnnrt_conv *g, int n, const float *x,
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
         if (act != CNNRT_ACT_NONE)
-            cnnrt_act_backward(act, alpha, ys, NULL, y + s * ys, dyo, dyo);
+            cnnrt_act_backward(ctx, act, alpha, ys, NULL, y + s * ys, dyo, dyo);
         for (int f = 0; db && f < g->f; f++)
             db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
         for (int gi = 0; gi < G; gi++) {

@@ -10,7 +10,7 @@
 #include "cnnrt.h"
 #include "gemm.h"
 
-void cnnrt_dense_forward(int n, int in, int out, const float *x,
+void cnnrt_dense_forward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
                          const float *w, const float *b, float *y,
                          int act, float alpha)
 {
@@ -20,18 +20,18 @@ void cnnrt_dense_forward(int n, int in, int out, const float *x,
             y[(long)i * out + j] = b[j];
     cnnrt_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
     if (act != CNNRT_ACT_NONE)
-        cnnrt_act_forward(act, alpha, (long)n * out, y, y);
+        cnnrt_act_forward(ctx, act, alpha, (long)n * out, y, y);
 }
 
 /* dy becomes the gradient before the epilogue act (in place).  dx (may be
  * NULL) is overwritten; dw and db (either may be NULL) accumulate. */
-void cnnrt_dense_backward(int n, int in, int out, const float *x,
+void cnnrt_dense_backward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
                           const float *w, const float *y, float *dy,
                           int act, float alpha,
                           float *dx, float *dw, float *db)
 {
     if (act != CNNRT_ACT_NONE)
-        cnnrt_act_backward(act, alpha, (long)n * out, NULL, y, dy, dy);
+        cnnrt_act_backward(ctx, act, alpha, (long)n * out, NULL, y, dy, dy);
     for (int i = 0; db && i < n; i++)
         for (int j = 0; j < out; j++)
             db[j] += dy[(long)i * out + j];

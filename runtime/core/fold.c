@@ -6,10 +6,11 @@
 #include <math.h>
 #include "cnnrt.h"
 
-void cnnrt_fold_batchnorm(int filters, long per, const float *w, const float *b,
+void cnnrt_fold_batchnorm(cnnrt_ctx *ctx, int filters, long per, const float *w, const float *b,
                           const float *gamma, const float *beta, const float *mean,
                           const float *var, float eps, float *fw, float *fb)
 {
+    (void)ctx;
     for (int f = 0; f < filters; f++) {
         float s = gamma[f] / sqrtf(var[f] + eps);
         for (long k = 0; k < per; k++)

@@ -35,5 +35,13 @@ double cnnrt_sum(const float *x, long n);
 /* the output positions o in [0, nout) whose input coordinate o*stride + off
  * lies in [0, nin), as [*lo, *hi) (conv.c; pool.c uses it too) */
 void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi);
+/* A caller broke a kernel's contract in a way that would silently produce
+ * wrong numbers or crash (an unknown activation, a NULL context where
+ * scratch is needed): "cnnrt: " and the message on stderr, then abort(),
+ * as a failed assert would.  Never for bad input data (activ.c). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+void cnnrt_misuse(const char *fmt, ...);
 
 #endif

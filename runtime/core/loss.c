@@ -34,9 +34,10 @@ static double loss_softplus(double v)
  *   dz   = (p * sum_c y - y) / n,  which is (p - y)/n for the probability
  *          targets the contract asks for, and the exact gradient otherwise.
  * p may be NULL (then it is recomputed from z); dz may be NULL. */
-float cnnrt_xent_loss(int n, int c, int hw, const float *z, const float *p,
+float cnnrt_xent_loss(cnnrt_ctx *ctx, int n, int c, int hw, const float *z, const float *p,
                       const float *target, float *dz)
 {
+    (void)ctx;
     double loss = 0;
     for (long pix = 0; pix < (long)n * hw; pix++) {
         long o = pix / hw * c * hw + pix % hw;  /* channel 0 of this pixel */
@@ -59,9 +60,10 @@ float cnnrt_xent_loss(int n, int c, int hw, const float *z, const float *p,
  *   -(y ln p + (1-y) ln(1-p)) = softplus(z) - y z      with p = sigmoid(z)
  *   dz = (p - y) / count
  * p may be NULL (recomputed from z); dz may be NULL. */
-float cnnrt_bce_loss(long count, const float *z, const float *p,
+float cnnrt_bce_loss(cnnrt_ctx *ctx, long count, const float *z, const float *p,
                      const float *target, float *dz)
 {
+    (void)ctx;
     double loss = 0;
     for (long i = 0; i < count; i++) {
         loss += loss_softplus(z[i]) - (double)target[i] * z[i];
@@ -74,8 +76,9 @@ float cnnrt_bce_loss(long count, const float *z, const float *p,
 }
 
 /* mean over count elements of (p - y)^2; dp = 2(p - y)/count (may be NULL) */
-float cnnrt_mse_loss(long count, const float *p, const float *target, float *dp)
+float cnnrt_mse_loss(cnnrt_ctx *ctx, long count, const float *p, const float *target, float *dp)
 {
+    (void)ctx;
     double loss = 0;
     for (long i = 0; i < count; i++) {
         double d = (double)p[i] - target[i];

@@ -16,8 +16,9 @@
 #define NORM_CHUNK 64
 
 /* y may alias x */
-void cnnrt_softmax_forward(int n, int c, int hw, const float *x, float *y)
+void cnnrt_softmax_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y)
 {
+    (void)ctx;
     for (int s = 0; s < n; s++)
         for (int p0 = 0; p0 < hw; p0 += NORM_CHUNK) {
             int np = hw - p0 < NORM_CHUNK ? hw - p0 : NORM_CHUNK;
@@ -46,9 +47,10 @@ void cnnrt_softmax_forward(int n, int c, int hw, const float *x, float *y)
 }
 
 /* dx = y * (dy - sum_c y*dy), per pixel; dx may alias dy */
-void cnnrt_softmax_backward(int n, int c, int hw, const float *y,
+void cnnrt_softmax_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *y,
                             const float *dy, float *dx)
 {
+    (void)ctx;
     for (int s = 0; s < n; s++)
         for (int p0 = 0; p0 < hw; p0 += NORM_CHUNK) {
             int np = hw - p0 < NORM_CHUNK ? hw - p0 : NORM_CHUNK;
@@ -100,7 +102,7 @@ static double bn_sum(int n, int c, int hw, int ch, const float *a, double sa,
     return t;
 }
 
-void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
+void cnnrt_batchnorm_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x,
                              const float *gamma, const float *beta,
                              float *rmean, float *rvar, float momentum,
                              float eps, int training, float *y,
@@ -136,7 +138,7 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
             for (int i = 0; i < hw; i++)
                 y[o + i] = (x[o + i] - m) * scale + shift;
             if (act != CNNRT_ACT_NONE)      /* the epilogue, while y is in cache */
-                cnnrt_act_forward(act, alpha, hw, y + o, y + o);
+                cnnrt_act_forward(ctx, act, alpha, hw, y + o, y + o);
         }
     }
 }
@@ -148,7 +150,7 @@ void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
  * dx (may be NULL, may alias dy) is overwritten; dgamma, dbeta (may be
  * NULL) accumulate.  With a fused activation, dy is first turned (in
  * place) into the gradient before it, from the saved output y. */
-void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
+void cnnrt_batchnorm_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x,
                               const float *gamma, const float *mean,
                               const float *invstd, const float *y, float *dy,
                               int act, float alpha,
@@ -156,7 +158,7 @@ void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
 {
     double N = (double)n * hw;
     if (act != CNNRT_ACT_NONE)
-        cnnrt_act_backward(act, alpha, (long)n * c * hw, NULL, y, dy, dy);
+        cnnrt_act_backward(ctx, act, alpha, (long)n * c * hw, NULL, y, dy, dy);
     for (int ch = 0; ch < c; ch++) {
         float mu = mean[ch], is = invstd[ch];
         double sdy = bn_sum(n, c, hw, ch, dy, 0.0, NULL, 0.0);

@@ -20,9 +20,10 @@
 /* torch.optim.SGD with dampening 0.  The first momentum step sets v = g
  * (PyTorch clones the gradient into a fresh buffer); later ones
  * v = momentum*v + g.  Nesterov steps along g + momentum*v. */
-void cnnrt_sgd_update(long size, float *w, float *g, float *v, float lr,
+void cnnrt_sgd_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *v, float lr,
                       float momentum, float wd, int nesterov, long step)
 {
+    (void)ctx;
     for (long i = 0; i < size; i++) {
         float d = g[i];
         if (wd != 0)
@@ -37,9 +38,10 @@ void cnnrt_sgd_update(long size, float *w, float *g, float *v, float lr,
 }
 
 /* torch.optim.Adagrad with lr_decay 0 and initial accumulator 0 */
-void cnnrt_adagrad_update(long size, float *w, float *g, float *r, float lr,
+void cnnrt_adagrad_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float eps, float wd)
 {
+    (void)ctx;
     for (long i = 0; i < size; i++) {
         float d = g[i];
         if (wd != 0)
@@ -51,9 +53,10 @@ void cnnrt_adagrad_update(long size, float *w, float *g, float *r, float lr,
 }
 
 /* torch.optim.RMSprop, not centered, no momentum; rho is PyTorch's alpha */
-void cnnrt_rmsprop_update(long size, float *w, float *g, float *r, float lr,
+void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float rho, float eps, float wd)
 {
+    (void)ctx;
     const float one_minus_rho = (float)(1.0 - (double)rho);
     for (long i = 0; i < size; i++) {
         float d = g[i];
@@ -68,9 +71,10 @@ void cnnrt_rmsprop_update(long size, float *w, float *g, float *r, float lr,
 /* torch.optim.Adam (not AdamW: the decay goes through the moments).
  * PyTorch places eps after the bias correction of the second moment:
  *   w -= lr/(1-b1^t) * s / (sqrt(r)/sqrt(1-b2^t) + eps). */
-void cnnrt_adam_update(long size, float *w, float *g, float *s, float *r,
+void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t)
 {
+    (void)ctx;
     const double bc1 = 1.0 - pow((double)b1, (double)t);
     const double bc2 = 1.0 - pow((double)b2, (double)t);
     const float step_size = (float)((double)lr / bc1);

@@ -95,8 +95,10 @@ static void pool_max_row(const cnnrt_pool *g, const float *xp, int oy,
 }
 
 /* windows with no cell above -inf (see pool_row_max) output 0 */
-void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y, float *idx)
+void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
+                           float *y, float *idx)
 {
+    (void)ctx;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -115,9 +117,10 @@ void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y,
 
 /* dx = dy routed to each window's first maximum: the positions the
  * forward saved in idx, or (idx == NULL) recomputed from x */
-void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
+void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
                             const float *idx, const float *dy, float *dx)
 {
+    (void)ctx;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -138,8 +141,9 @@ void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x,
 }
 
 /* the divisor is always kh*kw: padded cells count as zeros */
-void cnnrt_avgpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
+void cnnrt_avgpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x, float *y)
 {
+    (void)ctx;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
     PoolTap t[g->kh * g->kw];
@@ -158,8 +162,9 @@ void cnnrt_avgpool_forward(const cnnrt_pool *g, int n, const float *x, float *y)
         }
 }
 
-void cnnrt_avgpool_backward(const cnnrt_pool *g, int n, const float *dy, float *dx)
+void cnnrt_avgpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *dy, float *dx)
 {
+    (void)ctx;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
     PoolTap t[g->kh * g->kw];
@@ -176,14 +181,16 @@ void cnnrt_avgpool_backward(const cnnrt_pool *g, int n, const float *dy, float *
 }
 
 /* ---- global average pooling: x [n][c][hw] -> y [n][c] ---- */
-void cnnrt_gap_forward(int n, int c, int hw, const float *x, float *y)
+void cnnrt_gap_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y)
 {
+    (void)ctx;
     for (long pl = 0; pl < (long)n * c; pl++)
         y[pl] = (float)(cnnrt_sum(x + pl * hw, hw) / hw);
 }
 
-void cnnrt_gap_backward(int n, int c, int hw, const float *dy, float *dx)
+void cnnrt_gap_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *dy, float *dx)
 {
+    (void)ctx;
     for (long pl = 0; pl < (long)n * c; pl++) {
         float d = dy[pl] / (float)hw;
         for (int i = 0; i < hw; i++)
@@ -193,8 +200,10 @@ void cnnrt_gap_backward(int n, int c, int hw, const float *dy, float *dx)
 
 /* ---- nearest upsampling: x [n][c][h][w] -> y [n][c][h*f][w*f],
  * y(oy, ox) = x(oy/f, ox/f) ---- */
-void cnnrt_upsample_forward(int n, int c, int h, int w, int f, const float *x, float *y)
+void cnnrt_upsample_forward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f, const float *x,
+                            float *y)
 {
+    (void)ctx;
     long wf = (long)w * f;
     for (long row = 0; row < (long)n * c * h; row++) {
         const float *xr = x + row * w;
@@ -208,8 +217,10 @@ void cnnrt_upsample_forward(int n, int c, int h, int w, int f, const float *x, f
 }
 
 /* dx(iy, ix) = sum of dy over its f x f block */
-void cnnrt_upsample_backward(int n, int c, int h, int w, int f, const float *dy, float *dx)
+void cnnrt_upsample_backward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f,
+                             const float *dy, float *dx)
 {
+    (void)ctx;
     long wf = (long)w * f;
     for (long row = 0; row < (long)n * c * h; row++) {
         const float *dyr = dy + row * f * wf;
@@ -247,14 +258,18 @@ static void concat_walk(int n, int k, const long *sizes, float *const *parts,
     }
 }
 
-void cnnrt_concat_forward(int n, int k, const float *const *xs, const long *sizes, float *y)
+void cnnrt_concat_forward(cnnrt_ctx *ctx, int n, int k, const float *const *xs,
+                          const long *sizes, float *y)
 {
+    (void)ctx;
     /* the walk only reads the parts in this direction */
     concat_walk(n, k, sizes, (float *const *)xs, y, 1);
 }
 
 /* dxs[i] may be NULL for a part whose gradient nobody needs */
-void cnnrt_concat_backward(int n, int k, const long *sizes, const float *dy, float *const *dxs)
+void cnnrt_concat_backward(cnnrt_ctx *ctx, int n, int k, const long *sizes, const float *dy,
+                           float *const *dxs)
 {
+    (void)ctx;
     concat_walk(n, k, sizes, dxs, (float *)dy, 0);
 }

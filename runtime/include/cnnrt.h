@@ -11,6 +11,10 @@
  * needs is passed in (the compiler plans it).
  *
  * Conventions shared by every kernel:
+ *   - the first argument is the kernel context (cnnrt_abi.h): ctx->scratch
+ *     is the call's scratch (only conv uses one today; a conv call with a
+ *     NULL context or scratch is a programming error: it prints a message
+ *     and aborts, as a failed assert would); the others accept ctx == NULL;
  *   - n is the number of samples in the call (1 <= n <= the model's BATCH);
  *   - `_forward` overwrites its output;
  *   - `_backward` OVERWRITES the gradient of its inputs (dx, may be NULL when
@@ -20,6 +24,14 @@
  *     with `alpha` its slope for leaky relu; a backward that takes `act`
  *     first turns dy (in place) into the gradient before the activation,
  *     using the saved output y.
+ *
+ * Failures, one way across the runtime (core, data, train): a function
+ * that can fail, running out of memory included, returns its error (NULL
+ * or -1, "'PATH': out of memory" or similar in err, errno ENOMEM where
+ * the function documents errno) and the caller reports it; nothing in the
+ * runtime calls exit().  abort() is kept for a broken kernel contract
+ * only (an unknown activation, a conv without its context or scratch):
+ * a bug in the caller, reported like a failed assert, never bad input.
  */
 #ifndef CNNRT_H
 #define CNNRT_H
@@ -48,35 +60,37 @@ void cnnrt_init_bias(cnnrt_rng *r, int how, float *b, long size, long fan_in);
 void cnnrt_fill(float *p, long size, float v);
 
 /* ---- convolution ---- */
-/* floats of scratch a conv call needs (im2col of one sample and group) */
+/* floats of scratch a conv call needs in ctx->scratch (im2col of one
+ * sample and group), per thread of the context */
 long cnnrt_conv_scratch(const cnnrt_conv *g);
-void cnnrt_conv_forward(const cnnrt_conv *g, int n, const float *x,
+void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                         const float *w, const float *b, float *y,
-                        int act, float alpha, float *scratch);
+                        int act, float alpha);
 /* dy is modified in place when act != NONE; x is needed for dw, w for dx. */
-void cnnrt_conv_backward(const cnnrt_conv *g, int n, const float *x,
+void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                          const float *w, const float *y, float *dy,
                          int act, float alpha,
-                         float *dx, float *dw, float *db, float *scratch);
+                         float *dx, float *dw, float *db);
 
 /* ---- fully connected: y[n][out] = x[n][in] . w[out][in]^T + b ---- */
-void cnnrt_dense_forward(int n, int in, int out, const float *x,
+void cnnrt_dense_forward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
                          const float *w, const float *b, float *y,
                          int act, float alpha);
-void cnnrt_dense_backward(int n, int in, int out, const float *x,
+void cnnrt_dense_backward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
                           const float *w, const float *y, float *dy,
                           int act, float alpha,
                           float *dx, float *dw, float *db);
 
 /* ---- elementwise activations over len floats (y may alias x) ---- */
-void cnnrt_act_forward(int act, float alpha, long len, const float *x, float *y);
+void cnnrt_act_forward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x, float *y);
 /* x may be NULL except for SILU; y may be NULL only for SILU; dx may alias dy */
-void cnnrt_act_backward(int act, float alpha, long len, const float *x,
+void cnnrt_act_backward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x,
                         const float *y, const float *dy, float *dx);
 
 /* ---- prelu: one slope per channel, hw pixels per channel ---- */
-void cnnrt_prelu_forward(int n, int c, int hw, const float *x, const float *a, float *y);
-void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
+void cnnrt_prelu_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, const float *a,
+                         float *y);
+void cnnrt_prelu_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, const float *a,
                           const float *dy, float *dx, float *da);
 
 /* ---- pooling (floor mode) ---- */
@@ -86,28 +100,29 @@ void cnnrt_prelu_backward(int n, int c, int hw, const float *x, const float *a,
  * routes dy through idx, or recomputes the positions from x when idx is
  * NULL, so a training graph can keep idx (a quarter of x for 2x2 pooling)
  * instead of x. */
-void cnnrt_maxpool_forward(const cnnrt_pool *g, int n, const float *x, float *y, float *idx);
-void cnnrt_maxpool_backward(const cnnrt_pool *g, int n, const float *x, const float *idx,
-                            const float *dy, float *dx);
+void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
+                           float *y, float *idx);
+void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
+                            const float *idx, const float *dy, float *dx);
 /* the divisor is kh*kw, counting padded cells */
-void cnnrt_avgpool_forward(const cnnrt_pool *g, int n, const float *x, float *y);
-void cnnrt_avgpool_backward(const cnnrt_pool *g, int n, const float *dy, float *dx);
-void cnnrt_gap_forward(int n, int c, int hw, const float *x, float *y);
-void cnnrt_gap_backward(int n, int c, int hw, const float *dy, float *dx);
+void cnnrt_avgpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x, float *y);
+void cnnrt_avgpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *dy, float *dx);
+void cnnrt_gap_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y);
+void cnnrt_gap_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *dy, float *dx);
 
 /* ---- softmax over c channels, independently at each of hw pixels ---- */
-void cnnrt_softmax_forward(int n, int c, int hw, const float *x, float *y);
-void cnnrt_softmax_backward(int n, int c, int hw, const float *y,
+void cnnrt_softmax_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y);
+void cnnrt_softmax_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *y,
                             const float *dy, float *dx);
 
 /* ---- batchnorm; mean/invstd are per-channel values saved for backward ---- */
-void cnnrt_batchnorm_forward(int n, int c, int hw, const float *x,
+void cnnrt_batchnorm_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x,
                              const float *gamma, const float *beta,
                              float *rmean, float *rvar, float momentum,
                              float eps, int training, float *y,
                              float *mean, float *invstd, int act, float alpha);
 /* dy is modified in place when act != NONE (y: the saved output) */
-void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
+void cnnrt_batchnorm_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x,
                               const float *gamma, const float *mean,
                               const float *invstd, const float *y, float *dy,
                               int act, float alpha,
@@ -116,51 +131,57 @@ void cnnrt_batchnorm_backward(int n, int c, int hw, const float *x,
 /* ---- batchnorm folded into the conv before it (inference): per filter f,
  * s = gamma/sqrt(var+eps); fw = w*s; fb = (b - mean)*s + beta (b may be
  * NULL).  per = floats of weight per filter. ---- */
-void cnnrt_fold_batchnorm(int filters, long per, const float *w, const float *b,
+void cnnrt_fold_batchnorm(cnnrt_ctx *ctx, int filters, long per, const float *w, const float *b,
                           const float *gamma, const float *beta, const float *mean,
                           const float *var, float eps, float *fw, float *fb);
 
 /* ---- inverted dropout; mask holds 0 or 1/(1-p) ---- */
-void cnnrt_dropout_forward(cnnrt_rng *r, float p, int training, long len,
+void cnnrt_dropout_forward(cnnrt_ctx *ctx, cnnrt_rng *r, float p, int training, long len,
                            const float *x, float *y, float *mask);
-void cnnrt_dropout_backward(long len, const float *mask, const float *dy, float *dx);
+void cnnrt_dropout_backward(cnnrt_ctx *ctx, long len, const float *mask, const float *dy,
+                            float *dx);
 
 /* ---- nearest-neighbour upsampling by an integer factor ---- */
-void cnnrt_upsample_forward(int n, int c, int h, int w, int f, const float *x, float *y);
-void cnnrt_upsample_backward(int n, int c, int h, int w, int f, const float *dy, float *dx);
+void cnnrt_upsample_forward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f, const float *x,
+                            float *y);
+void cnnrt_upsample_backward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f,
+                             const float *dy, float *dx);
 
 /* ---- concat along channels: part i has sizes[i] floats per sample ---- */
-void cnnrt_concat_forward(int n, int k, const float *const *xs, const long *sizes, float *y);
-void cnnrt_concat_backward(int n, int k, const long *sizes, const float *dy, float *const *dxs);
+void cnnrt_concat_forward(cnnrt_ctx *ctx, int n, int k, const float *const *xs,
+                          const long *sizes, float *y);
+void cnnrt_concat_backward(cnnrt_ctx *ctx, int n, int k, const long *sizes, const float *dy,
+                           float *const *dxs);
 
 /* ---- elementwise sum of equal shapes (also sums gradient fan-in) ---- */
 /* with an epilogue activation (act, alpha) fused in; y may alias a or b */
-void cnnrt_add_forward(long len, const float *a, const float *b, float *y, int act, float alpha);
+void cnnrt_add_forward(cnnrt_ctx *ctx, long len, const float *a, const float *b, float *y,
+                       int act, float alpha);
 
 /* ---- losses: return the loss, WRITE dz (the gradient wrt the logits or
  * predictions).  count = n * floats per sample. ---- */
 /* softmax + cross entropy over c channels per pixel: mean over the batch of
  * -sum y ln p, computed from the logits z by log-sum-exp; dz = (p - y)/n */
-float cnnrt_xent_loss(int n, int c, int hw, const float *z, const float *p,
+float cnnrt_xent_loss(cnnrt_ctx *ctx, int n, int c, int hw, const float *z, const float *p,
                       const float *target, float *dz);
 /* sigmoid + bce: mean over elements, log-sum-exp form; dz = (p - y)/count */
-float cnnrt_bce_loss(long count, const float *z, const float *p,
+float cnnrt_bce_loss(cnnrt_ctx *ctx, long count, const float *z, const float *p,
                      const float *target, float *dz);
 /* mse: mean over elements of (p - y)^2; dp = 2(p - y)/count */
-float cnnrt_mse_loss(long count, const float *p, const float *target, float *dp);
+float cnnrt_mse_loss(cnnrt_ctx *ctx, long count, const float *p, const float *target, float *dp);
 
 /* ---- optimizers over a whole parameter buffer (PyTorch's formulas).
  * g includes wd*w when wd != 0; each zeroes g after the step.  State
  * buffers start at zero; step counts updates from 1 (sgd: at step 1 the
  * momentum buffer is set to g, as PyTorch's first step). ---- */
-void cnnrt_sgd_update(long size, float *w, float *g, float *v, float lr,
+void cnnrt_sgd_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *v, float lr,
                       float momentum, float wd, int nesterov, long step);
-void cnnrt_adagrad_update(long size, float *w, float *g, float *r, float lr,
+void cnnrt_adagrad_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float eps, float wd);
-void cnnrt_rmsprop_update(long size, float *w, float *g, float *r, float lr,
+void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float rho, float eps, float wd);
 /* step t starts at 1 */
-void cnnrt_adam_update(long size, float *w, float *g, float *s, float *r,
+void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t);
 
 /* ---- .cnnw parameter and checkpoint files ---- */

@@ -58,4 +58,17 @@ typedef struct {
     int c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
 } cnnrt_pool;
 
+/* ---- the kernel context: the first argument of every kernel call ----
+ * Generated code keeps one in its model struct and passes it to every
+ * call.  scratch is set by the caller before each call that needs it (the
+ * conv kernels: cnnrt_conv_scratch(g) floats, planned by the compiler in
+ * the arena); the size is per thread, so a context with `threads` threads
+ * will need `threads` times as much.  Kernels that need no scratch accept
+ * a NULL context. */
+typedef struct cnnrt_ctx {
+    float *scratch;   /* per-call scratch planned by the compiler for the next call (NULL: none) */
+    int    threads;   /* 1 today; the threading issue adds a pool */
+    void  *pool;      /* NULL today */
+} cnnrt_ctx;
+
 #endif

@@ -25,6 +25,15 @@
 #include <string.h>
 #include "check_util.h"
 
+/* the kernel context of every call; conv calls set its scratch (conv_ctx) */
+static cnnrt_ctx kctx = { NULL, 1, NULL };
+
+static cnnrt_ctx *conv_ctx(float *scratch)
+{
+    kctx.scratch = scratch;
+    return &kctx;
+}
+
 #define EPS  5e-3f          /* finite-difference step */
 #define RTOL 1e-2
 #define ATOL 1e-3
@@ -328,8 +337,8 @@ static double conv_loss(Probe *p)
 {
     ConvCtx *c = (ConvCtx *)p;
     long ylen = (long)c->n * c->g.f * c->g.oh * c->g.ow;
-    cnnrt_conv_forward(&c->g, c->n, c->x, c->w, c->b, c->y,
-                       c->on ? CNNRT_ACT_NONE : c->act, 0.1f, c->scratch);
+    cnnrt_conv_forward(conv_ctx(c->scratch), &c->g, c->n, c->x, c->w, c->b, c->y,
+                       c->on ? CNNRT_ACT_NONE : c->act, 0.1f);
     if (c->on)
         frozen_act(c->act, c->y, c->on, ylen);
     return dot(c->y, c->r, ylen);
@@ -357,7 +366,7 @@ START_TEST(test_conv_forward)
         double *want = malloc(sizeof(double) * ylen);
         char what[64];
         naive_conv(&c.g, c.n, c.x, c.w, c.b, c.act, 0.1f, want);
-        cnnrt_conv_forward(&c.g, c.n, c.x, c.w, c.b, c.y, c.act, 0.1f, c.scratch);
+        cnnrt_conv_forward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, c.b, c.y, c.act, 0.1f);
         snprintf(what, sizeof what, "conv case %d act %d: y", _i, c.act);
         expect_close(what, c.y, want, ylen, 1e-5, 1e-5);
         free(want);
@@ -377,11 +386,11 @@ START_TEST(test_conv_grad)
         float *dx = vfill(xlen, NAN), *dw = vfill(wlen, 0), *db = vfill(k->f, 0);
         char what[64];
         conv_loss(&c.pr);
-        cnnrt_conv_backward(&c.g, c.n, c.x, c.w, c.y, vcopy(c.r, ylen), c.act, 0.1f, dx, dw,
-                            c.b ? db : NULL, c.scratch);
+        cnnrt_conv_backward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, c.y, vcopy(c.r, ylen),
+                            c.act, 0.1f, dx, dw, c.b ? db : NULL);
         float *dx2 = vfill(xlen, NAN), *dw2 = vcopy(dw, wlen), *db2 = vcopy(db, k->f);
-        cnnrt_conv_backward(&c.g, c.n, c.x, c.w, c.y, vcopy(c.r, ylen), c.act, 0.1f, dx2, dw2,
-                            c.b ? db2 : NULL, c.scratch);
+        cnnrt_conv_backward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, c.y, vcopy(c.r, ylen),
+                            c.act, 0.1f, dx2, dw2, c.b ? db2 : NULL);
         snprintf(what, sizeof what, "conv case %d act %d: dx", _i, c.act);
         expect_closef(what, dx2, dx, xlen, 0, 0);
         what[strlen(what) - 1] = 'w';
@@ -413,7 +422,7 @@ typedef struct {
 static double dense_loss(Probe *p)
 {
     DenseCtx *d = (DenseCtx *)p;
-    cnnrt_dense_forward(d->n, d->in, d->out, d->x, d->w, d->b, d->y,
+    cnnrt_dense_forward(&kctx, d->n, d->in, d->out, d->x, d->w, d->b, d->y,
                         d->on ? CNNRT_ACT_NONE : d->act, 0.1f);
     if (d->on)
         frozen_act(d->act, d->y, d->on, (long)d->n * d->out);
@@ -454,11 +463,11 @@ START_TEST(test_dense_forward_grad)
         free(want);
         long xlen = (long)d.n * d.in, wlen = (long)d.out * d.in;
         float *dx = vfill(xlen, NAN), *dw = vfill(wlen, 0), *db = vfill(d.out, 0);
-        cnnrt_dense_backward(d.n, d.in, d.out, d.x, d.w, d.y, vcopy(d.r, ylen), d.act, 0.1f,
+        cnnrt_dense_backward(&kctx, d.n, d.in, d.out, d.x, d.w, d.y, vcopy(d.r, ylen), d.act, 0.1f,
                              dx, dw, d.b ? db : NULL);
         /* a second call overwrites dx and adds to dw and db once more */
         float *dx2 = vfill(xlen, NAN), *dw2 = vcopy(dw, wlen), *db2 = vcopy(db, d.out);
-        cnnrt_dense_backward(d.n, d.in, d.out, d.x, d.w, d.y, vcopy(d.r, ylen), d.act, 0.1f,
+        cnnrt_dense_backward(&kctx, d.n, d.in, d.out, d.x, d.w, d.y, vcopy(d.r, ylen), d.act, 0.1f,
                              dx2, dw2, d.b ? db2 : NULL);
         snprintf(what, sizeof what, "dense n=%d act %d: dx", d.n, d.act);
         expect_closef(what, dx2, dx, xlen, 0, 0);
@@ -486,7 +495,25 @@ START_TEST(test_fused_silu_backward_aborts)
 {
     DenseCtx d = dense_setup(2, CNNRT_ACT_SILU, 1);
     dense_loss(&d.pr);
-    cnnrt_dense_backward(d.n, d.in, d.out, d.x, d.w, d.y, d.r, d.act, 0.1f, NULL, NULL, NULL);
+    cnnrt_dense_backward(&kctx, d.n, d.in, d.out, d.x, d.w, d.y, d.r, d.act, 0.1f, NULL, NULL, NULL);
+}
+END_TEST
+
+/* A conv without its context, or without the scratch it needs, is a
+ * programming error: a message and abort(), never wrong numbers. */
+START_TEST(test_conv_null_ctx_aborts)
+{
+    ConvCtx c = conv_setup(0, CNNRT_ACT_NONE);
+    cnnrt_conv_forward(NULL, &c.g, c.n, c.x, c.w, c.b, c.y, c.act, 0.1f);
+}
+END_TEST
+
+START_TEST(test_conv_null_scratch_aborts)
+{
+    ConvCtx c = conv_setup(0, CNNRT_ACT_NONE);
+    ck_assert_int_gt(cnnrt_conv_scratch(&c.g), 0);
+    cnnrt_conv_backward(conv_ctx(NULL), &c.g, c.n, c.x, c.w, c.y, c.r, c.act, 0.1f,
+                        c.x, NULL, NULL);
 }
 END_TEST
 
@@ -501,7 +528,7 @@ typedef struct {
 static double act_loss(Probe *p)
 {
     ActCtx *a = (ActCtx *)p;
-    cnnrt_act_forward(a->act, 0.1f, a->len, a->x, a->y);
+    cnnrt_act_forward(&kctx, a->act, 0.1f, a->len, a->x, a->y);
     return dot(a->y, a->r, a->len);
 }
 
@@ -530,7 +557,7 @@ START_TEST(test_act_grad)
                 continue;
             float *xc = vcopy(a.x, N), *yc = vcopy(a.y, N), *dy = vcopy(a.r, N);
             float *dx = form == 0 ? dy : form == 1 ? vec(N) : form == 2 ? xc : yc;
-            cnnrt_act_backward(a.act, 0.1f, N, form % 2 ? NULL : xc, form == 2 ? NULL : yc,
+            cnnrt_act_backward(&kctx, a.act, 0.1f, N, form % 2 ? NULL : xc, form == 2 ? NULL : yc,
                                dy, dx);
             snprintf(what, sizeof what, "act %d form %d: dx", a.act, form);
             gradcheck(what, &a.pr, a.x, dx, a.len);
@@ -548,7 +575,7 @@ typedef struct {
 static double prelu_loss(Probe *p)
 {
     PreluCtx *q = (PreluCtx *)p;
-    cnnrt_prelu_forward(q->n, q->c, q->hw, q->x, q->a, q->y);
+    cnnrt_prelu_forward(&kctx, q->n, q->c, q->hw, q->x, q->a, q->y);
     return dot(q->y, q->r, (long)q->n * q->c * q->hw);
 }
 
@@ -558,11 +585,11 @@ START_TEST(test_prelu_grad)
     for (int i = 0; i < 30; i++)
         q.x[i] += q.x[i] < 0 ? -0.05f : 0.05f;
     float *dx = vfill(30, NAN), *da = vfill(3, 0);
-    cnnrt_prelu_backward(2, 3, 5, q.x, q.a, q.r, dx, da);
+    cnnrt_prelu_backward(&kctx, 2, 3, 5, q.x, q.a, q.r, dx, da);
     gradcheck("prelu dx", &q.pr, q.x, dx, 30);
     gradcheck("prelu da", &q.pr, q.a, da, 3);
     float *da1 = vcopy(da, 3);
-    cnnrt_prelu_backward(2, 3, 5, q.x, q.a, q.r, NULL, da);
+    cnnrt_prelu_backward(&kctx, 2, 3, 5, q.x, q.a, q.r, NULL, da);
     expect_twice("prelu da (accumulated)", da1, da, 3);
 }
 END_TEST
@@ -578,7 +605,7 @@ static double drop_loss(Probe *p)                 /* the same mask every time */
 {
     DropCtx *d = (DropCtx *)p;
     d->rng = d->start;
-    cnnrt_dropout_forward(&d->rng, d->p, 1, d->len, d->x, d->y, d->mask);
+    cnnrt_dropout_forward(&kctx, &d->rng, d->p, 1, d->len, d->x, d->y, d->mask);
     return dot(d->y, d->r, d->len);
 }
 
@@ -597,11 +624,11 @@ START_TEST(test_dropout)
     }
     ck_assert_msg(labs(dropped - 600) < 80, "dropped %ld of 2000 at p=0.3", dropped);
     float *dx = vec(d.len);
-    cnnrt_dropout_backward(d.len, d.mask, d.r, dx);
+    cnnrt_dropout_backward(&kctx, d.len, d.mask, d.r, dx);
     gradcheck("dropout dx", &d.pr, d.x, dx, d.len);
     /* evaluation: identity, mask untouched */
     float *mask = vcopy(d.mask, d.len);
-    cnnrt_dropout_forward(&d.rng, d.p, 0, d.len, d.x, d.y, d.mask);
+    cnnrt_dropout_forward(&kctx, &d.rng, d.p, 0, d.len, d.x, d.y, d.mask);
     expect_closef("dropout eval y", d.y, d.x, d.len, 0, 0);
     expect_closef("dropout eval mask", d.mask, mask, d.len, 0, 0);
 }
@@ -613,10 +640,10 @@ START_TEST(test_add)
     double want[50];
     for (int i = 0; i < 50; i++)
         want[i] = (double)a[i] + b[i];
-    cnnrt_add_forward(50, a, b, y, CNNRT_ACT_NONE, 0);
+    cnnrt_add_forward(&kctx, 50, a, b, y, CNNRT_ACT_NONE, 0);
     expect_close("add", y, want, 50, 1e-7, 0);
     float *b2 = vcopy(b, 50);
-    cnnrt_add_forward(50, a, b2, b2, CNNRT_ACT_NONE, 0);   /* in place, either side */
+    cnnrt_add_forward(&kctx, 50, a, b2, b2, CNNRT_ACT_NONE, 0);   /* in place, either side */
     expect_close("add into b", b2, want, 50, 1e-7, 0);
     /* a relu epilogue, over more than one block */
     long big = 3000;
@@ -624,12 +651,12 @@ START_TEST(test_add)
     double *wr = malloc(sizeof(double) * (size_t)big);
     for (long i = 0; i < big; i++)
         wr[i] = (double)p[i] + q[i] > 0 ? (double)p[i] + q[i] : 0;
-    cnnrt_add_forward(big, p, q, r, CNNRT_ACT_RELU, 0);
+    cnnrt_add_forward(&kctx, big, p, q, r, CNNRT_ACT_RELU, 0);
     expect_close("add+relu", r, wr, big, 1e-7, 0);
-    cnnrt_add_forward(big, p, q, p, CNNRT_ACT_RELU, 0);
+    cnnrt_add_forward(&kctx, big, p, q, p, CNNRT_ACT_RELU, 0);
     expect_close("add+relu into a", p, wr, big, 1e-7, 0);
     free(wr);
-    cnnrt_add_forward(50, a, b, a, CNNRT_ACT_NONE, 0);
+    cnnrt_add_forward(&kctx, 50, a, b, a, CNNRT_ACT_NONE, 0);
     expect_close("add into a", a, want, 50, 1e-7, 0);
 }
 END_TEST
@@ -647,10 +674,10 @@ static double pool_loss(Probe *p)
 {
     PoolCtx *q = (PoolCtx *)p;
     switch (q->kind) {
-    case 0: cnnrt_maxpool_forward(&q->g, q->n, q->x, q->y, NULL); break;
-    case 1: cnnrt_avgpool_forward(&q->g, q->n, q->x, q->y); break;
-    case 2: cnnrt_gap_forward(q->n, q->c, q->h * q->w, q->x, q->y); break;
-    default: cnnrt_upsample_forward(q->n, q->c, q->h, q->w, q->f, q->x, q->y);
+    case 0: cnnrt_maxpool_forward(&kctx, &q->g, q->n, q->x, q->y, NULL); break;
+    case 1: cnnrt_avgpool_forward(&kctx, &q->g, q->n, q->x, q->y); break;
+    case 2: cnnrt_gap_forward(&kctx, q->n, q->c, q->h * q->w, q->x, q->y); break;
+    default: cnnrt_upsample_forward(&kctx, q->n, q->c, q->h, q->w, q->f, q->x, q->y);
     }
     return dot(q->y, q->r, q->ylen);
 }
@@ -718,17 +745,17 @@ static void pool_check(PoolCtx *q, const char *name)
     free(want);
     float *dx = vfill(q->xlen, NAN);
     switch (q->kind) {
-    case 0: cnnrt_maxpool_backward(g, q->n, q->x, NULL, q->r, dx); break;
-    case 1: cnnrt_avgpool_backward(g, q->n, q->r, dx); break;
-    case 2: cnnrt_gap_backward(q->n, q->c, q->h * q->w, q->r, dx); break;
-    default: cnnrt_upsample_backward(q->n, q->c, q->h, q->w, q->f, q->r, dx);
+    case 0: cnnrt_maxpool_backward(&kctx, g, q->n, q->x, NULL, q->r, dx); break;
+    case 1: cnnrt_avgpool_backward(&kctx, g, q->n, q->r, dx); break;
+    case 2: cnnrt_gap_backward(&kctx, q->n, q->c, q->h * q->w, q->r, dx); break;
+    default: cnnrt_upsample_backward(&kctx, q->n, q->c, q->h, q->w, q->f, q->r, dx);
     }
     snprintf(what, sizeof what, "%s dx", name);
     gradcheck(what, &q->pr, q->x, dx, q->xlen);
     if (q->kind == 0) {     /* saved positions route dy exactly as recomputing */
         float *idx = vec(q->ylen), *y2 = vec(q->ylen), *dx2 = vfill(q->xlen, NAN);
-        cnnrt_maxpool_forward(g, q->n, q->x, y2, idx);
-        cnnrt_maxpool_backward(g, q->n, NULL, idx, q->r, dx2);
+        cnnrt_maxpool_forward(&kctx, g, q->n, q->x, y2, idx);
+        cnnrt_maxpool_backward(&kctx, g, q->n, NULL, idx, q->r, dx2);
         double *want2 = malloc(sizeof(double) * (size_t)q->xlen);
         for (long i = 0; i < q->xlen; i++)
             want2[i] = dx[i];
@@ -763,7 +790,7 @@ typedef struct {
 static double cat_loss(Probe *p)
 {
     CatCtx *q = (CatCtx *)p;
-    cnnrt_concat_forward(q->n, 3, (const float *const *)q->parts, q->sizes, q->y);
+    cnnrt_concat_forward(&kctx, q->n, 3, (const float *const *)q->parts, q->sizes, q->y);
     return dot(q->y, q->r, q->n * (q->sizes[0] + q->sizes[1] + q->sizes[2]));
 }
 
@@ -778,12 +805,12 @@ START_TEST(test_concat)
     cat_loss(&q.pr);
     ck_assert(q.y[0] == q.parts[0][0] && q.y[8] == q.parts[1][0] && q.y[20] == q.parts[2][0]);
     ck_assert(q.y[24] == q.parts[0][8] && q.y[47] == q.parts[2][7]);
-    cnnrt_concat_backward(2, 3, q.sizes, q.r, d);
+    cnnrt_concat_backward(&kctx, 2, 3, q.sizes, q.r, d);
     gradcheck("concat d0", &q.pr, q.parts[0], d[0], 16);
     gradcheck("concat d1", &q.pr, q.parts[1], d[1], 24);
     gradcheck("concat d2", &q.pr, q.parts[2], d[2], 8);
     float *skip[3] = { d[0], NULL, d[2] };          /* a part nobody needs */
-    cnnrt_concat_backward(2, 3, q.sizes, q.r, skip);
+    cnnrt_concat_backward(&kctx, 2, 3, q.sizes, q.r, skip);
 }
 END_TEST
 
@@ -797,14 +824,14 @@ typedef struct {
 static double softmax_loss(Probe *p)
 {
     NormCtx *q = (NormCtx *)p;
-    cnnrt_softmax_forward(q->n, q->c, q->hw, q->x, q->y);
+    cnnrt_softmax_forward(&kctx, q->n, q->c, q->hw, q->x, q->y);
     return dot(q->y, q->r, (long)q->n * q->c * q->hw);
 }
 
 static double bn_loss(Probe *p)
 {
     NormCtx *q = (NormCtx *)p;
-    cnnrt_batchnorm_forward(q->n, q->c, q->hw, q->x, q->gamma, q->beta, NULL, NULL,
+    cnnrt_batchnorm_forward(&kctx, q->n, q->c, q->hw, q->x, q->gamma, q->beta, NULL, NULL,
                             0.1f, 1e-5f, 1, q->y, q->mean, q->invstd, CNNRT_ACT_NONE, 0);
     return dot(q->y, q->r, (long)q->n * q->c * q->hw);
 }
@@ -842,7 +869,7 @@ START_TEST(test_softmax_grad)
                 }
             }
         float *dx = vfill(len, NAN);
-        cnnrt_softmax_backward(3, 5, hws[k], q.y, q.r, dx);
+        cnnrt_softmax_backward(&kctx, 3, 5, hws[k], q.y, q.r, dx);
         snprintf(what, sizeof what, "softmax hw=%d dx", hws[k]);
         gradcheck(what, &q.pr, q.x, dx, len);
     }
@@ -855,12 +882,12 @@ START_TEST(test_batchnorm_grad)
     long len = 60;
     float *dx = vfill(len, NAN), *dg = vfill(3, 0), *dbt = vfill(3, 0);
     bn_loss(&q.pr);
-    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, dx, dg, dbt);
+    cnnrt_batchnorm_backward(&kctx, 4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, dx, dg, dbt);
     gradcheck("batchnorm dx", &q.pr, q.x, dx, len);
     gradcheck("batchnorm dgamma", &q.pr, q.gamma, dg, 3);
     gradcheck("batchnorm dbeta", &q.pr, q.beta, dbt, 3);
     float *dg1 = vcopy(dg, 3), *db1 = vcopy(dbt, 3);
-    cnnrt_batchnorm_backward(4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, NULL, dg, dbt);
+    cnnrt_batchnorm_backward(&kctx, 4, 3, 5, q.x, q.gamma, q.mean, q.invstd, NULL, q.r, CNNRT_ACT_NONE, 0, NULL, dg, dbt);
     expect_twice("batchnorm dgamma (accumulated)", dg1, dg, 3);
     expect_twice("batchnorm dbeta (accumulated)", db1, dbt, 3);
 }
@@ -872,7 +899,7 @@ START_TEST(test_batchnorm_running)
     float x[12] = { 1, 2, 3, 10, 10, 10, 4, 5, 6, 10, 10, 10 };   /* n=2 c=2 hw=3 */
     float gamma[2] = { 2, 1 }, beta[2] = { 0.5f, 0 }, y[12], mean[2], invstd[2];
     float rmean[2] = { 0, 1 }, rvar[2] = { 1, 2 };
-    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 1, y, mean, invstd, CNNRT_ACT_NONE, 0);
+    cnnrt_batchnorm_forward(&kctx, 2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 1, y, mean, invstd, CNNRT_ACT_NONE, 0);
     double want_rm[2] = { 0.35, 0.9 + 1.0 }, want_rv[2] = { 0.9 + 0.35, 1.8 };
     double want_y0 = 2 * (1 - 3.5) / sqrt(35.0 / 12 + 1e-5) + 0.5;
     expect_close("running mean", rmean, want_rm, 2, 1e-6, 1e-7);
@@ -882,7 +909,7 @@ START_TEST(test_batchnorm_running)
     ck_assert_msg(fabs(y[0] - want_y0) < 1e-5, "y[0] = %g, want %g", y[0], want_y0);
     ck_assert_msg(fabsf(y[3] - 0.0f) < 1e-6f, "constant channel: y = %g, want beta 0", y[3]);
     /* evaluation: running statistics normalise and stay put */
-    cnnrt_batchnorm_forward(2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 0, y, NULL, NULL, CNNRT_ACT_NONE, 0);
+    cnnrt_batchnorm_forward(&kctx, 2, 2, 3, x, gamma, beta, rmean, rvar, 0.1f, 1e-5f, 0, y, NULL, NULL, CNNRT_ACT_NONE, 0);
     double want_ev[12];
     for (int i = 0; i < 12; i++) {
         int ch = i / 3 % 2;
@@ -900,7 +927,7 @@ START_TEST(test_batchnorm_running)
         vb += (xb[i] - mb) * (xb[i] - mb) / 4;
     for (int i = 0; i < 4; i++)
         want_b[i] = (xb[i] - mb) / sqrt(vb + 1e-5);
-    cnnrt_batchnorm_forward(1, 1, 4, xb, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, 1, yb, NULL, NULL, CNNRT_ACT_NONE, 0);
+    cnnrt_batchnorm_forward(&kctx, 1, 1, 4, xb, NULL, NULL, NULL, NULL, 0.1f, 1e-5f, 1, yb, NULL, NULL, CNNRT_ACT_NONE, 0);
     expect_close("batchnorm y, mean 1000", yb, want_b, 4, 1e-4, 1e-4);
 }
 END_TEST
@@ -917,9 +944,9 @@ static double loss_loss(Probe *pr)      /* the loss value itself is L */
     LossCtx *q = (LossCtx *)pr;
     long count = (long)q->n * q->c * q->hw;
     switch (q->kind) {
-    case 0: return cnnrt_xent_loss(q->n, q->c, q->hw, q->z, NULL, q->t, NULL);
-    case 1: return cnnrt_bce_loss(count, q->z, NULL, q->t, NULL);
-    default: return cnnrt_mse_loss(count, q->z, q->t, NULL);
+    case 0: return cnnrt_xent_loss(&kctx, q->n, q->c, q->hw, q->z, NULL, q->t, NULL);
+    case 1: return cnnrt_bce_loss(&kctx, count, q->z, NULL, q->t, NULL);
+    default: return cnnrt_mse_loss(&kctx, count, q->z, q->t, NULL);
     }
 }
 
@@ -973,7 +1000,7 @@ START_TEST(test_loss_grad)
                     for (int ch = 0; ch < q.c; ch++)
                         q.t[(b * q.c + ch) * q.hw + p] /= (float)s;
                 }
-            cnnrt_softmax_forward(q.n, q.c, q.hw, q.z, q.p);
+            cnnrt_softmax_forward(&kctx, q.n, q.c, q.hw, q.z, q.p);
         } else {
             for (long i = 0; i < count; i++)
                 q.p[i] = 1 / (1 + expf(-q.z[i]));
@@ -984,9 +1011,9 @@ START_TEST(test_loss_grad)
                       q.kind, got, want);
         for (int withp = 0; withp < 2; withp++) {       /* p given, p recomputed */
             float *dz = vfill(count, NAN);
-            float l = q.kind == 0 ? cnnrt_xent_loss(q.n, q.c, q.hw, q.z, withp ? q.p : NULL, q.t, dz)
-                    : q.kind == 1 ? cnnrt_bce_loss(count, q.z, withp ? q.p : NULL, q.t, dz)
-                                  : cnnrt_mse_loss(count, q.z, q.t, dz);
+            float l = q.kind == 0 ? cnnrt_xent_loss(&kctx, q.n, q.c, q.hw, q.z, withp ? q.p : NULL, q.t, dz)
+                    : q.kind == 1 ? cnnrt_bce_loss(&kctx, count, q.z, withp ? q.p : NULL, q.t, dz)
+                                  : cnnrt_mse_loss(&kctx, count, q.z, q.t, dz);
             ck_assert(fabs(l - got) < 1e-6);
             snprintf(what, sizeof what, "loss %d (hw %d, p %s) dz", q.kind, q.hw,
                      withp ? "given" : "NULL");
@@ -1005,8 +1032,8 @@ START_TEST(test_loss_extreme)
         float B = big[k];
         /* two samples, two classes: the first wrong by 2B, the second right */
         float z[4] = { B, -B, -B, B }, t[4] = { 0, 1, 0, 1 }, p[4], dz[4];
-        cnnrt_softmax_forward(2, 2, 1, z, p);
-        float l = cnnrt_xent_loss(2, 2, 1, z, p, t, dz);
+        cnnrt_softmax_forward(&kctx, 2, 2, 1, z, p);
+        float l = cnnrt_xent_loss(&kctx, 2, 2, 1, z, p, t, dz);
         ck_assert_msg(isfinite(l) && fabs(l - B) < 1e-5 * B, "xent at +-%g: %g, want %g", B, l, B);
         ck_assert_msg(fabsf(dz[0] - 0.5f) < 1e-6f && fabsf(dz[1] + 0.5f) < 1e-6f &&
                       fabsf(dz[2]) < 1e-6f && fabsf(dz[3]) < 1e-6f,
@@ -1017,7 +1044,7 @@ START_TEST(test_loss_extreme)
         for (int i = 0; i < 3; i++)
             pb[i] = 1 / (1 + expf(-zb[i]));
         for (int withp = 0; withp < 2; withp++) {
-            l = cnnrt_bce_loss(3, zb, withp ? pb : NULL, tb, db);
+            l = cnnrt_bce_loss(&kctx, 3, zb, withp ? pb : NULL, tb, db);
             ck_assert_msg(isfinite(l) && fabs(l - 2 * B / 3) < 1e-5 * B,
                           "bce at +-%g: %g, want %g", B, l, 2 * B / 3);
             ck_assert_msg(fabsf(db[0] - 1.0f / 3) < 1e-6f && fabsf(db[1] + 1.0f / 3) < 1e-6f &&
@@ -1055,9 +1082,11 @@ static Suite *kernels_suite(void)
         tcase_add_loop_test(tc, tests[i].t, tests[i].lo, tests[i].hi);
         suite_add_tcase(s, tc);
     }
-    TCase *tc = tcase_create("fused_silu");
+    TCase *tc = tcase_create("misuse_aborts");
     tcase_add_checked_fixture(tc, tst_setup, tst_teardown);
     tcase_add_test_raise_signal(tc, test_fused_silu_backward_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, test_conv_null_ctx_aborts, SIGABRT);
+    tcase_add_test_raise_signal(tc, test_conv_null_scratch_aborts, SIGABRT);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,6 +13,9 @@
 #include <string.h>
 #include "check_util.h"
 
+/* the kernel context of the calls below (they need no scratch) */
+static cnnrt_ctx kctx = { NULL, 1, NULL };
+
 #define NMAX 16             /* parameters per configuration, at most */
 #define REL_TOL 1e-5
 #define ABS_TOL 1e-7        /* for values that pass through zero */
@@ -123,15 +126,15 @@ static void expect_close(const Config *c, int step, const char *what,
 static void apply(const Config *c, float *w, float *g, float *s1, float *s2, long t)
 {
     if (!strcmp(c->kind, "sgd"))
-        cnnrt_sgd_update(c->n, w, g, s1, (float)c->lr, (float)c->momentum,
+        cnnrt_sgd_update(&kctx, c->n, w, g, s1, (float)c->lr, (float)c->momentum,
                          (float)c->wd, c->nesterov, t);
     else if (!strcmp(c->kind, "adagrad"))
-        cnnrt_adagrad_update(c->n, w, g, s1, (float)c->lr, (float)c->eps, (float)c->wd);
+        cnnrt_adagrad_update(&kctx, c->n, w, g, s1, (float)c->lr, (float)c->eps, (float)c->wd);
     else if (!strcmp(c->kind, "rmsprop"))
-        cnnrt_rmsprop_update(c->n, w, g, s1, (float)c->lr, (float)c->rho,
+        cnnrt_rmsprop_update(&kctx, c->n, w, g, s1, (float)c->lr, (float)c->rho,
                              (float)c->eps, (float)c->wd);
     else if (!strcmp(c->kind, "adam"))
-        cnnrt_adam_update(c->n, w, g, s1, s2, (float)c->lr, (float)c->b1,
+        cnnrt_adam_update(&kctx, c->n, w, g, s1, s2, (float)c->lr, (float)c->b1,
                           (float)c->b2, (float)c->eps, (float)c->wd, t);
     else
         ck_abort_msg("%s: unknown optimizer '%s' in the fixture", c->name, c->kind);
@@ -197,7 +200,7 @@ END_TEST
 START_TEST(sgd_first_momentum_step_sets_v)
 {
     float w[2] = {1, 2}, g[2] = {0.5f, -0.25f}, v[2] = {7, 7};
-    cnnrt_sgd_update(2, w, g, v, 0.1f, 0.9f, 0, 0, 1);
+    cnnrt_sgd_update(&kctx, 2, w, g, v, 0.1f, 0.9f, 0, 0, 1);
     ck_assert_float_eq(v[0], 0.5f);
     ck_assert_float_eq(v[1], -0.25f);
     ck_assert_float_eq(w[0], 1 - 0.1f * 0.5f);

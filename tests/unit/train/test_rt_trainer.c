@@ -19,6 +19,9 @@
 #include <unistd.h>
 #include "check_util.h"
 
+/* the kernel context of the calls below (they need no scratch) */
+static cnnrt_ctx kctx = { NULL, 1, NULL };
+
 /* ---- the model: p = softmax(W x + b), x 1x4x4, 4 classes ---- */
 #define IN 16
 #define OUT 4
@@ -106,8 +109,8 @@ static void soft_update(void *vm)
 {
     Soft *m = vm;
     m->step++;
-    cnnrt_sgd_update(OUT * IN, m->w, m->gw, m->vw, 0.5f, 0.9f, 1e-4f, 0, m->step);
-    cnnrt_sgd_update(OUT, m->b, m->gb, m->vb, 0.5f, 0.9f, 1e-4f, 0, m->step);
+    cnnrt_sgd_update(&kctx, OUT * IN, m->w, m->gw, m->vw, 0.5f, 0.9f, 1e-4f, 0, m->step);
+    cnnrt_sgd_update(&kctx, OUT, m->b, m->gb, m->vb, 0.5f, 0.9f, 1e-4f, 0, m->step);
 }
 
 static int soft_params(void *vm, const cnnrt_tensor **out)
