@@ -289,23 +289,26 @@ static int idx_replace(char *s, size_t start, const char *from, const char *to)
     return 1;
 }
 
-/* The label file beside an image file: in the file name, "images" becomes
- * "labels" and idx2/idx3/idx4 becomes idx1; the first of that name and that
- * name with ".gz" added or removed that exists.  NULL when the name has no
- * "images"; otherwise a malloc'd name (the first candidate if none exists,
- * so that the error names it). */
-static char *idx_labels_beside(const char *images)
+/* The label file beside an image file into *out: in the file name,
+ * "images" becomes "labels" and idx2/idx3/idx4 becomes idx1; the first of
+ * that name and that name with ".gz" added or removed that exists.  NULL
+ * when the name has no "images"; otherwise a malloc'd name (the first
+ * candidate if none exists, so that the error names it).  0, or -1 when
+ * out of memory. */
+static int idx_labels_beside(const char *images, char **out)
 {
     size_t n = strlen(images);
     const char *slash = strrchr(images, '/');
     size_t base = slash ? (size_t)(slash - images) + 1 : 0;
     char *name = malloc(n + 4), *alt = malloc(n + 4);
+    *out = NULL;
     if (name)
         memcpy(name, images, n + 1);
     if (!name || !alt || !idx_replace(name, base, "images", "labels")) {
+        int rc = name && alt ? 0 : -1;
         free(name);
         free(alt);
-        return NULL;
+        return rc;
     }
     static const char *const ranks[] = { "idx3", "idx4", "idx2" };
     for (int i = 0; i < 3; i++)
@@ -319,10 +322,12 @@ static char *idx_labels_beside(const char *images)
         memcpy(alt + len, ".gz", 4);
     if (access(name, F_OK) != 0 && access(alt, F_OK) == 0) {
         free(name);
-        return alt;
+        *out = alt;
+        return 0;
     }
     free(alt);
-    return name;
+    *out = name;
+    return 0;
 }
 
 static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int h, int w,
@@ -340,7 +345,10 @@ static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int 
     s->sample = (long)c * h * w;
 
     if (!labels && tsize > 0) {
-        beside = idx_labels_beside(path);
+        if (idx_labels_beside(path, &beside) < 0) {
+            cnnrt_errorf(err, errlen, path, "out of memory");
+            goto fail;
+        }
         if (!beside && need_labels) {
             cnnrt_errorf(err, errlen, path, "cannot tell where its labels are: "
                          "give them with --labels");

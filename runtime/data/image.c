@@ -107,7 +107,12 @@ int cnnrt_image_load(const char *path, int c, int h, int w, float *x,
     unsigned char *p = stbi_load_from_file(f, &iw, &ih, &n, c);
     fclose(f);
     if (!p) {
-        cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
+        int oom = strcmp(stbi_failure_reason(), "outofmem") == 0;
+        if (oom)
+            cnnrt_errorf(err, errlen, path, "out of memory decoding the image");
+        else
+            cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
+        errno = oom ? ENOMEM : EINVAL;
         return -1;
     }
     /* interleaved u8 -> planar floats, at the file's size unless it is
@@ -118,6 +123,7 @@ int cnnrt_image_load(const char *path, int c, int h, int w, float *x,
     if (!planes) {
         stbi_image_free(p);
         cnnrt_errorf(err, errlen, path, "out of memory for a %dx%d image", iw, ih);
+        errno = ENOMEM;
         return -1;
     }
     for (int ch = 0; ch < c; ch++)
@@ -258,7 +264,7 @@ static int img_get(const cnnrt_dataset *d, int i, float *x, float *target,
     if (cnnrt_data_check_index(d, i, err, errlen) < 0)
         return -1;
     if (cnnrt_image_load(s->files.v[i], d->c, d->h, d->w, x, err, errlen) < 0)
-        return 1;
+        return errno == ENOMEM ? -1 : 1;    /* out of memory is no bad file */
     if (!target || !d->tsize)
         return 0;
     if (d->tsize == 1) {

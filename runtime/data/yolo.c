@@ -156,8 +156,11 @@ static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t err
             continue;
         rc = yolo_parse_box(s, file, ln, line, &b, err, errlen);
         if (rc == 1 && !s->zero++) {
-            s->zero_file = cnnrt_strdup(file);
             s->zero_line = ln;
+            if (!(s->zero_file = cnnrt_strdup(file))) {
+                cnnrt_errorf(err, errlen, file, "out of memory");
+                rc = -1;
+            }
         }
         if (rc == 0 && yolo_push_box(s, &b) < 0) {
             cnnrt_errorf(err, errlen, file, "out of memory");
@@ -168,22 +171,28 @@ static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t err
     return rc < 0 ? -1 : 0;
 }
 
-/* The label file of an image, malloc'd: DIR/NAME.txt when it exists, else
- * the /images/ -> /labels/ twin when that exists, else NULL (no boxes).
- * The list itself is never taken for a label file. */
-static char *yolo_label_name(const char *image, const char *list)
+/* The label file of an image into *name, malloc'd: DIR/NAME.txt when it
+ * exists, else the /images/ -> /labels/ twin when that exists, else NULL
+ * (no boxes).  The list itself is never taken for a label file.  0, or -1
+ * when out of memory. */
+static int yolo_label_name(const char *image, const char *list, char **name)
 {
     size_t n = strlen(image);
     char *a = malloc(n + 8), *b = malloc(n + 8);
-    if (!a || !b)
-        goto none;
+    *name = NULL;
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return -1;
+    }
     const char *slash = strrchr(image, '/'), *dot = strrchr(image, '.');
     size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - image) : n;
     memcpy(a, image, stem);
     memcpy(a + stem, ".txt", 5);
     if (strcmp(a, list) && access(a, F_OK) == 0) {
         free(b);
-        return a;
+        *name = a;
+        return 0;
     }
     const char *dir = NULL;
     for (const char *p = strstr(image, "/images/"); p; p = strstr(p + 1, "/images/"))
@@ -194,12 +203,13 @@ static char *yolo_label_name(const char *image, const char *list)
     memcpy(b + (dir - image), "/labels/", 8);
     if (strcmp(b, list) && access(b, F_OK) == 0) {
         free(a);
-        return b;
+        *name = b;
+        return 0;
     }
 none:
     free(a);
     free(b);
-    return NULL;
+    return 0;
 }
 
 /* ---- the data set ---- */
@@ -210,7 +220,7 @@ static int yolo_get(const cnnrt_dataset *d, int i, float *x, float *target,
     if (cnnrt_data_check_index(d, i, err, errlen) < 0)
         return -1;
     if (cnnrt_image_load(s->files[i], d->c, d->h, d->w, x, err, errlen) < 0)
-        return 1;
+        return errno == ENOMEM ? -1 : 1;    /* out of memory is no bad file */
     if (target && d->tsize)
         cnnrt_box_target(s->box + s->first[i], s->first[i + 1] - s->first[i], d->tsize,
                          target);
@@ -283,8 +293,12 @@ static int yolo_add(yolo_set *s, char *image, char *err, size_t errlen)
     }
     s->files[s->nfiles] = image;
     s->first[s->nfiles++] = s->nbox;
-    char *labels = yolo_label_name(image, s->path);
-    int rc = labels ? yolo_read_labels(s, labels, err, errlen) : 0;
+    char *labels;
+    int rc = yolo_label_name(image, s->path, &labels);
+    if (rc < 0)
+        cnnrt_errorf(err, errlen, image, "out of memory");
+    else if (labels)
+        rc = yolo_read_labels(s, labels, err, errlen);
     free(labels);
     s->first[s->nfiles] = s->nbox;
     int n = s->nbox - s->first[s->nfiles - 1];

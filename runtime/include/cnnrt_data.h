@@ -100,7 +100,9 @@ void cnnrt_data_close(cnnrt_dataset *d);    /* NULL is fine */
 /* An image file into x[c][h][w], floats in [0,1]: converted to c channels
  * (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; alpha is dropped, or 1 when the
  * file has none) and resized bilinear with half-pixel centres (PyTorch's
- * align_corners=False; no antialiasing).  0, or -1 with "'PATH': reason". */
+ * align_corners=False; no antialiasing).  0, or -1 with "'PATH': reason"
+ * and errno set: ENOMEM when memory ran out (the data sets then fail,
+ * where they skip a file that cannot be read or decoded). */
 int cnnrt_image_load(const char *path, int c, int h, int w, float *x,
                      char *err, size_t errlen);
 
