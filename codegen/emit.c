@@ -350,6 +350,7 @@ static void emit_struct(Emitter *e, int train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"
                    "    int training;\n", g->nparams ? 2 * g->nparams : 1);
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
+               "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
 
@@ -406,7 +407,8 @@ static void emit_lifecycle(Emitter *e, int train)
                "    char *p = (char *)mem + (64 - (uintptr_t)mem %% 64) %% 64;\n"
                "    %s *m = (%s *)p;\n    p += STRUCT_BYTES;\n"
                "    m->params = carve(&p, NPARAMS);\n    m->stats = carve(&p, NSTATS);\n"
-               "    m->arena = carve(&p, ARENA);\n", m, m, e->M, e->M, m, m);
+               "    m->arena = carve(&p, ARENA);\n"
+               "    m->ctx.threads = 1;\n", m, m, e->M, e->M, m, m);
     if (e->L->nderived)
         fprintf(f, "    m->derived = carve(&p, %ld);\n", e->L->nderived);
     if (train) {

@@ -20,7 +20,7 @@
 
 #include "../support/alloc.h"
 #include "../support/diag.h"
-#include "../runtime/cnnrt.h"
+#include "../runtime/include/cnnrt_abi.h"
 
 enum op {
 #define OP(name, nin, flags, args) OP_##name,

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "ir.h"
-#include "../runtime/cnnrt.h"
 
 #define MAX_SAMPLE_FLOATS ((long)INT_MAX)
 

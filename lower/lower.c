@@ -165,11 +165,14 @@ static char *comment(const Graph *g, const Node *n)
                 act_names[n->act], base, n->loc.line, in, out, from);
 }
 
+/* every kernel takes the model's context first */
 Call *lower_call(Lowering *l, const Node *n, const char *kernel)
 {
     const Graph *g = l->L->g;
     Call *c = append(l->list, kernel, (int)(n - g->nodes));
     c->comment = comment(g, n);
+    if (kernel)
+        arg_ctx(c);
     return c;
 }
 
@@ -244,6 +247,7 @@ static void lower_fold(Lowered *L)
         L->nderived += (w->size + w->shape[0] + 15) / 16 * 16;
         const Node *b = &g->nodes[n->fold_bn - 1];
         Call *c = append(&L->fold, "cnnrt_fold_batchnorm", i);
+        arg_ctx(c);
         arg_int(c, w->shape[0]);
         arg_long(c, w->size / w->shape[0]);
         arg_param(c, n, conv_par_weight);
@@ -266,6 +270,7 @@ static void lower_update(Lowered *L)
         [OPT_RMSPROP] = "cnnrt_rmsprop_update", [OPT_ADAM] = "cnnrt_adam_update",
     };
     Call *c = append(&L->update, kernels[t->opt], -1);
+    arg_ctx(c);
     push(c)->kind = ARG_NPARAMS;
     arg_buffer(c, BUF_PARAMS);
     arg_buffer(c, BUF_GRADS);

@@ -89,11 +89,7 @@ void lower_conv(Lowering *l, const Node *n)
         arg_grad(c, n, conv_par_weight);
         arg_grad(c, n, conv_par_bias);
     }
-    c->scratch = scratch_of(l, n);
-    if (c->scratch >= 0)        /* until the kernel context carries it */
-        arg_value(c, c->scratch);
-    else
-        arg_null(c);
+    c->scratch = scratch_of(l, n);      /* through the context */
 }
 
 void lower_dense(Lowering *l, const Node *n)
