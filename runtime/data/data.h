@@ -51,10 +51,6 @@ cnnrt_dataset *cnnrt_image_open(const char *path, int c, int h, int w, int tsize
  * look at the header, not a full decode): 0, or -1 with err. */
 int cnnrt_image_check(const char *path, char *err, size_t errlen);
 
-/* ---- idx.c: an IDX image file and its labels (see cnnrt_data_open) ---- */
-cnnrt_dataset *cnnrt_idx_open(const char *path, const char *labels, int c, int h, int w,
-                              int tsize, int need_labels, char *err, size_t errlen);
-
 /* ---- yolo.c ---- */
 cnnrt_dataset *cnnrt_yolo_open(const char *path, int c, int h, int w, int tsize,
                                char *err, size_t errlen);
