@@ -2,7 +2,7 @@
 # libcnnrt_data.a, libcnnrt_train.a and their union libcnnrt.a), the tests,
 # and runs the demo and benchmarks.  GNU make; everything lands in build/.
 #
-#   make            cnnc and build/libcnnrt.a
+#   make            cnnc and the runtime libraries (build/libcnnrt*.a)
 #   make check      unit suites (Check), golden diagnostics, generated-code tests
 #   make asan       the same suite under AddressSanitizer and UBSan
 #   make demo       LeNet-5 on Fashion-MNIST, end to end

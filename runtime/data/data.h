@@ -1,7 +1,13 @@
-/* data.h — what the runtime's data files share among themselves (idx.c,
- * image.c, yolo.c, augment.c, loader.c, dump.c): internal to
- * libcnnrt_data.a, not part of its public API (cnnrt_data.h), and not for
- * generated code or the trainer.
+/* data.h — what the runtime's data files share among themselves: internal
+ * to libcnnrt_data.a, not part of its public API (cnnrt_data.h), and not
+ * for generated code or the trainer.
+ *
+ * The files call each other in one direction only, from the top:
+ *   dataset.c (cnnrt_data_open)  -> idx.c, image.c, yolo.c
+ *   dump.c -> loader.c -> augment.c -> image.c (resampling)
+ *   yolo.c -> augment.c (box targets), image.c (decoding)
+ *   and at the bottom, calling none of the others: common.c (the
+ *   helpers below) and gzip.c (cnnrt_read_file)
  */
 #ifndef CNNRT_DATA_INTERNAL_H
 #define CNNRT_DATA_INTERNAL_H
@@ -10,6 +16,7 @@
 
 /* (cnnrt_errorf, "'PATH': message" into err, is in cnnrt.h) */
 
+/* ---- common.c ---- */
 /* "warning: " and the message on stderr, for files a data set leaves out */
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
@@ -22,6 +29,10 @@ char *cnnrt_strdup(const char *s);
 /* 0 when i is a sample of d; else -1 with "'PATH': sample i of N does not
  * exist" (every get() starts with it) */
 int cnnrt_data_check_index(const cnnrt_dataset *d, int i, char *err, size_t errlen);
+
+/* ---- idx.c: an IDX image file and its labels (cnnrt_data_open's rules) ---- */
+cnnrt_dataset *cnnrt_idx_open(const char *path, const char *labels, int c, int h, int w,
+                              int tsize, int need_labels, char *err, size_t errlen);
 
 /* ---- image.c ---- */
 /* Bilinear resampling, half-pixel centres, edges clamped.  src is

@@ -1,5 +1,4 @@
-/* idx.c — data sets from IDX files (the MNIST format), and cnnrt_data_open,
- * the one entry point that picks a loader for a DATA argument.
+/* idx.c — data sets from IDX files (the MNIST format).
  *
  * IDX: two zero bytes, an element type (0x08 u8, 0x0D float32; the others
  * are refused), the number of dimensions, that many big-endian u32 sizes,
@@ -9,10 +8,8 @@
  *
  * Every check happens at open: shape against the model, label count,
  * label range.  After that get() cannot fail for an index in range.
- * cnnrt_data_open sends folders and image files to image.c and `.txt`
- * lists to yolo.c; everything else is taken for IDX.  The few helpers
- * every data file uses (cnnrt_warn, cnnrt_strdup, cnnrt_data_check_index;
- * data.h) live here.  Not here: shuffling and augmentation (loader.c, augment.c).
+ * Not here: which loader a DATA argument goes to (dataset.c), shuffling
+ * and augmentation (loader.c, augment.c).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -47,33 +44,6 @@ typedef struct {
     idx_file images, labels;    /* labels.buf NULL when unlabelled */
     long sample;            /* elements per image: c*h*w */
 } idx_set;
-
-/* shared with the other data files (data.h) */
-void cnnrt_warn(const char *fmt, ...)
-{
-    va_list ap;
-    fflush(stdout);
-    fputs("warning: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-int cnnrt_data_check_index(const cnnrt_dataset *d, int i, char *err, size_t errlen)
-{
-    if (i >= 0 && i < d->count)
-        return 0;
-    cnnrt_errorf(err, errlen, d->path, "sample %d of %d does not exist", i, d->count);
-    return -1;
-}
-
-char *cnnrt_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    return p ? memcpy(p, s, n) : NULL;
-}
 
 static uint32_t idx_be32(const unsigned char *p)
 {
@@ -330,8 +300,8 @@ static int idx_labels_beside(const char *images, char **out)
     return 0;
 }
 
-static cnnrt_dataset *idx_open(const char *path, const char *labels, int c, int h, int w,
-                               int tsize, int need_labels, char *err, size_t errlen)
+cnnrt_dataset *cnnrt_idx_open(const char *path, const char *labels, int c, int h, int w,
+                              int tsize, int need_labels, char *err, size_t errlen)
 {
     idx_set *s = calloc(1, sizeof *s);
     char *beside = NULL;
@@ -379,40 +349,4 @@ fail:
     if (s)
         idx_close(&s->base);
     return NULL;
-}
-
-cnnrt_dataset *cnnrt_data_open(const char *path, const char *labels,
-                               int c, int h, int w, int tsize, int need_labels,
-                               char *err, size_t errlen)
-{
-    if (err && errlen)
-        err[0] = 0;
-    if (c < 1 || h < 1 || w < 1 || tsize < 0) {
-        cnnrt_errorf(err, errlen, path, "bad sample shape %dx%dx%d", c, h, w);
-        errno = EINVAL;
-        return NULL;
-    }
-    struct stat st;
-    size_t n = strlen(path);
-    int dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-    int list = n > 4 && !strcasecmp(path + n - 4, ".txt");
-    if ((dir || list || cnnrt_is_image_name(path)) && labels) {
-        cnnrt_errorf(err, errlen, labels, "label files go with IDX data; '%s' is %s", path,
-                     dir ? "a folder (its class folders are the labels)"
-                     : list ? "a list (its images have YOLO label files beside them)"
-                     : "an image file");
-        errno = EINVAL;
-        return NULL;
-    }
-    if (list)
-        return cnnrt_yolo_open(path, c, h, w, tsize, err, errlen);
-    if (dir || cnnrt_is_image_name(path))
-        return cnnrt_image_open(path, c, h, w, tsize, need_labels, err, errlen);
-    return idx_open(path, labels, c, h, w, tsize, need_labels, err, errlen);
-}
-
-void cnnrt_data_close(cnnrt_dataset *d)
-{
-    if (d)
-        d->close(d);
 }

@@ -1,5 +1,5 @@
 /* yolo.c — detection data: a `.txt` list of image files, each with a
- * YOLO-format label file beside it (cnnrt.h, "image data and
+ * YOLO-format label file beside it (cnnrt_data.h, "image data and
  * augmentation", says where the label files are looked for).
  *
  * Every label file is read and checked at open, so a bad value is
