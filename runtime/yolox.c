@@ -90,8 +90,8 @@ static int gt_row(const cnnrt_yolox_geom *g, const float *target, int i, int r, 
 typedef struct {
     long    na;
     int     ng;         /* ground truths taking part */
-    double *box;        /* [na][5] decoded corners x1, y1, x2, y2, and area */
-    double *centre;     /* [na][3] cell centre x, y, centre radius in pixels */
+    double *px1, *py1, *px2, *py2, *parea;  /* [na] decoded boxes, corners */
+    double *ccx, *ccy, *crad;   /* [na] cell centre, centre radius, in pixels */
     double *clsterm;    /* [na][classes] bce_sum's class part, see work_image */
     double *s0;         /* [na] bce_sum against all-zero classes */
     double *iou, *cost; /* [ncand] of the ground truth at hand */
@@ -110,7 +110,7 @@ typedef struct {
 long cnnrt_yolox_assign_scratch(const cnnrt_yolox_geom *g)
 {
     long na = cnnrt_yolox_anchors(g), mb = g->max_boxes;
-    long doubles = na * (5 + 3 + g->classes + 4) + g->topk + 4 * mb;
+    long doubles = na * (8 + g->classes + 4) + g->topk + 4 * mb;
     long ints = na * 4 + g->topk + 2 * mb;
     return 2 * doubles + ints + (mb * na + 3) / 4 + 1;
 }
@@ -120,8 +120,14 @@ static work work_carve(const cnnrt_yolox_geom *g, float *scratch)
     work w;
     long na = w.na = cnnrt_yolox_anchors(g), mb = g->max_boxes;
     double *d = (double *)scratch;      /* malloc'd: aligned for double */
-    w.box = d, d += 5 * na;
-    w.centre = d, d += 3 * na;
+    w.px1 = d, d += na;
+    w.py1 = d, d += na;
+    w.px2 = d, d += na;
+    w.py2 = d, d += na;
+    w.parea = d, d += na;
+    w.ccx = d, d += na;
+    w.ccy = d, d += na;
+    w.crad = d, d += na;
     w.clsterm = d, d += na * g->classes;
     w.s0 = d, d += na;
     w.iou = d, d += na;
@@ -161,19 +167,21 @@ static void work_image(const cnnrt_yolox_geom *g, const float *const *outs,
     for (int l = 0; l < g->levels; l++)
         for (int y = 0; y < g->h[l]; y++)
             for (int x = 0; x < g->w[l]; x++, a++) {
-                double s = g->stride[l], *c = w->centre + 3 * a;
-                c[0] = (x + 0.5) * s, c[1] = (y + 0.5) * s, c[2] = g->center_radius * s;
+                double s = g->stride[l];
+                w->ccx[a] = (x + 0.5) * s, w->ccy[a] = (y + 0.5) * s;
+                w->crad[a] = g->center_radius * s;
                 w->clev[a] = l, w->ccell[a] = y * g->w[l] + x;
             }
     for (a = 0; a < w->na; a++) {
-        double s = g->stride[w->clev[a]], *b = w->box + 5 * a;
+        double s = g->stride[w->clev[a]];
         int gx = w->ccell[a] % g->w[w->clev[a]], gy = w->ccell[a] / g->w[w->clev[a]];
         double cx = (raw(g, outs, w, i, a, 0) + gx) * s;
         double cy = (raw(g, outs, w, i, a, 1) + gy) * s;
         double bw = exp(raw(g, outs, w, i, a, 2)) * s;
         double bh = exp(raw(g, outs, w, i, a, 3)) * s;
-        b[0] = cx - bw / 2, b[1] = cy - bh / 2, b[2] = cx + bw / 2, b[3] = cy + bh / 2;
-        b[4] = bw * bh;
+        w->px1[a] = cx - bw / 2, w->py1[a] = cy - bh / 2;
+        w->px2[a] = cx + bw / 2, w->py2[a] = cy + bh / 2;
+        w->parea[a] = bw * bh;
         double so = sigmoid(raw(g, outs, w, i, a, 4)), s0 = 0;
         for (int c = 0; c < g->classes; c++) {
             double p = sqrt(sigmoid(raw(g, outs, w, i, a, 5 + c)) * so);
@@ -196,28 +204,37 @@ static void work_image(const cnnrt_yolox_geom *g, const float *const *outs,
     }
 }
 
-/* where anchor a's centre lies with respect to ground truth k: bit 1 in
- * the box, bit 2 in the centre square (both strictly inside) */
-static int where(const work *w, long a, int k)
+/* where the anchors' centres lie with respect to ground truth k, into
+ * in[k][]: bit 1 in the box, bit 2 in the centre square (both strictly
+ * inside); ORed into hit[] (branch-free, so that it vectorizes) */
+static void where(work *w, int k, unsigned char *hit)
 {
-    const double *c = w->centre + 3 * a, *q = w->gt + 4 * k;
-    double x = c[0], y = c[1], r = c[2];
+    const double *q = w->gt + 4 * k;
     double qx = (q[0] + q[2]) / 2, qy = (q[1] + q[3]) / 2;
-    int in_box = x > q[0] && x < q[2] && y > q[1] && y < q[3];
-    int in_ctr = x > qx - r && x < qx + r && y > qy - r && y < qy + r;
-    return in_box | in_ctr << 1;
+    unsigned char *in = w->in + k * w->na;
+    for (long a = 0; a < w->na; a++) {
+        double x = w->ccx[a], y = w->ccy[a], r = w->crad[a];
+        int in_box = (x > q[0]) & (x < q[2]) & (y > q[1]) & (y < q[3]);
+        int in_ctr = (x > qx - r) & (x < qx + r) & (y > qy - r) & (y < qy + r);
+        in[a] = (unsigned char)(in_box | in_ctr << 1);
+        hit[a] |= in[a];
+    }
 }
 
-/* IoU of anchor a's decoded box and ground truth k, both as corners */
-static double pair_iou(const work *w, long a, int k)
+/* IoU of ground truth k and the decoded boxes of the candidates, into
+ * w->iou[] (no epsilon; 0 without overlap) */
+static void cand_iou(work *w, int k, int ncand)
 {
-    const double *p = w->box + 5 * a, *q = w->gt + 4 * k;
-    double iw = (p[2] < q[2] ? p[2] : q[2]) - (p[0] > q[0] ? p[0] : q[0]);
-    double ih = (p[3] < q[3] ? p[3] : q[3]) - (p[1] > q[1] ? p[1] : q[1]);
-    if (iw <= 0 || ih <= 0)
-        return 0;
-    double inter = iw * ih, u = p[4] + (q[2] - q[0]) * (q[3] - q[1]) - inter;
-    return u > 0 ? inter / u : 0;
+    const double *q = w->gt + 4 * k;
+    double qa = (q[2] - q[0]) * (q[3] - q[1]);
+    for (int j = 0; j < ncand; j++) {
+        long a = w->cand[j];
+        double iw = (w->px2[a] < q[2] ? w->px2[a] : q[2]) - (w->px1[a] > q[0] ? w->px1[a] : q[0]);
+        double ih = (w->py2[a] < q[3] ? w->py2[a] : q[3]) - (w->py1[a] > q[1] ? w->py1[a] : q[1]);
+        double inter = iw > 0 && ih > 0 ? iw * ih : 0;
+        double u = w->parea[a] + qa - inter;
+        w->iou[j] = u > 0 ? inter / u : 0;
+    }
 }
 
 /* keep the m best (v, i) pairs seen so far in vals/idx, best first;
@@ -248,13 +265,13 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
         match[a] = -1, miou[a] = 0;
     work_image(g, outs, target, w, i);
     /* candidates: in box or in centre of any ground truth */
-    for (long a = 0; a < na; a++) {
-        int hit = 0;
-        for (int k = 0; k < w->ng; k++)
-            hit |= w->in[k * na + a] = (unsigned char)where(w, a, k);
-        if (hit)
+    unsigned char *hit = (unsigned char *)w->bestg;     /* free until below */
+    memset(hit, 0, (size_t)na);
+    for (int k = 0; k < w->ng; k++)
+        where(w, k, hit);
+    for (long a = 0; a < na; a++)
+        if (hit[a])
             w->cand[ncand++] = (int)a;
-    }
     if (ncand == 0)
         return;
     for (long a = 0; a < na; a++)
@@ -262,10 +279,10 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
     int k0 = g->topk < ncand ? g->topk : ncand;
     for (int k = 0; k < w->ng; k++) {
         int cls = w->gcls[k], m = 0;
+        cand_iou(w, k, ncand);
         for (int j = 0; j < ncand; j++) {
             long a = w->cand[j];
-            double iou = pair_iou(w, a, k);
-            w->iou[j] = iou;
+            double iou = w->iou[j];
             w->cost[j] = w->s0[a] + w->clsterm[a * g->classes + cls]
                        + (iou > 0 ? -3 * log(iou + 1e-8) : COST_NO_IOU)
                        + (w->in[k * na + a] == 3 ? 0 : COST_NOT_CENTRED);

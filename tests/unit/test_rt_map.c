@@ -41,6 +41,14 @@ static void two_gts(float *gt)
     gt_box(gt, 1, 1, 20, 20, 40, 30);
 }
 
+/* a map of `classes` classes, and gt holding one class 0 box at (0,0)-(10,10) */
+static cnnrt_map *one_box(float *gt, int classes)
+{
+    gt_clear(gt);
+    gt_box(gt, 0, 0, 0, 0, 10, 10);
+    return cnnrt_map_new(classes);
+}
+
 static void result(cnnrt_map *m, int want_present, double *map50, double *map,
                    double *ap50, double *ap)
 {
@@ -71,9 +79,7 @@ END_TEST
 START_TEST(test_half)
 {
     float gt[MAXB * 5];
-    cnnrt_map *m = cnnrt_map_new(2);
-    gt_clear(gt);
-    gt_box(gt, 0, 0, 0, 0, 10, 10);
+    cnnrt_map *m = one_box(gt, 2);
     cnnrt_det d = det(0, 0.8f, 0, 0, 10, 10);
     cnnrt_map_add(m, &d, 1, gt, MAXB);
     cnnrt_map_add(m, NULL, 0, gt, MAXB);
@@ -110,9 +116,7 @@ END_TEST
 START_TEST(test_duplicates)
 {
     float gt[MAXB * 5];
-    cnnrt_map *m = cnnrt_map_new(1);
-    gt_clear(gt);
-    gt_box(gt, 0, 0, 0, 0, 10, 10);
+    cnnrt_map *m = one_box(gt, 1);
     gt_box(gt, 1, 0, 30, 0, 40, 10);
     cnnrt_det d[3] = { det(0, 0.7f, 30, 0, 40, 10), det(0, 0.9f, 0, 0, 10, 10),
                        det(0, 0.8f, 0.5f, 0, 10, 10) };
@@ -127,9 +131,7 @@ END_TEST
 START_TEST(test_iou_thresholds)
 {
     float gt[MAXB * 5];
-    cnnrt_map *m = cnnrt_map_new(1);
-    gt_clear(gt);
-    gt_box(gt, 0, 0, 0, 0, 10, 10);
+    cnnrt_map *m = one_box(gt, 1);
     cnnrt_det d = det(0, 0.5f, 0, 0, 10, 7.2f);
     cnnrt_map_add(m, &d, 1, gt, MAXB);
     double map50, map, ap50[1], ap[1];
@@ -146,10 +148,8 @@ END_TEST
 START_TEST(test_rank_across_images)
 {
     float gt[MAXB * 5], empty[MAXB * 5];
-    cnnrt_map *m = cnnrt_map_new(1);
-    gt_clear(gt);
+    cnnrt_map *m = one_box(gt, 1);
     gt_clear(empty);
-    gt_box(gt, 0, 0, 0, 0, 10, 10);
     cnnrt_det hit = det(0, 0.6f, 0, 0, 10, 10), miss = det(0, 0.9f, 0, 0, 10, 10);
     cnnrt_map_add(m, &hit, 1, gt, MAXB);
     cnnrt_map_add(m, &miss, 1, empty, MAXB);
@@ -164,9 +164,7 @@ END_TEST
 START_TEST(test_best_overlap)
 {
     float gt[MAXB * 5];
-    cnnrt_map *m = cnnrt_map_new(1);
-    gt_clear(gt);
-    gt_box(gt, 0, 0, 0, 0, 10, 10);
+    cnnrt_map *m = one_box(gt, 1);
     gt_box(gt, 1, 0, 2, 0, 12, 10);     /* IoU 8/12 with the first */
     cnnrt_det d[2] = { det(0, 0.9f, 2, 0, 12, 10), det(0, 0.8f, 0, 0, 10, 10) };
     cnnrt_map_add(m, d, 2, gt, MAXB);
