@@ -107,11 +107,18 @@ typedef struct {
     unsigned char *in;  /* [ng][na] bit 1 in box, bit 2 in centre square */
 } work;
 
+/* room for the largest IoUs (topk of them) or the k cheapest (k <= topk,
+ * but at least 1) */
+static int top_cap(const cnnrt_yolox_geom *g)
+{
+    return g->topk > 1 ? g->topk : 1;
+}
+
 long cnnrt_yolox_assign_scratch(const cnnrt_yolox_geom *g)
 {
     long na = cnnrt_yolox_anchors(g), mb = g->max_boxes;
-    long doubles = na * (8 + g->classes + 4) + g->topk + 4 * mb;
-    long ints = na * 4 + g->topk + 2 * mb;
+    long doubles = na * (8 + g->classes + 4) + top_cap(g) + 4 * mb;
+    long ints = na * 4 + top_cap(g) + 2 * mb;
     return 2 * doubles + ints + (mb * na + 3) / 4 + 1;
 }
 
@@ -133,14 +140,14 @@ static work work_carve(const cnnrt_yolox_geom *g, float *scratch)
     w.iou = d, d += na;
     w.cost = d, d += na;
     w.best = d, d += na;
-    w.topv = d, d += g->topk;
+    w.topv = d, d += top_cap(g);
     w.gt = d, d += 4 * mb;
     int *k = (int *)d;
     w.cand = k, k += na;
     w.bestg = k, k += na;
     w.clev = k, k += na;
     w.ccell = k, k += na;
-    w.topi = k, k += g->topk;
+    w.topi = k, k += top_cap(g);
     w.gcls = k, k += mb;
     w.grow = k, k += mb;
     w.in = (unsigned char *)k;
@@ -276,7 +283,7 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
         return;
     for (long a = 0; a < na; a++)
         w->best[a] = INFINITY, w->bestg[a] = -1;
-    int k0 = g->topk < ncand ? g->topk : ncand;
+    int k0 = g->topk < ncand ? g->topk : ncand;      /* may be 0 */
     for (int k = 0; k < w->ng; k++) {
         int cls = w->gcls[k], m = 0;
         cand_iou(w, k, ncand);
@@ -286,7 +293,8 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
             w->cost[j] = w->s0[a] + w->clsterm[a * g->classes + cls]
                        + (iou > 0 ? -3 * log(iou + 1e-8) : COST_NO_IOU)
                        + (w->in[k * na + a] == 3 ? 0 : COST_NOT_CENTRED);
-            top_insert(w->topv, w->topi, &m, k0, iou, j, 1);
+            if (k0 > 0)
+                top_insert(w->topv, w->topi, &m, k0, iou, j, 1);
         }
         double sum = 0;
         for (int j = 0; j < m; j++)

@@ -339,6 +339,11 @@ START_TEST(test_dynamic_k)
     predict(o, 1, 2, 16, 16, 8, 16);
     g.topk = 3;
     ck_assert_int_eq(assign_mask(&g, o, t, m, miou), BIT(1, 1) | BIT(2, 1));
+    /* topk = 0 sums nothing: k = 1, one of the two exact ones */
+    g.topk = 0;
+    int one = assign_mask(&g, o, t, m, miou);
+    ck_assert_int_eq(__builtin_popcount(one), 1);
+    ck_assert(one & (BIT(1, 1) | BIT(2, 1)));
     g.topk = 10;
     /* IoUs 0.5 outside the box and 0.25 in it (the other cells' tiny
      * boxes add ~1e-4): k = max(1, trunc(0.75)) = 1, and the cell in box
