@@ -78,4 +78,32 @@ typedef struct cnnrt_ctx {
  * in the arena for each conv call */
 long cnnrt_conv_scratch(const cnnrt_conv *g);
 
+/* ---- detection (DETECTION.md; the kernels are in cnnrt_det.h) ----
+ * The detect outputs of a model are its levels, in output order: level l
+ * is [n][5+classes][h[l]][w[l]], its cells stride[l] input pixels apart. */
+#define CNNRT_DET_LEVELS 8      /* detect outputs of a model, at most */
+
+typedef struct {
+    int   classes;
+    int   levels;
+    int   h[CNNRT_DET_LEVELS], w[CNNRT_DET_LEVELS], stride[CNNRT_DET_LEVELS];
+    /* the loss's parameters: loss = yolox(...) and max_boxes */
+    float reg_weight;           /* 5.0 */
+    float center_radius;        /* 2.5 */
+    int   topk;                 /* 10 */
+    int   max_boxes;            /* ground-truth rows per sample of target */
+} cnnrt_yolox_geom;
+
+/* a detection: image index in the call, class, score, corners in input
+ * pixels (what `<m>_detect` returns) */
+typedef struct { int image, cls; float score, x1, y1, x2, y2; } cnnrt_det;
+
+/* anchors of one image: the sum of h*w over the levels */
+long cnnrt_yolox_anchors(const cnnrt_yolox_geom *g);
+/* floats of scratch: the yolox loss of n samples; its assignment alone;
+ * detection (decoding and NMS) */
+long cnnrt_yolox_scratch(const cnnrt_yolox_geom *g, int n);
+long cnnrt_yolox_assign_scratch(const cnnrt_yolox_geom *g);
+long cnnrt_detect_scratch(const cnnrt_yolox_geom *g);
+
 #endif

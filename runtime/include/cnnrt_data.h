@@ -164,4 +164,20 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
                          int naug, uint64_t seed, const char *dir, int n,
                          char *err, size_t errlen);
 
+/* ---- detections drawn into pictures (draw.c), for predict --draw ----
+ * img: h rows of w pixels of R, G, B bytes; all drawing is clipped. */
+void cnnrt_draw_color(int cls, unsigned char *rgb);     /* class colour */
+/* the rectangle with corners (x1, y1), (x2, y2) included: outline or fill */
+void cnnrt_draw_rect(unsigned char *img, int w, int h, int x1, int y1, int x2, int y2,
+                     const unsigned char *rgb, int fill);
+/* s in the built-in 5x7 font, top left at (x, y), each font pixel
+ * scale x scale, glyphs 6 font pixels apart; returns the advance in pixels */
+int  cnnrt_draw_text(unsigned char *img, int w, int h, int x, int y, const char *s,
+                     const unsigned char *rgb, int scale);
+/* detection d (input pixels, scaled by sx, sy to the picture): its box in
+ * its class colour, two pixels thick, and a label "name score" (the class
+ * number when name is NULL) in black on a strip of that colour */
+void cnnrt_draw_det(unsigned char *img, int w, int h, const cnnrt_det *d, const char *name,
+                    float sx, float sy);
+
 #endif

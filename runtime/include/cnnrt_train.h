@@ -65,4 +65,26 @@ void cnnrt_progress_batch(cnnrt_progress *p, int n, double loss, int correct);
 /* the epoch summary; val_n == 0 when there is no validation set */
 void cnnrt_progress_end(cnnrt_progress *p, double val_loss, double val_acc, long val_n);
 
+/* ---- COCO-style mAP (map.c), for eval of a detection model ----
+ * Accumulates the detections and ground truths of many images, then
+ * reports per-class AP: greedy matching by descending score, each ground
+ * truth matched once (to the unmatched one of its class with the highest
+ * IoU >= t; duplicates are false positives), precision made monotone and
+ * read at the 101 recalls 0, 0.01, .., 1; at t = 0.5 and averaged over
+ * t = 0.5, 0.55, .., 0.95.  The means run over the classes that have
+ * ground truth. */
+typedef struct cnnrt_map cnnrt_map;
+
+cnnrt_map *cnnrt_map_new(int classes);      /* NULL when out of memory */
+void       cnnrt_map_free(cnnrt_map *m);    /* NULL is fine */
+/* one image: its detections (any order; image is ignored) and its ground
+ * truths gt[max_boxes][5] as in yolox targets; -1 when out of memory */
+int  cnnrt_map_add(cnnrt_map *m, const cnnrt_det *dets, int ndet,
+                   const float *gt, int max_boxes);
+/* the means (0 without any ground truth); ap50[c], ap[c] per class (-1
+ * for a class without ground truth; either may be NULL); returns the
+ * number of classes with ground truth, -1 when out of memory */
+int  cnnrt_map_result(const cnnrt_map *m, double *map50, double *map,
+                      double *ap50, double *ap);
+
 #endif

@@ -8,6 +8,7 @@
  * the order in which detections were added.
  */
 #include "cnnrt_det.h"
+#include "cnnrt_train.h"
 
 #include <stdlib.h>
 #include <string.h>

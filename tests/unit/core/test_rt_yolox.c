@@ -44,7 +44,7 @@ static long level_size(const Case *c, int l)
 static void fixture_path(char *buf, size_t len, const char *name)
 {
     const char *self = __FILE__;
-    const char *unit = strstr(self, "unit/test_rt_yolox.c");
+    const char *unit = strstr(self, "unit/core/test_rt_yolox.c");
     if (unit)
         snprintf(buf, len, "%.*sfixtures/%s", (int)(unit - self), self, name);
     else
@@ -145,7 +145,7 @@ static void free_case(Case *c)
 /* ---- running the loss on a case ---- */
 typedef struct {
     float *d[CNNRT_DET_LEVELS];
-    float *scratch;
+    cnnrt_ctx ctx;          /* its scratch: cnnrt_yolox_scratch floats */
     int *match;
     float *miou;
 } Run;
@@ -156,7 +156,7 @@ static Run run_new(const Case *c)
     for (int l = 0; l < c->g.levels; l++)
         r.d[l] = malloc(level_size(c, l) * sizeof(float));
     long total = c->n * cnnrt_yolox_anchors(&c->g);
-    r.scratch = malloc(cnnrt_yolox_scratch(&c->g, c->n) * sizeof(float));
+    r.ctx = (cnnrt_ctx){ malloc(cnnrt_yolox_scratch(&c->g, c->n) * sizeof(float)), 1, NULL };
     r.match = malloc(total * sizeof(int));
     r.miou = malloc(total * sizeof(float));
     return r;
@@ -166,7 +166,7 @@ static void run_free(const Case *c, Run *r)
 {
     for (int l = 0; l < c->g.levels; l++)
         free(r->d[l]);
-    free(r->scratch), free(r->match), free(r->miou);
+    free(r->ctx.scratch), free(r->match), free(r->miou);
 }
 
 static const float *const *outs_of(const Case *c)
@@ -183,10 +183,10 @@ START_TEST(test_reference)
     for (int k = 0; k < nc; k++) {
         Case *c = &cs[k];
         Run r = run_new(c);
-        float loss = cnnrt_yolox_loss(&c->g, c->n, outs_of(c), c->target, r.d, r.scratch);
+        float loss = cnnrt_yolox_loss(&r.ctx, &c->g, c->n, outs_of(c), c->target, r.d);
         /* the assignment, then the loss and gradient it led to */
         long total = c->n * cnnrt_yolox_anchors(&c->g), fg = 0;
-        cnnrt_yolox_assign(&c->g, c->n, outs_of(c), c->target, r.match, r.miou, r.scratch);
+        cnnrt_yolox_assign(&r.ctx, &c->g, c->n, outs_of(c), c->target, r.match, r.miou);
         double miou_err = 0;
         for (long a = 0; a < total; a++) {
             ck_assert_msg(r.match[a] == c->match[a], "%s: anchor %ld matched to %d, torch %d",
@@ -231,8 +231,8 @@ START_TEST(test_finite_differences)
     for (int k = 0; k < nc; k++) {
         Case *c = &cs[k];
         Run r = run_new(c);
-        cnnrt_yolox_assign(&c->g, c->n, outs_of(c), c->target, r.match, r.miou, r.scratch);
-        cnnrt_yolox_loss_fixed(&c->g, c->n, outs_of(c), c->target, r.match, r.miou, r.d);
+        cnnrt_yolox_assign(&r.ctx, &c->g, c->n, outs_of(c), c->target, r.match, r.miou);
+        cnnrt_yolox_loss_fixed(NULL, &c->g, c->n, outs_of(c), c->target, r.match, r.miou, r.d);
         int bad = 0;
         long checked = 0;
         double worst = 0;
@@ -241,10 +241,10 @@ START_TEST(test_finite_differences)
                 float x = c->out[l][e];
                 float xp = x + 1e-3f, xm = x - 1e-3f;
                 c->out[l][e] = xp;
-                double lp = cnnrt_yolox_loss_fixed(&c->g, c->n, outs_of(c), c->target,
+                double lp = cnnrt_yolox_loss_fixed(NULL, &c->g, c->n, outs_of(c), c->target,
                                                    r.match, r.miou, NULL);
                 c->out[l][e] = xm;
-                double lm = cnnrt_yolox_loss_fixed(&c->g, c->n, outs_of(c), c->target,
+                double lm = cnnrt_yolox_loss_fixed(NULL, &c->g, c->n, outs_of(c), c->target,
                                                    r.match, r.miou, NULL);
                 c->out[l][e] = x;
                 double fd = (lp - lm) / ((double)xp - xm), an = r.d[l][e];
@@ -299,10 +299,10 @@ static void hand_outs(float *o, int classes)
 static int assign_mask(const cnnrt_yolox_geom *g, const float *o, const float *t,
                        int *m, float *miou)
 {
-    float *scratch = malloc(cnnrt_yolox_assign_scratch(g) * sizeof(float));
+    cnnrt_ctx ctx = { malloc(cnnrt_yolox_assign_scratch(g) * sizeof(float)), 1, NULL };
     const float *outs[1] = { o };
-    cnnrt_yolox_assign(g, 1, outs, t, m, miou, scratch);
-    free(scratch);
+    cnnrt_yolox_assign(&ctx, g, 1, outs, t, m, miou);
+    free(ctx.scratch);
     int mask = 0;
     for (int a = 0; a < HW; a++)
         if (m[a] >= 0)
@@ -403,8 +403,8 @@ START_TEST(test_no_boxes)
     }
     const float *outs[2] = { o0, o1 };
     float *douts[2] = { d0, d1 };
-    float *scratch = malloc(cnnrt_yolox_scratch(&g, n) * sizeof(float));
-    float loss = cnnrt_yolox_loss(&g, n, outs, t, douts, scratch);
+    cnnrt_ctx ctx = { malloc(cnnrt_yolox_scratch(&g, n) * sizeof(float)), 1, NULL };
+    float loss = cnnrt_yolox_loss(&ctx, &g, n, outs, t, douts);
     ck_assert_double_eq_tol(loss, want, 1e-5 * want);
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < nch; ch++)
@@ -414,7 +414,7 @@ START_TEST(test_no_boxes)
             }
     for (int k = 0; k < 2 * 8 * 4; k++)
         ck_assert_float_eq_tol(d1[k], (k / 4) % nch == 4 ? 1 / (1 + expf(-o1[k])) : 0, 1e-6);
-    free(scratch);
+    free(ctx.scratch);
 }
 END_TEST
 
@@ -433,20 +433,20 @@ START_TEST(test_more_boxes_than_cells)
                     1, 23, 25, 16, 14, 0, 9, 24, 12, 12, 1, 16, 16, 20, 20 };
     const float *outs[1] = { o };
     float *douts[1] = { d };
-    float *scratch = malloc(cnnrt_yolox_scratch(&g, 1) * sizeof(float));
-    cnnrt_yolox_assign(&g, 1, outs, t, m, miou, scratch);
+    cnnrt_ctx ctx = { malloc(cnnrt_yolox_scratch(&g, 1) * sizeof(float)), 1, NULL };
+    cnnrt_yolox_assign(&ctx, &g, 1, outs, t, m, miou);
     for (int a = 0; a < 4; a++) {
         ck_assert_int_ge(m[a], 0);
         ck_assert_int_lt(m[a], 6);
     }
     /* the full loss is the loss of that assignment; every cell is
      * foreground, so every objectness gradient is (sigmoid(z) - 1) / 4 */
-    float loss = cnnrt_yolox_loss(&g, 1, outs, t, douts, scratch);
-    double fixed = cnnrt_yolox_loss_fixed(&g, 1, outs, t, m, miou, NULL);
+    float loss = cnnrt_yolox_loss(&ctx, &g, 1, outs, t, douts);
+    double fixed = cnnrt_yolox_loss_fixed(NULL, &g, 1, outs, t, m, miou, NULL);
     ck_assert_double_eq_tol(loss, fixed, 1e-6 * fixed);
     for (int a = 0; a < 4; a++)
         ck_assert_float_eq_tol(d[16 + a], (1 / (1 + expf(-o[16 + a])) - 1) / 4, 1e-6);
-    free(scratch);
+    free(ctx.scratch);
 }
 END_TEST
 
@@ -479,20 +479,20 @@ START_TEST(test_time_batch16)
     }
     const float *outs[2] = { o0, o1 };
     float *douts[2] = { d0, d1 };
-    float *scratch = malloc(cnnrt_yolox_scratch(&g, n) * sizeof(float));
+    cnnrt_ctx ctx = { malloc(cnnrt_yolox_scratch(&g, n) * sizeof(float)), 1, NULL };
     struct timespec a, b;
     const int reps = 10;
     float loss = 0;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (int r = 0; r < reps; r++)
-        loss = cnnrt_yolox_loss(&g, n, outs, t, douts, scratch);
+        loss = cnnrt_yolox_loss(&ctx, &g, n, outs, t, douts);
     clock_gettime(CLOCK_MONOTONIC, &b);
     double ms = ((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6) / reps;
     printf("yolox loss+backward, batch 16, 128x128, levels 16x16+8x8, 10 classes, "
            "50 boxes: %.2f ms (loss %.4f)\n", ms, loss);
     ck_assert(isfinite(loss));
     ck_assert_double_lt(ms, 1000);
-    free(o0), free(o1), free(d0), free(d1), free(t), free(scratch);
+    free(o0), free(o1), free(d0), free(d1), free(t), free(ctx.scratch);
 }
 END_TEST
 

@@ -1,6 +1,6 @@
 /* detect.c — from raw detect outputs to detections, what `<m>_detect` does
  * after its eval-mode forward: decode every anchor's box (DETECTION.md
- * section 3), score it with sigmoid(obj) * sigmoid(best class logit), keep
+ * section 3), score it with det_sigmoid(obj) * det_sigmoid(best class logit), keep
  * those at or above the threshold, and run class-aware NMS per image.
  *
  * Boxes are in input pixels and are not clipped to the picture.  Ties in
@@ -8,6 +8,7 @@
  * the sort.  Not here: the forward itself (generated code), mAP (map.c).
  */
 #include "cnnrt_det.h"
+#include "gemm.h"          /* cnnrt_misuse */
 
 #include <math.h>
 
@@ -31,7 +32,7 @@ long cnnrt_detect_scratch(const cnnrt_yolox_geom *g)
 }
 
 /* does a come before b: higher score first, then a fixed order */
-static int before(const cnnrt_det *a, const cnnrt_det *b)
+static int det_before(const cnnrt_det *a, const cnnrt_det *b)
 {
     if (a->score != b->score)
         return a->score > b->score;
@@ -46,17 +47,17 @@ static int before(const cnnrt_det *a, const cnnrt_det *b)
     return a->y2 < b->y2;
 }
 
-/* heap sort into before() order (no allocation, unlike some qsorts): the
+/* heap sort into det_before() order (no allocation, unlike some qsorts): the
  * root of the heap is the element that comes last, moved to the end */
-static void sift(cnnrt_det *d, long i, long n)
+static void det_sift(cnnrt_det *d, long i, long n)
 {
     for (;;) {
         long c = 2 * i + 1;
         if (c >= n)
             return;
-        if (c + 1 < n && before(&d[c], &d[c + 1]))
+        if (c + 1 < n && det_before(&d[c], &d[c + 1]))
             c++;
-        if (!before(&d[i], &d[c]))
+        if (!det_before(&d[i], &d[c]))
             return;
         cnnrt_det t = d[i];
         d[i] = d[c], d[c] = t;
@@ -64,25 +65,25 @@ static void sift(cnnrt_det *d, long i, long n)
     }
 }
 
-static void sort_dets(cnnrt_det *d, long n)
+static void det_sort(cnnrt_det *d, long n)
 {
     for (long i = n / 2 - 1; i >= 0; i--)
-        sift(d, i, n);
+        det_sift(d, i, n);
     for (long end = n - 1; end > 0; end--) {
         cnnrt_det t = d[0];
         d[0] = d[end], d[end] = t;
-        sift(d, 0, end);
+        det_sift(d, 0, end);
     }
 }
 
-static double sigmoid(double z)
+static double det_sigmoid(double z)
 {
     return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
 /* image i's anchors scoring at least thr, into c; how many */
-static long candidates(const cnnrt_yolox_geom *g, const float *const *outs, int i,
-                       float thr, cnnrt_det *c)
+static long det_candidates(const cnnrt_yolox_geom *g, const float *const *outs, int i,
+                           float thr, cnnrt_det *c)
 {
     long m = 0;
     int nch = 5 + g->classes;
@@ -95,7 +96,7 @@ static long candidates(const cnnrt_yolox_geom *g, const float *const *outs, int 
             for (int k = 1; k < g->classes; k++)
                 if (o[(5 + k) * hw + cell] > o[(5 + best) * hw + cell])
                     best = k;
-            double score = sigmoid(o[4 * hw + cell]) * sigmoid(o[(5 + best) * hw + cell]);
+            double score = det_sigmoid(o[4 * hw + cell]) * det_sigmoid(o[(5 + best) * hw + cell]);
             if (!(score >= thr))
                 continue;
             double cx = (o[cell] + cell % g->w[l]) * s;
@@ -110,14 +111,17 @@ static long candidates(const cnnrt_yolox_geom *g, const float *const *outs, int 
     return m;
 }
 
-int cnnrt_detect(const cnnrt_yolox_geom *g, int n, const float *const *outs,
-                 float score_thr, float nms_iou, cnnrt_det *out, int max, float *scratch)
+int cnnrt_detect(cnnrt_ctx *ctx, const cnnrt_yolox_geom *g, int n, const float *const *outs,
+                 float score_thr, float nms_iou, cnnrt_det *out, int max)
 {
-    cnnrt_det *c = (cnnrt_det *)scratch;
+    if (!ctx || !ctx->scratch)
+        cnnrt_misuse("cnnrt_detect: no ctx->scratch; the call needs %ld floats",
+                     cnnrt_detect_scratch(g));
+    cnnrt_det *c = (cnnrt_det *)ctx->scratch;
     int count = 0;
     for (int i = 0; i < n && count < max; i++) {
-        long m = candidates(g, outs, i, score_thr, c);
-        sort_dets(c, m);
+        long m = det_candidates(g, outs, i, score_thr, c);
+        det_sort(c, m);
         int first = count;      /* this image's kept boxes: out[first..count) */
         for (long j = 0; j < m && count < max; j++) {
             int keep = 1;

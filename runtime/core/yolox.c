@@ -9,12 +9,13 @@
  * the reading of boxes (the data side).
  */
 #include "cnnrt_det.h"
+#include "gemm.h"          /* cnnrt_misuse */
 
 #include <math.h>
 #include <string.h>
 
-#define COST_NOT_CENTRED 1e5    /* cost of a pair not both in box and in centre */
-#define COST_NO_IOU (-3 * log(1e-8))    /* the IoU term of a pair without overlap */
+#define YOLOX_COST_NOT_CENTRED 1e5    /* cost of a pair not both in box and in centre */
+#define YOLOX_COST_NO_IOU (-3 * log(1e-8))    /* the IoU term of a pair without overlap */
 
 long cnnrt_yolox_anchors(const cnnrt_yolox_geom *g)
 {
@@ -24,19 +25,19 @@ long cnnrt_yolox_anchors(const cnnrt_yolox_geom *g)
     return a;
 }
 
-static double sigmoid(double z)
+static double yolox_sigmoid(double z)
 {
     return z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z));
 }
 
 /* log(1 + e^z) without overflow: bce_logits(z, t) = softplus(z) - t z */
-static double softplus(double z)
+static double yolox_softplus(double z)
 {
     return (z > 0 ? z : 0) + log1p(exp(-fabs(z)));
 }
 
 /* log clamped at -100, as PyTorch's binary cross entropy */
-static double log_clamped(double p)
+static double yolox_log(double p)
 {
     double l = log(p);
     return l < -100 ? -100 : l;
@@ -46,7 +47,7 @@ static double log_clamped(double p)
  * when they do not overlap.  With d, its gradient with respect to p's
  * (cx, cy, w, h) (zero without overlap: the intersection is then held at
  * 0, as in YOLOX's IoU loss). */
-static double box_iou(const double *p, const double *q, double eps, double *d)
+static double yolox_box_iou(const double *p, const double *q, double eps, double *d)
 {
     double px1 = p[0] - p[2] / 2, px2 = p[0] + p[2] / 2;
     double py1 = p[1] - p[3] / 2, py2 = p[1] + p[3] / 2;
@@ -76,7 +77,7 @@ static double box_iou(const double *p, const double *q, double eps, double *d)
 
 /* target row r of image i as (cx, cy, w, h); its class, or -1 for a row
  * that takes no part (padding, or a class the model does not have) */
-static int gt_row(const cnnrt_yolox_geom *g, const float *target, int i, int r, double *q)
+static int yolox_gt_row(const cnnrt_yolox_geom *g, const float *target, int i, int r, double *q)
 {
     const float *t = target + ((long)i * g->max_boxes + r) * 5;
     for (int k = 0; k < 4; k++)
@@ -92,7 +93,7 @@ typedef struct {
     int     ng;         /* ground truths taking part */
     double *px1, *py1, *px2, *py2, *parea;  /* [na] decoded boxes, corners */
     double *ccx, *ccy, *crad;   /* [na] cell centre, centre radius, in pixels */
-    double *clsterm;    /* [na][classes] bce_sum's class part, see work_image */
+    double *clsterm;    /* [na][classes] bce_sum's class part, see yolox_image */
     double *s0;         /* [na] bce_sum against all-zero classes */
     double *iou, *cost; /* [ncand] of the ground truth at hand */
     double *best;       /* [na] lowest cost among the rows that took it */
@@ -105,11 +106,11 @@ typedef struct {
     int    *clev;       /* [na] level */
     int    *ccell;      /* [na] cell within the level */
     unsigned char *in;  /* [ng][na] bit 1 in box, bit 2 in centre square */
-} work;
+} yolox_work;
 
 /* room for the largest IoUs (topk of them) or the k cheapest (k <= topk,
  * but at least 1) */
-static int top_cap(const cnnrt_yolox_geom *g)
+static int yolox_top_cap(const cnnrt_yolox_geom *g)
 {
     return g->topk > 1 ? g->topk : 1;
 }
@@ -117,14 +118,14 @@ static int top_cap(const cnnrt_yolox_geom *g)
 long cnnrt_yolox_assign_scratch(const cnnrt_yolox_geom *g)
 {
     long na = cnnrt_yolox_anchors(g), mb = g->max_boxes;
-    long doubles = na * (8 + g->classes + 4) + top_cap(g) + 4 * mb;
-    long ints = na * 4 + top_cap(g) + 2 * mb;
+    long doubles = na * (8 + g->classes + 4) + yolox_top_cap(g) + 4 * mb;
+    long ints = na * 4 + yolox_top_cap(g) + 2 * mb;
     return 2 * doubles + ints + (mb * na + 3) / 4 + 1;
 }
 
-static work work_carve(const cnnrt_yolox_geom *g, float *scratch)
+static yolox_work yolox_carve(const cnnrt_yolox_geom *g, float *scratch)
 {
-    work w;
+    yolox_work w;
     long na = w.na = cnnrt_yolox_anchors(g), mb = g->max_boxes;
     double *d = (double *)scratch;      /* malloc'd: aligned for double */
     w.px1 = d, d += na;
@@ -140,14 +141,14 @@ static work work_carve(const cnnrt_yolox_geom *g, float *scratch)
     w.iou = d, d += na;
     w.cost = d, d += na;
     w.best = d, d += na;
-    w.topv = d, d += top_cap(g);
+    w.topv = d, d += yolox_top_cap(g);
     w.gt = d, d += 4 * mb;
     int *k = (int *)d;
     w.cand = k, k += na;
     w.bestg = k, k += na;
     w.clev = k, k += na;
     w.ccell = k, k += na;
-    w.topi = k, k += top_cap(g);
+    w.topi = k, k += yolox_top_cap(g);
     w.gcls = k, k += mb;
     w.grow = k, k += mb;
     w.in = (unsigned char *)k;
@@ -155,8 +156,8 @@ static work work_carve(const cnnrt_yolox_geom *g, float *scratch)
 }
 
 /* raw channel ch of anchor a of image i */
-static float raw(const cnnrt_yolox_geom *g, const float *const *outs, const work *w,
-                 int i, long a, int ch)
+static float yolox_raw(const cnnrt_yolox_geom *g, const float *const *outs,
+                       const yolox_work *w, int i, long a, int ch)
 {
     int l = w->clev[a];
     long hw = (long)g->h[l] * g->w[l];
@@ -167,8 +168,8 @@ static float raw(const cnnrt_yolox_geom *g, const float *const *outs, const work
  * with p_c = sqrt(sigmoid(cls_c) sigmoid(obj)), bce_sum against class k is
  * s0 + clsterm[k], s0 = -sum_c log(1-p_c), clsterm[k] = log(1-p_k) - log p_k;
  * and collect the ground truths that take part */
-static void work_image(const cnnrt_yolox_geom *g, const float *const *outs,
-                       const float *target, work *w, int i)
+static void yolox_image(const cnnrt_yolox_geom *g, const float *const *outs,
+                        const float *target, yolox_work *w, int i)
 {
     long a = 0;
     for (int l = 0; l < g->levels; l++)
@@ -182,26 +183,26 @@ static void work_image(const cnnrt_yolox_geom *g, const float *const *outs,
     for (a = 0; a < w->na; a++) {
         double s = g->stride[w->clev[a]];
         int gx = w->ccell[a] % g->w[w->clev[a]], gy = w->ccell[a] / g->w[w->clev[a]];
-        double cx = (raw(g, outs, w, i, a, 0) + gx) * s;
-        double cy = (raw(g, outs, w, i, a, 1) + gy) * s;
-        double bw = exp(raw(g, outs, w, i, a, 2)) * s;
-        double bh = exp(raw(g, outs, w, i, a, 3)) * s;
+        double cx = (yolox_raw(g, outs, w, i, a, 0) + gx) * s;
+        double cy = (yolox_raw(g, outs, w, i, a, 1) + gy) * s;
+        double bw = exp(yolox_raw(g, outs, w, i, a, 2)) * s;
+        double bh = exp(yolox_raw(g, outs, w, i, a, 3)) * s;
         w->px1[a] = cx - bw / 2, w->py1[a] = cy - bh / 2;
         w->px2[a] = cx + bw / 2, w->py2[a] = cy + bh / 2;
         w->parea[a] = bw * bh;
-        double so = sigmoid(raw(g, outs, w, i, a, 4)), s0 = 0;
+        double so = yolox_sigmoid(yolox_raw(g, outs, w, i, a, 4)), s0 = 0;
         for (int c = 0; c < g->classes; c++) {
-            double p = sqrt(sigmoid(raw(g, outs, w, i, a, 5 + c)) * so);
-            double l0 = log_clamped(1 - p);
+            double p = sqrt(yolox_sigmoid(yolox_raw(g, outs, w, i, a, 5 + c)) * so);
+            double l0 = yolox_log(1 - p);
             s0 -= l0;
-            w->clsterm[a * g->classes + c] = l0 - log_clamped(p);
+            w->clsterm[a * g->classes + c] = l0 - yolox_log(p);
         }
         w->s0[a] = s0;
     }
     w->ng = 0;
     for (int r = 0; r < g->max_boxes; r++) {
         double q[4], *c = w->gt + 4 * w->ng;
-        int cls = gt_row(g, target, i, r, q);
+        int cls = yolox_gt_row(g, target, i, r, q);
         if (cls < 0)
             continue;
         c[0] = q[0] - q[2] / 2, c[1] = q[1] - q[3] / 2;
@@ -214,7 +215,7 @@ static void work_image(const cnnrt_yolox_geom *g, const float *const *outs,
 /* where the anchors' centres lie with respect to ground truth k, into
  * in[k][]: bit 1 in the box, bit 2 in the centre square (both strictly
  * inside); ORed into hit[] (branch-free, so that it vectorizes) */
-static void where(work *w, int k, unsigned char *hit)
+static void yolox_where(yolox_work *w, int k, unsigned char *hit)
 {
     const double *q = w->gt + 4 * k;
     double qx = (q[0] + q[2]) / 2, qy = (q[1] + q[3]) / 2;
@@ -230,7 +231,7 @@ static void where(work *w, int k, unsigned char *hit)
 
 /* IoU of ground truth k and the decoded boxes of the candidates, into
  * w->iou[] (no epsilon; 0 without overlap) */
-static void cand_iou(work *w, int k, int ncand)
+static void yolox_cand_iou(yolox_work *w, int k, int ncand)
 {
     const double *q = w->gt + 4 * k;
     double qa = (q[2] - q[0]) * (q[3] - q[1]);
@@ -246,7 +247,7 @@ static void cand_iou(work *w, int k, int ncand)
 
 /* keep the m best (v, i) pairs seen so far in vals/idx, best first;
  * "better" is larger when desc, else smaller; ties keep the earlier */
-static void top_insert(double *vals, int *idx, int *m, int cap, double v, int i, int desc)
+static void yolox_top_insert(double *vals, int *idx, int *m, int cap, double v, int i, int desc)
 {
     int j = *m;
     if (j == cap) {
@@ -263,19 +264,20 @@ static void top_insert(double *vals, int *idx, int *m, int cap, double v, int i,
 }
 
 /* SimOTA for image i: writes match/miou of its anchors */
-static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
-                         const float *target, work *w, int i, int *match, float *miou)
+static void yolox_assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
+                               const float *target, yolox_work *w, int i,
+                               int *match, float *miou)
 {
     long na = w->na;
     int ncand = 0;
     for (long a = 0; a < na; a++)
         match[a] = -1, miou[a] = 0;
-    work_image(g, outs, target, w, i);
+    yolox_image(g, outs, target, w, i);
     /* candidates: in box or in centre of any ground truth */
     unsigned char *hit = (unsigned char *)w->bestg;     /* free until below */
     memset(hit, 0, (size_t)na);
     for (int k = 0; k < w->ng; k++)
-        where(w, k, hit);
+        yolox_where(w, k, hit);
     for (long a = 0; a < na; a++)
         if (hit[a])
             w->cand[ncand++] = (int)a;
@@ -286,15 +288,15 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
     int k0 = g->topk < ncand ? g->topk : ncand;      /* may be 0 */
     for (int k = 0; k < w->ng; k++) {
         int cls = w->gcls[k], m = 0;
-        cand_iou(w, k, ncand);
+        yolox_cand_iou(w, k, ncand);
         for (int j = 0; j < ncand; j++) {
             long a = w->cand[j];
             double iou = w->iou[j];
             w->cost[j] = w->s0[a] + w->clsterm[a * g->classes + cls]
-                       + (iou > 0 ? -3 * log(iou + 1e-8) : COST_NO_IOU)
-                       + (w->in[k * na + a] == 3 ? 0 : COST_NOT_CENTRED);
+                       + (iou > 0 ? -3 * log(iou + 1e-8) : YOLOX_COST_NO_IOU)
+                       + (w->in[k * na + a] == 3 ? 0 : YOLOX_COST_NOT_CENTRED);
             if (k0 > 0)
-                top_insert(w->topv, w->topi, &m, k0, iou, j, 1);
+                yolox_top_insert(w->topv, w->topi, &m, k0, iou, j, 1);
         }
         double sum = 0;
         for (int j = 0; j < m; j++)
@@ -302,7 +304,7 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
         int take = sum < 1 ? 1 : (int)sum;  /* <= k0: every iou <= 1 */
         m = 0;
         for (int j = 0; j < ncand; j++)
-            top_insert(w->topv, w->topi, &m, take, w->cost[j], j, 0);
+            yolox_top_insert(w->topv, w->topi, &m, take, w->cost[j], j, 0);
         for (int j = 0; j < m; j++) {
             long a = w->cand[w->topi[j]];
             if (w->topv[j] < w->best[a]) {
@@ -315,20 +317,30 @@ static void assign_image(const cnnrt_yolox_geom *g, const float *const *outs,
         match[a] = w->bestg[a];
 }
 
-void cnnrt_yolox_assign(const cnnrt_yolox_geom *g, int n, const float *const *outs,
-                        const float *target, int *match, float *miou, float *scratch)
+/* ctx->scratch of a call that needs it, or a programming error */
+static float *yolox_scratch(cnnrt_ctx *ctx, const char *fn, long floats)
 {
-    work w = work_carve(g, scratch);
+    if (!ctx || !ctx->scratch)
+        cnnrt_misuse("%s: no ctx->scratch; the call needs %ld floats", fn, floats);
+    return ctx->scratch;
+}
+
+void cnnrt_yolox_assign(cnnrt_ctx *ctx, const cnnrt_yolox_geom *g, int n,
+                        const float *const *outs, const float *target, int *match, float *miou)
+{
+    float *scratch = yolox_scratch(ctx, "cnnrt_yolox_assign", cnnrt_yolox_assign_scratch(g));
+    yolox_work w = yolox_carve(g, scratch);
     for (int i = 0; i < n; i++)
-        assign_image(g, outs, target, &w, i, match + i * w.na, miou + i * w.na);
+        yolox_assign_image(g, outs, target, &w, i, match + i * w.na, miou + i * w.na);
 }
 
 /* ---- the loss for an assignment ---- */
 
-double cnnrt_yolox_loss_fixed(const cnnrt_yolox_geom *g, int n, const float *const *outs,
-                              const float *target, const int *match, const float *miou,
-                              float *const *douts)
+double cnnrt_yolox_loss_fixed(cnnrt_ctx *ctx, const cnnrt_yolox_geom *g, int n,
+                              const float *const *outs, const float *target,
+                              const int *match, const float *miou, float *const *douts)
 {
+    (void)ctx;
     long na = cnnrt_yolox_anchors(g), fg = 0;
     for (long a = 0; a < n * na; a++)
         fg += match[a] >= 0;
@@ -344,9 +356,9 @@ double cnnrt_yolox_loss_fixed(const cnnrt_yolox_geom *g, int n, const float *con
             for (long cell = 0; cell < hw; cell++, a++) {
                 int m = match[a];
                 double z = o[4 * hw + cell], t = m >= 0;
-                lobj += softplus(z) - t * z;
+                lobj += yolox_softplus(z) - t * z;
                 if (d)
-                    d[4 * hw + cell] = (float)((sigmoid(z) - t) * inv);
+                    d[4 * hw + cell] = (float)((yolox_sigmoid(z) - t) * inv);
                 if (m < 0) {
                     if (d) {
                         for (int c = 0; c < nch; c++)
@@ -356,13 +368,13 @@ double cnnrt_yolox_loss_fixed(const cnnrt_yolox_geom *g, int n, const float *con
                     continue;
                 }
                 double q[4], p[4], dp[4];
-                int cls = gt_row(g, target, i, m, q);
+                int cls = yolox_gt_row(g, target, i, m, q);
                 long gx = cell % g->w[l], gy = cell / g->w[l];
                 p[0] = (o[cell] + gx) * s;
                 p[1] = (o[hw + cell] + gy) * s;
                 p[2] = exp(o[2 * hw + cell]) * s;
                 p[3] = exp(o[3 * hw + cell]) * s;
-                double iou = box_iou(p, q, 1e-16, dp);
+                double iou = yolox_box_iou(p, q, 1e-16, dp);
                 lreg += 1 - iou * iou;
                 if (d) {
                     double k = -2 * iou * g->reg_weight * inv;  /* dL/dIoU */
@@ -374,9 +386,9 @@ double cnnrt_yolox_loss_fixed(const cnnrt_yolox_geom *g, int n, const float *con
                 for (int c = 0; c < g->classes; c++) {
                     double zc = o[(5 + c) * hw + cell];
                     double tc = c == cls ? miou[a] : 0;
-                    lcls += softplus(zc) - tc * zc;
+                    lcls += yolox_softplus(zc) - tc * zc;
                     if (d)
-                        d[(5 + c) * hw + cell] = (float)((sigmoid(zc) - tc) * inv);
+                        d[(5 + c) * hw + cell] = (float)((yolox_sigmoid(zc) - tc) * inv);
                 }
             }
         }
@@ -392,13 +404,14 @@ long cnnrt_yolox_scratch(const cnnrt_yolox_geom *g, int n)
     return cnnrt_yolox_assign_scratch(g) + 2 * n * cnnrt_yolox_anchors(g);
 }
 
-float cnnrt_yolox_loss(const cnnrt_yolox_geom *g, int n, const float *const *outs,
-                       const float *target, float *const *douts, float *scratch)
+float cnnrt_yolox_loss(cnnrt_ctx *ctx, const cnnrt_yolox_geom *g, int n,
+                       const float *const *outs, const float *target, float *const *douts)
 {
     /* the working arrays first (they hold doubles: keep malloc's alignment) */
+    float *scratch = yolox_scratch(ctx, "cnnrt_yolox_loss", cnnrt_yolox_scratch(g, n));
     long total = n * cnnrt_yolox_anchors(g);
     float *miou = scratch + cnnrt_yolox_assign_scratch(g);
     int *match = (int *)(miou + total);
-    cnnrt_yolox_assign(g, n, outs, target, match, miou, scratch);
-    return (float)cnnrt_yolox_loss_fixed(g, n, outs, target, match, miou, douts);
+    cnnrt_yolox_assign(ctx, g, n, outs, target, match, miou);   /* scratch's head */
+    return (float)cnnrt_yolox_loss_fixed(ctx, g, n, outs, target, match, miou, douts);
 }

@@ -2,7 +2,7 @@
  * clipping, glyphs of the built-in font read back pixel by pixel, and a
  * detection's box and label strip where they belong.
  */
-#include "cnnrt_det.h"
+#include "cnnrt_data.h"
 
 #include <check.h>
 #include <string.h>

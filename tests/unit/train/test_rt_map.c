@@ -4,7 +4,7 @@
  * none (0), duplicates (false positives), a box of IoU 0.72 (a hit at 5 of
  * the 10 thresholds), ranking across images, classes without ground truth.
  */
-#include "cnnrt_det.h"
+#include "cnnrt_train.h"
 
 #include <check.h>
 #include <stdlib.h>

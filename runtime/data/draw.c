@@ -6,9 +6,9 @@
  * writes them; everything is clipped to the picture.  The font knows
  * digits, letters (lower case is drawn as upper case), space and . - : _ /
  * % ?; any other character is drawn as '?'.  Not here: reading and writing
- * the files (image.c).
+ * the files (image.c, and cnnrt_write_png in dump.c).
  */
-#include "cnnrt_det.h"
+#include "cnnrt_data.h"
 
 #include <stdio.h>
 #include <string.h>

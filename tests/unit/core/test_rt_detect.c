@@ -67,9 +67,9 @@ static int run(float thr, float nms, cnnrt_det *out, int max)
     cnnrt_yolox_geom g = geom();
     example(o);
     const float *outs[1] = { o };
-    float *scratch = malloc(cnnrt_detect_scratch(&g) * sizeof(float));
-    int n = cnnrt_detect(&g, 2, outs, thr, nms, out, max, scratch);
-    free(scratch);
+    cnnrt_ctx ctx = { malloc(cnnrt_detect_scratch(&g) * sizeof(float)), 1, NULL };
+    int n = cnnrt_detect(&ctx, &g, 2, outs, thr, nms, out, max);
+    free(ctx.scratch);
     return n;
 }
 
@@ -142,13 +142,13 @@ START_TEST(test_ties)
     put(o, 0, 1, 8, 8, 4, 4, 1, 0.75);
     put(o, 0, 3, 24, 8, 4, 4, 0, 0.75);
     const float *outs[1] = { o };
-    float *scratch = malloc(cnnrt_detect_scratch(&g) * sizeof(float));
+    cnnrt_ctx ctx = { malloc(cnnrt_detect_scratch(&g) * sizeof(float)), 1, NULL };
     cnnrt_det d[4];
-    ck_assert_int_eq(cnnrt_detect(&g, 1, outs, 0.5f, 0.5f, d, 4, scratch), 3);
+    ck_assert_int_eq(cnnrt_detect(&ctx, &g, 1, outs, 0.5f, 0.5f, d, 4), 3);
     expect(&d[0], 0, 0, 0.75, 22, 6, 26, 10);
     expect(&d[1], 0, 1, 0.75, 6, 6, 10, 10);
     expect(&d[2], 0, 1, 0.75, 22, 22, 26, 26);
-    free(scratch);
+    free(ctx.scratch);
 }
 END_TEST
 
