@@ -179,6 +179,11 @@ static void report(Diag *d, Loc loc, const char *kind, const char *fmt, va_list 
     fputc('\n', out(d));
     if (loc.line > 0)
         show_source(d, loc);
+    for (const DiagFrame *f = d->frame; f; f = f->up) {
+        header(d, f->use, "note");
+        fprintf(out(d), "in expansion of block '%s'\n", f->block);
+        show_source(d, f->use);
+    }
 }
 
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)

@@ -130,6 +130,9 @@ static void check_name(Sema *s, const AStmt *st)
     if (sema_user_op(st->name) >= 0) {
         diag_error(s->d, st->nameloc, "'%s' is an op name; tensors may not use it",
                    st->name);
+    } else if (sema_block(s, st->name) >= 0) {
+        diag_error(s->d, st->nameloc, "'%s' is a block name; tensors may not use it",
+                   st->name);
     } else if (n && n->stmt != s->stmt) {
         diag_error(s->d, st->nameloc, "redefinition of '%s'", st->name);
         diag_note(s->d, n->loc, "previous definition of '%s' is here", st->name);
@@ -157,6 +160,16 @@ static int use_tensor(Sema *s, const char *name, Loc loc)
         return POISON;
     }
     return n->value;
+}
+
+int sema_use_tensor(Sema *s, const char *name, Loc loc)
+{
+    return use_tensor(s, name, loc);
+}
+
+int sema_is_tensor(Sema *s, const char *name)
+{
+    return find(s, name) != NULL;
 }
 
 static void set_value(Sema *s, const AStmt *st, int value)
@@ -238,21 +251,39 @@ static int lower_first_input(Sema *s)
 
 /* ---- chains ---- */
 
+/* The name of a layer or block use (`base`: op or block name; counter:
+ * its uses so far; param: it has parameters), inside the current
+ * expansion's path. */
+static char *path_name(Sema *s, const AStmt *st, const char *base, int *counter, int param,
+                       int index, int nparam)
+{
+    char *name = NULL;
+    (*counter)++;
+    if (st->name && sema_user_op(st->name) < 0) {
+        if (nparam == 1 && param)
+            name = ir_strdup(st->name);
+        else
+            name = ir_fmt("%s.%d", st->name, index);
+    }
+    while (!name) {
+        name = ir_fmt("%s%d", base, *counter);
+        if (find(s, name)) {
+            free(name);
+            name = NULL;
+            (*counter)++;
+        }
+    }
+    if (!s->prefix)
+        return name;
+    char *full = ir_fmt("%s.%s", s->prefix, name);
+    free(name);
+    return full;
+}
+
 static char *layer_name(Sema *s, const AStmt *st, int op, int index, int nparam)
 {
-    s->counter[op]++;
-    if (st->name && sema_user_op(st->name) < 0) {
-        if (nparam == 1 && (ir_ops[op].flags & F_PARAM))
-            return ir_strdup(st->name);
-        return ir_fmt("%s.%d", st->name, index);
-    }
-    for (;;) {
-        char *name = ir_fmt("%s%d", ir_ops[op].name, s->counter[op]);
-        if (!find(s, name))
-            return name;
-        free(name);
-        s->counter[op]++;
-    }
+    return path_name(s, st, ir_ops[op].name, &s->counter[op],
+                     (ir_ops[op].flags & F_PARAM) != 0, index, nparam);
 }
 
 /* The inputs of concat/add: the chain's value (unless the op starts the
@@ -302,11 +333,33 @@ static int tensor_args(Sema *s, const AValue *t, int op, int chain, int *ins, in
     return bad;
 }
 
+static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam);
+
+/* The op or block closest to word, or NULL */
+static const char *nearest_callee(Sema *s, const char *word)
+{
+    if (s->d->capped)
+        return NULL;
+    const char **names = malloc((s->nopnames + s->nblocks + 1) * sizeof *names);
+    if (!names)
+        abort();
+    int n = 0;
+    for (int i = 0; i < s->nopnames; i++)
+        names[n++] = s->opnames[i];
+    for (int i = 0; i < s->nblocks; i++)
+        names[n++] = s->blocks[i].def->name;
+    const char *near = diag_nearest(word, names, n);
+    free(names);
+    return near;
+}
+
 /* One op term reading `in` (-1: a concat/add that starts the chain).
  * Returns its value, or POISON. */
 static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam)
 {
     int op = sema_user_op(t->text);
+    if (op < 0 && sema_block(s, t->text) >= 0)
+        return lower_use(s, st, t, in, index, nparam);
     if (op < 0) {
         Name *n = find(s, t->text);
         if (n) {
@@ -314,8 +367,10 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
             diag_note(s->d, n->loc, "'%s' is defined here; a chain can start from a "
                       "tensor, but not continue with one", t->text);
         } else {
+            const char *near = nearest_callee(s, t->text);
             diag_error(s->d, t->loc, "unknown op '%s'", t->text);
-            sema_did_you_mean(s, t->loc, t->text, s->opnames, s->nopnames);
+            if (near)
+                diag_note(s->d, t->loc, "did you mean '%s'?", near);
         }
         return POISON;
     }
@@ -330,7 +385,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(ir_ops[op].args, spec);
-        bad = args_check(s, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
+        bad = args_check(s, ir_ops[op].name, t->loc, spec, ns, sema_subst(s, &t->items), vals);
         bad |= in == POISON || in == -1;
         if (!bad)
             args_attr(&a, spec, ns, vals);
@@ -366,7 +421,7 @@ static int start_tensor(Sema *s, const AStmt *st, const AValue *t)
     if (n)
         return use_tensor(s, t->text, t->loc);
     const char *tensor = nearest_tensor(s, t->text);
-    const char *op = s->d->capped ? NULL : diag_nearest(t->text, s->opnames, s->nopnames);
+    const char *op = nearest_callee(s, t->text);
     if (tensor && !t->parens) {
         diag_error(s->d, t->loc, "unknown tensor '%s'", t->text);
         diag_note(s->d, t->loc, "did you mean '%s'?", tensor);
@@ -387,7 +442,7 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
     const Vec *t = &st->items;
     const AValue *t0 = t->v[0];
     int k = 0, cur = prev;
-    if (sema_user_op(t0->text) < 0) {
+    if (sema_user_op(t0->text) < 0 && sema_block(s, t0->text) < 0) {
         cur = start_tensor(s, st, t0);
         k = 1;
     } else if (ir_ops[sema_user_op(t0->text)].flags & F_TENSORS) {
@@ -396,11 +451,149 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
     int nparam = 0;
     for (int i = k; i < t->n; i++) {
         int op = sema_user_op(((AValue *)t->v[i])->text);
-        nparam += op >= 0 && (ir_ops[op].flags & F_PARAM);
+        nparam += (op >= 0 && (ir_ops[op].flags & F_PARAM)) ||
+                  sema_block(s, ((AValue *)t->v[i])->text) >= 0;
     }
     for (int i = k; i < t->n; i++)
         cur = lower_op(s, st, t->v[i], cur, i - k, nparam);
     return cur;
+}
+
+/* ---- block uses ---- */
+
+/* What a block expansion replaces in Sema, and restores after. */
+typedef struct {
+    Name *names;
+    int nnames, capnames, *slots, nslots, stmt;
+    const AModel *model;
+    int counter[NOPS], *bcount;
+    const Env *env;
+    const char *prefix;
+} Scope;
+
+static void enter(Sema *s, Scope *save, const AModel *def, const Env *env, const char *prefix)
+{
+    save->names = s->names;
+    save->nnames = s->nnames;
+    save->capnames = s->capnames;
+    save->slots = s->slots;
+    save->nslots = s->nslots;
+    save->stmt = s->stmt;
+    save->model = s->model;
+    memcpy(save->counter, s->counter, sizeof s->counter);
+    save->bcount = s->bcount;
+    save->env = s->env;
+    save->prefix = s->prefix;
+    s->names = NULL;
+    s->nnames = s->capnames = s->nslots = 0;
+    s->slots = NULL;
+    s->model = def;
+    memset(s->counter, 0, sizeof s->counter);
+    s->bcount = calloc(s->nblocks + 1, sizeof *s->bcount);
+    if (!s->bcount)
+        abort();
+    s->env = env;
+    s->prefix = prefix;
+}
+
+static void leave(Sema *s, const Scope *save)
+{
+    free(s->names);
+    free(s->slots);
+    free(s->bcount);
+    s->names = save->names;
+    s->nnames = save->nnames;
+    s->capnames = save->capnames;
+    s->slots = save->slots;
+    s->nslots = save->nslots;
+    s->stmt = save->stmt;
+    s->model = save->model;
+    memcpy(s->counter, save->counter, sizeof s->counter);
+    s->bcount = save->bcount;
+    s->env = save->env;
+    s->prefix = save->prefix;
+}
+
+/* The body of a block in its own scope: its tensor parameters are names
+ * defined before every statement; chains that start with an op start from
+ * the previous statement's result, the first from the first tensor
+ * parameter.  Its value: the one name of `output`, else the last result. */
+static int lower_body(Sema *s, const int *tensors)
+{
+    const AModel *def = s->model;
+    int prev = POISON, first = 1;
+    for (int i = 0; i < def->params.n; i++) {
+        const AParam *p = def->params.v[i];
+        if (!p->type)
+            continue;
+        add_name(s, p->name, p->loc, -1);
+        s->names[s->nnames - 1].value = tensors[i];
+        if (first)
+            prev = tensors[i];
+        first = 0;
+    }
+    define_names(s);
+    const AStmt *out = NULL;
+    int any = 0;
+    for (int i = 0; i < def->stmts.n; i++) {
+        const AStmt *st = def->stmts.v[i];
+        s->stmt = i;
+        if (st->kind == S_CHAIN) {
+            check_name(s, st);
+            prev = lower_chain(s, st, prev);
+            set_value(s, st, prev);
+            any = 1;
+        } else if (st->kind == S_OUTPUT && !out) {
+            out = st;
+        } else if (st->kind == S_OUTPUT) {
+            diag_error(s->d, st->loc, "a second 'output' statement");
+            diag_note(s->d, out->loc, "a block has one output");
+        }
+    }
+    if (!any) {
+        diag_error(s->d, def->nameloc, "block '%s' has no layers", def->name);
+        return POISON;
+    }
+    if (!out)
+        return prev;
+    s->stmt = def->stmts.n;
+    if (out->items.n != 1) {
+        diag_error(s->d, out->loc, "a block has one output, got %d", out->items.n);
+        return POISON;
+    }
+    const AValue *v = out->items.v[0];
+    return use_tensor(s, v->text, v->loc);
+}
+
+/* A term naming a block: its body, expanded with the arguments bound and
+ * the layer path extended by the use's name. */
+static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam)
+{
+    int b = sema_block(s, t->text);
+    const AModel *def = s->blocks[b].def;
+    int np = def->params.n;
+    int *tensors = malloc((np + 1) * sizeof *tensors);
+    const AValue **vals = malloc((np + 1) * sizeof *vals);
+    if (!tensors || !vals)
+        abort();
+    char *path = path_name(s, st, def->name, &s->bcount[b], 1, index, nparam);
+    int bad = sema_bind(s, b, t, sema_subst(s, &t->items), in == -1 ? POISON : in,
+                        tensors, vals);
+    int out = POISON;
+    if (!bad && !s->blocks[b].bad) {
+        Env env = { def, vals };
+        Scope save;
+        DiagFrame frame = { t->loc, def->name, s->d->frame };
+        s->d->frame = &frame;
+        enter(s, &save, def, &env, path);
+        out = lower_body(s, tensors);
+        leave(s, &save);
+        s->d->frame = frame.up;
+    }
+    free(path);
+    free(tensors);
+    free(vals);
+    return out;
 }
 
 /* ---- outputs ---- */
@@ -488,7 +681,7 @@ static void lower_model(Sema *s)
     s->g->nfwd = s->g->nnodes;
 }
 
-static Graph *lower(Diag *d, const char *file, const AProgram *p)
+static Graph *lower(Diag *d, Arena *arena, const char *file, const AProgram *p)
 {
     if (p->models.n == 0) {
         Loc none = { 0, 0, 0 };
@@ -500,6 +693,7 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
     Sema s;
     memset(&s, 0, sizeof s);
     s.d = d;
+    s.arena = arena;
     s.model = m;
     for (int op = 0; op < NOPS; op++)
         if (ir_ops[op].flags & F_USER)
@@ -507,6 +701,7 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
     s.g = ir_new(m->name, file ? file : "", d);
     sema_train_defaults(&s.g->train);
 
+    sema_blocks(&s, p);
     lower_model(&s);
     if (p->trains.n)
         sema_train(&s, p->trains.v[0]);
@@ -531,6 +726,8 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
 
     free(s.names);
     free(s.slots);
+    free(s.blocks);
+    free(s.bcount);
     return s.g;
 }
 
@@ -549,7 +746,7 @@ Graph *fe_compile(Diag *d, const char *file, const char *src, long len)
     AProgram *p = fe_parse(d, a, src, len);
     Graph *g = NULL;
     if (p && diag_errors(d) == before)  /* no lowering after syntax errors */
-        g = lower(d, file, p);
+        g = lower(d, a, file, p);
     arena_free(a);
     if (g && diag_errors(d) != before) {
         ir_free(g);

@@ -29,8 +29,24 @@ typedef struct {
     int value;              /* value index, or POISON (not built, or bad) */
 } Name;
 
+/* ---- blocks (block.c) ---- */
+typedef struct {
+    const AModel *def;
+    int ntensor;            /* tensor parameters */
+    int bad;                /* a bad declaration or recursion: uses give POISON,
+                               quietly (it was reported once) */
+} Block;
+
+/* The numeric parameters of the expansion being lowered: vals[i] is the
+ * value bound to def->params[i] (NULL for tensor parameters). */
+typedef struct {
+    const AModel *def;
+    const AValue **vals;
+} Env;
+
 typedef struct Sema {
     Diag *d;
+    Arena *arena;           /* the syntax tree's: substituted arguments */
     Graph *g;
     const AModel *model;
     Name *names;
@@ -42,6 +58,10 @@ typedef struct Sema {
     int counter[NOPS];      /* layers of each op so far (layer names) */
     const char *opnames[NOPS];  /* user ops, for "did you mean" */
     int nopnames;
+    Block *blocks; int nblocks;
+    int *bcount;            /* per block: uses so far in this scope (layer names) */
+    const Env *env;         /* innermost expansion, NULL in the model */
+    const char *prefix;     /* layer path of that expansion ("neck.c3"), NULL */
 } Sema;
 
 /* ---- arguments (args.c) ---- */
@@ -86,7 +106,20 @@ void args_attr(Attr *a, const ArgSpec *spec, int nspec, const ArgVal *vals);
 void sema_train_defaults(TrainCfg *t);
 void sema_train(Sema *s, const ATrain *t);
 
+/* Check every declaration (once per file, used or not) and find
+ * recursion.  Fills s->blocks. */
+void sema_blocks(Sema *s, const AProgram *p);
+int  sema_block(const Sema *s, const char *name);      /* index, or -1 */
+/* The use `use` of block `block` reading `in`: tensors[i] and vals[i] get
+ * what parameter i is bound to.  0 when every argument is good. */
+int  sema_bind(Sema *s, int block, const AValue *use, const Vec *args, int in,
+               int *tensors, const AValue **vals);
+/* args with the current expansion's parameter names replaced by values */
+const Vec *sema_subst(Sema *s, const Vec *args);
+
 /* ---- shared helpers (sema.c) ---- */
+int  sema_use_tensor(Sema *s, const char *name, Loc loc);  /* value or POISON */
+int  sema_is_tensor(Sema *s, const char *name);
 void sema_did_you_mean(Sema *s, Loc loc, const char *word,
                        const char *const *names, int n);
 int  sema_user_op(const char *name);        /* op index, -1 unless F_USER */
