@@ -237,6 +237,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     if (train) {
         fprintf(h, "int %s_state(%s *m, const cnnrt_tensor **out, long **step);  /* optimizer state */\n", m, m);
         fprintf(h, "int %s_save(const %s *m, const char *path);\n", m, m);
+        emit_train_header(e, h);
     }
     fprintf(h, "int %s_load(%s *m, const char *path);\n\n#endif\n", m, m);
 }
@@ -306,7 +307,9 @@ static void emit_struct(Emitter *e, int train)
     fprintf(f, "    cnnrt_tensor tensors[%d];\n", g->nparams ? g->nparams : 1);
     if (train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"
-                   "    int training;\n", g->nparams ? 2 * g->nparams : 1);
+                   "    int training;\n", g->nparams ? (2 + emit_has_ema(g)) * g->nparams : 1);
+    if (train)
+        emit_train_fields(e);
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
@@ -454,6 +457,7 @@ static void emit_lifecycle(Emitter *e, int train)
                 fprintf(f, " }, %ld, m->opt%d + %s, NULL };\n", p->size, b + 1, id);
                 free(id);
             }
+        emit_train_new(e, k);
         fprintf(f, "    m->training = 1;\n");
     }
     fprintf(f, "    %s_init(m, %lluULL);\n    return m;\n}\n\n", m, g->train.seed);
@@ -484,6 +488,7 @@ static void emit_lifecycle(Emitter *e, int train)
         for (int i = 1; i <= opt_nbuf(g); i++)
             fprintf(f, "    memset(m->opt%d, 0, sizeof(float) * NPARAMS);\n", i);
         fprintf(f, "    m->step = 0;\n");
+        emit_train_ema_copy(e, "    ");
     }
     if (e->nderived)
         fprintf(f, "    fold(m);\n");
@@ -535,25 +540,27 @@ static void emit_passes(Emitter *e, int train)
 
     const TrainCfg *t = &g->train;
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
+    const char *lr = emit_train_pre_update(e);
     switch (t->opt) {
     case OPT_SGD:
         fprintf(f, "    cnnrt_sgd_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %d, m->step);\n",
-                emit_float(t->lr), emit_float(t->momentum), emit_float(t->wd), t->nesterov);
+                lr, emit_float(t->momentum), emit_float(t->wd), t->nesterov);
         break;
     case OPT_ADAGRAD:
         fprintf(f, "    cnnrt_adagrad_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s);\n",
-                emit_float(t->lr), emit_float(t->eps), emit_float(t->wd));
+                lr, emit_float(t->eps), emit_float(t->wd));
         break;
     case OPT_RMSPROP:
         fprintf(f, "    cnnrt_rmsprop_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %s);\n",
-                emit_float(t->lr), emit_float(t->rho), emit_float(t->eps), emit_float(t->wd));
+                lr, emit_float(t->rho), emit_float(t->eps), emit_float(t->wd));
         break;
     default:
         fprintf(f, "    cnnrt_adam_update(NPARAMS, m->params, m->grads, m->opt1, m->opt2, %s, %s, %s, %s, %s, m->step);\n",
-                emit_float(t->lr), emit_float(t->beta1), emit_float(t->beta2), emit_float(t->eps),
+                lr, emit_float(t->beta1), emit_float(t->beta2), emit_float(t->eps),
                 emit_float(t->wd));
         break;
     }
+    emit_train_post_update(e);
     fprintf(f, "}\n\n");
     fprintf(f, "void %s_zero_grad(%s *m)\n{\n    memset(m->grads, 0, sizeof(float) * NPARAMS);\n}\n\n", m, m);
     fprintf(f, "float %s_train_step(%s *m, const float *x, const float *target, int n)\n{\n"
@@ -573,15 +580,20 @@ static void emit_io(Emitter *e, int train)
         for (int i = 0; i < g->nparams; i++)
             nstate += g->params[i].learned;
         nstate *= opt_nbuf(g);
+        nstate += emit_has_ema(g) ? g->nparams : 0;     /* raw.NAME */
         fprintf(f, "int %s_state(%s *m, const cnnrt_tensor **out, long **step)\n{\n"
                    "    *out = m->opt_tensors;\n    *step = &m->step;\n    return %d;\n}\n\n", m, m, nstate);
         fprintf(f, "int %s_save(const %s *m, const char *path)\n{\n"
-                   "    return cnnrt_save(path, m->tensors, %d, NULL, 0, 0);\n}\n\n", m, m, g->nparams);
+                   "    return cnnrt_save(path, m->%s, %d, NULL, 0, 0);\n}\n\n", m, m,
+                emit_has_ema(g) ? "ema_tensors" : "tensors", g->nparams);
     }
     fprintf(f, "int %s_load(%s *m, const char *path)\n{\n    char err[512];\n    long step;\n"
                "    if (cnnrt_load(path, m->tensors, %d, NULL, 0, &step, err, sizeof err) == 0) {\n"
                "%s        return 0;\n    }\n    fprintf(stderr, \"%s: %%s\\n\", err);\n    return -1;\n}\n",
-            m, m, g->nparams, e->nderived ? "        fold(m);\n" : "", m);
+            m, m, g->nparams, e->nderived ? "        fold(m);\n" : emit_has_ema(g) ?
+            "        memcpy(m->ema, m->params, sizeof(float) * NPARAMS);\n"
+            "        memcpy(m->ema + NPARAMS, m->stats, sizeof(float) * NSTATS);\n" : "", m);
+    emit_train_api(e);
 }
 
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
@@ -620,12 +632,13 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     }
 
     upper(e.M, g->name, sizeof e.M);
-    e.struct_bytes = (4096 + (long)g->nparams * 256 + 63) / 64 * 64;
+    e.struct_bytes = (4096 + (long)g->nparams * (256 + 128 * emit_has_ema(g)) + 63) / 64 * 64;
     {
-        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, e.nderived, 0 };
+        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, e.nderived,
+                           emit_ema_floats(g) };
         long nbuf = train ? 1 + opt_nbuf(g) : 0;    /* grads, optimizer state */
         e.memory_bytes = 64 + e.struct_bytes;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             e.memory_bytes += (floats[i] * 4 + 63) / 64 * 64;
         e.memory_bytes += nbuf * ((g->nparam_floats * 4 + 63) / 64 * 64);
     }

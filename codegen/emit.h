@@ -59,6 +59,20 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h);
 void emit_main(Emitter *e);     /* emit_main.c */
 void emit_tensor_table(Emitter *e);
 
+/* schedule, EMA and clipping (emit_train.c): hooks emit.c calls; each
+ * writes nothing when its feature is off */
+int  emit_has_ema(const Graph *g);
+long emit_ema_floats(const Graph *g);
+void emit_train_header(Emitter *e, FILE *h);
+void emit_train_fields(Emitter *e);
+void emit_train_new(Emitter *e, int nopt);
+void emit_train_ema_copy(Emitter *e, const char *indent);
+const char *emit_train_pre_update(Emitter *e);
+void emit_train_post_update(Emitter *e);
+void emit_train_api(Emitter *e);
+void emit_train_main_wrappers(Emitter *e);
+void emit_train_main_fields(Emitter *e);
+
 /* the runtime's sources, for --embed-runtime (build/rtsrc.c) */
 extern const char *const cnnc_runtime_files[];
 extern const char *const cnnc_runtime_names[];

@@ -51,6 +51,13 @@ static const struct {
     { "hsv",        "s",            0, 1,   0, 0 },
     { "hsv",        "v",            0, 1,   0, 0 },
     { "train",      "batch",        1, BIG, 0, 0 },
+    { "train",      "ema",          0, 1,   0, 1 },
+    { "train",      "clip",         0, HUGE_VAL, 1, 0 },
+    { "train",      "augment_until", 1, BIG, 0, 0 },
+    { "step",       "every",        1, BIG, 0, 0 },
+    { "step",       "gamma",        0, HUGE_VAL, 1, 0 },
+    { "cosine",     "warmup_epochs", 0, BIG, 0, 0 },
+    { "cosine",     "min_ratio",    0, 1,   0, 0 },
     { "train",      "epochs",       1, BIG, 0, 0 },
     { "train",      "seed",         0, HUGE_VAL, 0, 0 },
 };

@@ -141,6 +141,15 @@ typedef struct {
     int batch, epochs;
     unsigned long long seed;
     Augment *aug; int naug;
+    /* issue 10 (docs/LANGUAGE-EXT.md): schedule, EMA, clipping, augment_until */
+    int sched;              /* CNNRT_SCHED_* */
+    int sched_every;        /* step: epochs between decays */
+    float sched_gamma;      /* step: factor */
+    float sched_warmup;     /* cosine: warm-up epochs */
+    float sched_min_ratio;  /* cosine: floor / lr */
+    float ema;              /* EMA decay; 0: no EMA */
+    float clip;             /* max global gradient norm; 0: no clipping */
+    int augment_until;      /* mosaic and mixup in epochs 1..E only; 0: always */
 } TrainCfg;
 
 typedef struct Graph {

@@ -190,6 +190,25 @@ void cnnrt_rmsprop_update(long size, float *w, float *g, float *r, float lr,
 void cnnrt_adam_update(long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t);
 
+/* ---- around the optimizer step (sched.c): learning-rate schedules,
+ * gradient clipping, EMA of the weights (docs/LANGUAGE-EXT.md) ---- */
+enum { CNNRT_SCHED_CONST, CNNRT_SCHED_STEP, CNNRT_SCHED_COSINE };
+typedef struct {
+    int kind;               /* CNNRT_SCHED_* */
+    float lr;               /* the optimizer's lr */
+    int every;              /* step: epochs between decays */
+    float gamma;            /* step: factor per decay */
+    float warmup;           /* cosine: warm-up epochs */
+    float min_ratio;        /* cosine: floor, as a fraction of lr */
+} cnnrt_sched;
+/* The lr of update `step` (from 1) when an epoch has steps_per_epoch
+ * updates and training lasts `epochs` epochs. */
+float cnnrt_lr_at(const cnnrt_sched *s, long step, long steps_per_epoch, int epochs);
+/* Scales g so that its 2-norm is at most max_norm; returns the norm before. */
+float cnnrt_clip_grad_norm(long size, float *g, float max_norm);
+/* ema = d*ema + (1-d)*w, d = decay*(1 - exp(-updates/2000)) */
+void cnnrt_ema_update(long size, float *ema, const float *w, float decay, long updates);
+
 /* ---- .cnnw parameter and checkpoint files ---- */
 /* Writes params, then (if nstate > 0) the optimizer state tensors and the
  * step count, then a CRC-32; to PATH.tmp, then renamed.  0, or -1 with errno. */
@@ -253,6 +272,10 @@ typedef struct {
     int          (*params)(void *m, const cnnrt_tensor **out);
     /* optimizer state tensors for checkpoints, and the step counter */
     int          (*state)(void *m, const cnnrt_tensor **out, long **step);
+    /* docs/LANGUAGE-EXT.md; zero/NULL when the train block does not set them */
+    int augment_until;      /* mosaic and mixup only in epochs 1..augment_until */
+    void         (*schedule)(void *m, long steps_per_epoch, int epochs);
+    int          (*ema)(void *m, const cnnrt_tensor **out);   /* EMA of params() */
 } cnnrt_model;
 
 /* Returns the process exit status: 0, or 1 for any error (bad command

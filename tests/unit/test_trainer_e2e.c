@@ -3,7 +3,10 @@
  * gives the same checkpoint, byte for byte, as two uninterrupted epochs;
  * eval and predict work; a truncated file, a flipped byte and another
  * model's file are refused with a message; a loss that becomes NaN stops
- * training with exit status 1 and keeps the last good checkpoint.
+ * training with exit status 1 and keeps the last good checkpoint.  With a
+ * cosine schedule, EMA, clipping and augment_until (docs/LANGUAGE-EXT.md),
+ * resuming across the warm-up and the end of the augmentations is still
+ * bit for bit, and eval reads the EMA from the checkpoint.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -86,6 +89,35 @@ START_TEST(learns_and_resumes)
 }
 END_TEST
 
+/* tinyclf with every issue-10 setting, as model `extclf` */
+START_TEST(extras_resume)
+{
+    setup();
+    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
+                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
+                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
+                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
+    char cnn[600];
+    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
+    build(cnn, "extclf");
+#define XTRAIN "%s/extclf train --train %s/train-images-idx3-ubyte --val %s/test-images-idx3-ubyte"
+    ck_assert_int_eq(sh(XTRAIN " --epochs 3 --save %s/xfull.cnnw > %s/xfull.log 2>&1", dir, dir, dir, dir, dir), 0);
+    ck_assert_int_eq(sh(XTRAIN " --epochs 1 --save %s/xhalf.cnnw > /dev/null 2>&1", dir, dir, dir, dir), 0);
+    ck_assert_int_eq(sh(XTRAIN " --epochs 3 --resume %s/xhalf.cnnw --save %s/xres.cnnw > /dev/null 2>&1",
+                        dir, dir, dir, dir, dir), 0);
+    ck_assert_msg(sh("cmp %s/xfull.cnnw %s/xres.cnnw", dir, dir) == 0,
+                  "a resumed run with schedule, EMA and augment_until differs");
+    /* the checkpoint's parameters are the EMA, the raw weights are state */
+    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/xfull.cnnw", dir), 0);
+    ck_assert_int_eq(sh("%s/extclf eval --weights %s/xfull.cnnw %s/test-images-idx3-ubyte > %s/xeval.txt",
+                        dir, dir, dir, dir), 0);
+    ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/xeval.txt", dir) == 0, "did not learn");
+    /* validation ran on the same EMA weights: its last figure is eval's */
+    ck_assert_int_eq(sh("grep -o 'loss [0-9.]*' %s/xeval.txt > %s/l.txt && "
+                        "tail -n 1 %s/xfull.log | grep -q \"val $(cat %s/l.txt) \"", dir, dir, dir, dir), 0);
+}
+END_TEST
+
 START_TEST(bad_checkpoints_refused)
 {
     setup();
@@ -135,6 +167,7 @@ int main(void)
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, learns_and_resumes);
+    tcase_add_test(tc, extras_resume);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);
     suite_add_tcase(s, tc);
