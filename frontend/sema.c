@@ -461,7 +461,8 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
 
 /* ---- block uses ---- */
 
-/* What a block expansion replaces in Sema, and restores after. */
+/* What a block expansion replaces in Sema: swapped in before the body,
+ * swapped back after it. */
 typedef struct {
     Name *names;
     int nnames, capnames, *slots, nslots, stmt;
@@ -471,47 +472,22 @@ typedef struct {
     const char *prefix;
 } Scope;
 
-static void enter(Sema *s, Scope *save, const AModel *def, const Env *env, const char *prefix)
-{
-    save->names = s->names;
-    save->nnames = s->nnames;
-    save->capnames = s->capnames;
-    save->slots = s->slots;
-    save->nslots = s->nslots;
-    save->stmt = s->stmt;
-    save->model = s->model;
-    memcpy(save->counter, s->counter, sizeof s->counter);
-    save->bcount = s->bcount;
-    save->env = s->env;
-    save->prefix = s->prefix;
-    s->names = NULL;
-    s->nnames = s->capnames = s->nslots = 0;
-    s->slots = NULL;
-    s->model = def;
-    memset(s->counter, 0, sizeof s->counter);
-    s->bcount = calloc(s->nblocks + 1, sizeof *s->bcount);
-    if (!s->bcount)
-        abort();
-    s->env = env;
-    s->prefix = prefix;
-}
+#define SWAP(type, a, b) do { type t_ = (a); (a) = (b); (b) = t_; } while (0)
 
-static void leave(Sema *s, const Scope *save)
+static void swap_scope(Sema *s, Scope *sc)
 {
-    free(s->names);
-    free(s->slots);
-    free(s->bcount);
-    s->names = save->names;
-    s->nnames = save->nnames;
-    s->capnames = save->capnames;
-    s->slots = save->slots;
-    s->nslots = save->nslots;
-    s->stmt = save->stmt;
-    s->model = save->model;
-    memcpy(s->counter, save->counter, sizeof s->counter);
-    s->bcount = save->bcount;
-    s->env = save->env;
-    s->prefix = save->prefix;
+    SWAP(Name *, s->names, sc->names);
+    SWAP(int, s->nnames, sc->nnames);
+    SWAP(int, s->capnames, sc->capnames);
+    SWAP(int *, s->slots, sc->slots);
+    SWAP(int, s->nslots, sc->nslots);
+    SWAP(int, s->stmt, sc->stmt);
+    SWAP(const AModel *, s->model, sc->model);
+    for (int i = 0; i < NOPS; i++)
+        SWAP(int, s->counter[i], sc->counter[i]);
+    SWAP(int *, s->bcount, sc->bcount);
+    SWAP(const Env *, s->env, sc->env);
+    SWAP(const char *, s->prefix, sc->prefix);
 }
 
 /* The body of a block in its own scope: its tensor parameters are names
@@ -582,13 +558,19 @@ static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int inde
     int out = POISON;
     if (!bad && !s->blocks[b].bad) {
         Env env = { def, vals };
-        Scope save;
+        Scope sc = { .model = def, .env = &env, .prefix = path };
+        sc.bcount = calloc(s->nblocks + 1, sizeof *sc.bcount);
+        if (!sc.bcount)
+            abort();
         DiagFrame frame = { t->loc, def->name, s->d->frame };
         s->d->frame = &frame;
-        enter(s, &save, def, &env, path);
+        swap_scope(s, &sc);
         out = lower_body(s, tensors);
-        leave(s, &save);
+        swap_scope(s, &sc);             /* sc now holds the block's scope */
         s->d->frame = frame.up;
+        free(sc.names);
+        free(sc.slots);
+        free(sc.bcount);
     }
     free(path);
     free(tensors);

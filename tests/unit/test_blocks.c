@@ -120,10 +120,6 @@ END_TEST
 
 int main(void)
 {
-    char cnnc[512];
-    snprintf(cnnc, sizeof cnnc, "%s/cnnc", check_build());
-    if (!getenv("CNNC"))
-        setenv("CNNC", cnnc, 1);
     Suite *s = suite_create("blocks");
     TCase *tc = tcase_create("blocks");
     tcase_add_test(tc, expansion);

@@ -249,12 +249,11 @@ END_TEST
  * without mosaic and mixup */
 START_TEST(augment_until_drops_mosaic_and_mixup)
 {
-    char root[700], one[700], u[700], l[700], m[700];
-    snprintf(root, sizeof root, "%s", in_dir("data"));
-    snprintf(one, sizeof one, "%s", in_dir("one.cnnw"));
-    snprintf(u, sizeof u, "%s", in_dir("u.cnnw"));
-    snprintf(l, sizeof l, "%s", in_dir("l.cnnw"));
-    snprintf(m, sizeof m, "%s", in_dir("m.cnnw"));
+    static const char *const names[5] = { "data", "one.cnnw", "u.cnnw", "l.cnnw", "m.cnnw" };
+    char p[5][700];
+    for (int i = 0; i < 5; i++)
+        snprintf(p[i], sizeof p[i], "%s", in_dir(names[i]));
+    const char *root = p[0], *one = p[1], *u = p[2], *l = p[3], *m = p[4];
     const char *first[] = { "train", "--train", root, "--epochs", "1", "--save", u, NULL };
     const char *all1[] = { "train", "--train", root, "--epochs", "1", "--save", one, NULL };
     ck_assert_msg(run(&rec_until, NULL, first) == 0, "%s", errs);

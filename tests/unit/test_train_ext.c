@@ -105,10 +105,6 @@ END_TEST
 
 int main(void)
 {
-    char cnnc[512];
-    snprintf(cnnc, sizeof cnnc, "%s/cnnc", check_build());
-    if (!getenv("CNNC"))
-        setenv("CNNC", cnnc, 1);
     Suite *s = suite_create("train_ext");
     TCase *tc = tcase_create("train_ext");
     tcase_set_timeout(tc, 120);

@@ -71,20 +71,31 @@ static void setup(void)
 
 #define TRAIN "%s/tinyclf train --train %s/train-images-idx3-ubyte --val %s/test-images-idx3-ubyte"
 
+/* `name` trained `epochs` epochs (name-full.cnnw, its log name-full.log),
+ * and 1 epoch then resumed to `epochs` (name-resumed.cnnw): the same bytes */
+static void check_resume(const char *name, int epochs)
+{
+    char run[2400];
+    snprintf(run, sizeof run, "%s/%s train --train %s/train-images-idx3-ubyte "
+             "--val %s/test-images-idx3-ubyte", dir, name, dir, dir);
+    ck_assert_int_eq(sh("%s --epochs %d --save %s/%s-full.cnnw > %s/%s-full.log 2>&1",
+                        run, epochs, dir, name, dir, name), 0);
+    ck_assert_int_eq(sh("%s --epochs 1 --save %s/%s-half.cnnw > /dev/null 2>&1", run, dir, name), 0);
+    ck_assert_int_eq(sh("%s --epochs %d --resume %s/%s-half.cnnw --save %s/%s-resumed.cnnw "
+                        "> /dev/null 2>&1", run, epochs, dir, name, dir, name), 0);
+    ck_assert_msg(sh("cmp %s/%s-full.cnnw %s/%s-resumed.cnnw", dir, name, dir, name) == 0,
+                  "%s: a resumed run differs from an uninterrupted one", name);
+}
+
 START_TEST(learns_and_resumes)
 {
     setup();
-    ck_assert_int_eq(sh(TRAIN " --epochs 2 --save %s/full.cnnw > %s/full.log 2>&1", dir, dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(TRAIN " --epochs 1 --save %s/half.cnnw > /dev/null 2>&1", dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(TRAIN " --epochs 2 --resume %s/half.cnnw --save %s/resumed.cnnw > /dev/null 2>&1",
-                        dir, dir, dir, dir, dir), 0);
-    ck_assert_msg(sh("cmp %s/full.cnnw %s/resumed.cnnw", dir, dir) == 0,
-                  "a resumed run differs from an uninterrupted one");
+    check_resume("tinyclf", 2);
     /* the separable toy task is learned */
-    ck_assert_int_eq(sh("%s/tinyclf eval --weights %s/full.cnnw %s/test-images-idx3-ubyte > %s/eval.txt",
+    ck_assert_int_eq(sh("%s/tinyclf eval --weights %s/tinyclf-full.cnnw %s/test-images-idx3-ubyte > %s/eval.txt",
                         dir, dir, dir, dir), 0);
     ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/eval.txt", dir) == 0, "did not learn");
-    ck_assert_int_eq(sh("%s/tinyclf predict --weights %s/full.cnnw %s/test-images-idx3-ubyte > /dev/null",
+    ck_assert_int_eq(sh("%s/tinyclf predict --weights %s/tinyclf-full.cnnw %s/test-images-idx3-ubyte > /dev/null",
                         dir, dir, dir), 0);
 }
 END_TEST
@@ -100,21 +111,15 @@ START_TEST(extras_resume)
     char cnn[600];
     snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
     build(cnn, "extclf");
-#define XTRAIN "%s/extclf train --train %s/train-images-idx3-ubyte --val %s/test-images-idx3-ubyte"
-    ck_assert_int_eq(sh(XTRAIN " --epochs 3 --save %s/xfull.cnnw > %s/xfull.log 2>&1", dir, dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(XTRAIN " --epochs 1 --save %s/xhalf.cnnw > /dev/null 2>&1", dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(XTRAIN " --epochs 3 --resume %s/xhalf.cnnw --save %s/xres.cnnw > /dev/null 2>&1",
-                        dir, dir, dir, dir, dir), 0);
-    ck_assert_msg(sh("cmp %s/xfull.cnnw %s/xres.cnnw", dir, dir) == 0,
-                  "a resumed run with schedule, EMA and augment_until differs");
+    check_resume("extclf", 3);
     /* the checkpoint's parameters are the EMA, the raw weights are state */
-    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/xfull.cnnw", dir), 0);
-    ck_assert_int_eq(sh("%s/extclf eval --weights %s/xfull.cnnw %s/test-images-idx3-ubyte > %s/xeval.txt",
+    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf-full.cnnw", dir), 0);
+    ck_assert_int_eq(sh("%s/extclf eval --weights %s/extclf-full.cnnw %s/test-images-idx3-ubyte > %s/xeval.txt",
                         dir, dir, dir, dir), 0);
     ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/xeval.txt", dir) == 0, "did not learn");
     /* validation ran on the same EMA weights: its last figure is eval's */
     ck_assert_int_eq(sh("grep -o 'loss [0-9.]*' %s/xeval.txt > %s/l.txt && "
-                        "tail -n 1 %s/xfull.log | grep -q \"val $(cat %s/l.txt) \"", dir, dir, dir, dir), 0);
+                        "tail -n 1 %s/extclf-full.log | grep -q \"val $(cat %s/l.txt) \"", dir, dir, dir, dir), 0);
 }
 END_TEST
 
