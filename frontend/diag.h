@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #define DIAG_MAX_ERRORS 20
+#define DIAG_MAX_FRAMES 10     /* "in expansion of" notes per error */
 
 typedef struct {
     int line, col;          /* 1-based; line 0 means "no location" */

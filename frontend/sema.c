@@ -556,6 +556,14 @@ static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int inde
     int bad = sema_bind(s, b, t, sema_subst(s, &t->items), in == -1 ? POISON : in,
                         tensors, vals);
     int out = POISON;
+    if (!bad && (s->depth >= MAX_BLOCK_DEPTH || s->g->nnodes >= MAX_LAYERS)) {
+        if (!s->toobig)
+            diag_error(s->d, t->loc, s->depth >= MAX_BLOCK_DEPTH ? "blocks nested more than "
+                       "%d deep" : "the expansion makes more than %d layers", s->depth >=
+                       MAX_BLOCK_DEPTH ? MAX_BLOCK_DEPTH : MAX_LAYERS);
+        s->toobig = 1;
+        bad = 1;
+    }
     if (!bad && !s->blocks[b].bad) {
         Env env = { def, vals };
         Scope sc = { .model = def, .env = &env, .prefix = path };
@@ -565,7 +573,9 @@ static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int inde
         DiagFrame frame = { t->loc, def->name, s->d->frame };
         s->d->frame = &frame;
         swap_scope(s, &sc);
+        s->depth++;
         out = lower_body(s, tensors);
+        s->depth--;
         swap_scope(s, &sc);             /* sc now holds the block's scope */
         s->d->frame = frame.up;
         free(sc.names);

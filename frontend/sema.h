@@ -62,7 +62,13 @@ typedef struct Sema {
     int *bcount;            /* per block: uses so far in this scope (layer names) */
     const Env *env;         /* innermost expansion, NULL in the model */
     const char *prefix;     /* layer path of that expansion ("neck.c3"), NULL */
+    int depth;              /* expansions open */
+    int toobig;             /* the expansion limit was reported */
 } Sema;
+
+/* Expansions nest at most this deep, and make at most this many layers:
+ * a few lines of blocks that use blocks twice can ask for 2^40 layers. */
+enum { MAX_BLOCK_DEPTH = 100, MAX_LAYERS = 500000 };
 
 /* ---- arguments (args.c) ---- */
 enum { T_INT, T_FLOAT, T_BOOL, T_PAIR, T_PAD, T_INIT, T_RANGE };
