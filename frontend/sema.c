@@ -445,7 +445,7 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
     if (sema_user_op(t0->text) < 0 && sema_block(s, t0->text) < 0) {
         cur = start_tensor(s, st, t0);
         k = 1;
-    } else if (ir_ops[sema_user_op(t0->text)].flags & F_TENSORS) {
+    } else if (sema_user_op(t0->text) >= 0 && (ir_ops[sema_user_op(t0->text)].flags & F_TENSORS)) {
         cur = -1;
     }
     int nparam = 0;
