@@ -119,10 +119,8 @@ static void find_cycles(Sema *s, int b, int *on, int *done, int *path, int depth
 
 void sema_blocks(Sema *s, const AProgram *p)
 {
-    s->blocks = calloc(p->blocks.n + 1, sizeof *s->blocks);
-    s->bcount = calloc(p->blocks.n + 1, sizeof *s->bcount);
-    if (!s->blocks || !s->bcount)
-        abort();
+    s->blocks = xcalloc(p->blocks.n + 1, sizeof *s->blocks);
+    s->bcount = xcalloc(p->blocks.n + 1, sizeof *s->bcount);
     for (int i = 0; i < p->blocks.n; i++) {
         const AModel *def = p->blocks.v[i];
         int prev = sema_block(s, def->name);
@@ -141,9 +139,7 @@ void sema_blocks(Sema *s, const AProgram *p)
         b->bad = check_params(s, def, &b->ntensor);
     }
     int n = s->nblocks;
-    int *on = calloc(3 * n + 1, sizeof *on), *done = on + n, *path = on + 2 * n;
-    if (!on)
-        abort();
+    int *on = xcalloc(3 * n + 1, sizeof *on), *done = on + n, *path = on + 2 * n;
     for (int b = 0; b < n; b++)
         if (!done[b])
             find_cycles(s, b, on, done, path, 0);
@@ -193,7 +189,7 @@ static int bind_tensor(Sema *s, const AModel *def, const AParam *p, const AValue
 {
     if (v->kind != AV_NAME) {
         char got[64];
-        args_describe(s, v, got, sizeof got);
+        args_describe(s->d, v, got, sizeof got);
         diag_error(s->d, v->loc, "parameter '%s' of block '%s' is a tensor; got %s",
                    p->name, def->name, got);
         diag_note(s->d, p->loc, "'%s' is declared here", p->name);
@@ -236,9 +232,7 @@ int sema_bind(Sema *s, int block, const AValue *use, const Vec *args, int in,
     char sig[256];
     while (chain < np && !is_tensor_param(def->params.v[chain]))
         chain++;                    /* the first tensor: the chain's value */
-    const AArg **given = calloc(np + 1, sizeof *given);
-    if (!given)
-        abort();
+    const AArg **given = xcalloc(np + 1, sizeof *given);
     for (int i = 0; i < args->n; i++) {
         const AArg *a = args->v[i];
         int k;
