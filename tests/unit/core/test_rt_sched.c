@@ -1,4 +1,4 @@
-/* test_rt_sched.c — runtime/sched.c against PyTorch's numbers
+/* test_rt_sched.c — runtime/core/sched.c against PyTorch's numbers
  * (tests/fixtures/sched.txt, made by make_sched.py; this test only reads
  * it): the learning rate of every iteration under StepLR and warm-up +
  * CosineAnnealingLR, clip_grad_norm_, and the YOLOX EMA as AveragedModel
