@@ -37,7 +37,7 @@ CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW
 # C file (headers first).
 RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
           $(addprefix runtime/core/,gemm.h gemm.c conv.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c yolox.c detect.c)
+          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c yolox.c detect.c)
 
 # The runtime, in three layers (each may use the ones before it): core is
 # what generated code calls (libc and libm only; exactly the part

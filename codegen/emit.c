@@ -17,6 +17,7 @@
 #include <string.h>
 #include "emit.h"
 #include "emit_main.h"
+#include "emit_train.h"
 #include "literal.h"
 #include "../passes/passes.h"
 
@@ -115,6 +116,7 @@ static const char *const act_const[] = {
 static const char *const buffers[] = {
     [BUF_PARAMS] = "m->params", [BUF_GRADS] = "m->grads", [BUF_OPT1] = "m->opt1",
     [BUF_OPT2] = "m->opt2", [BUF_STATS] = "m->stats",
+    [BUF_EMA] = "m->ema", [BUF_EMA_STATS] = "m->ema + NPARAMS",
 };
 
 static void print_arg(Emitter *e, const Arg *a)
@@ -127,6 +129,8 @@ static void print_arg(Emitter *e, const Arg *a)
     case ARG_INT:        fprintf(f, "%d", a->i); break;
     case ARG_LONG:       fprintf(f, "%ld", a->l); break;
     case ARG_NPARAMS:    fprintf(f, "NPARAMS"); break;
+    case ARG_NSTATS:     fprintf(f, "NSTATS"); break;
+    case ARG_LR:         fprintf(f, "lr"); break;
     case ARG_FLOAT:      emit_float(f, a->f); break;
     case ARG_LEN:        fprintf(f, "(long)n * %ld", a->l); break;
     case ARG_ACT:        fprintf(f, "%s", act_const[a->i]); break;
@@ -279,6 +283,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     if (train) {
         fprintf(h, "int %s_state(%s *m, const cnnrt_tensor **out, long **step);  /* optimizer state */\n", m, m);
         fprintf(h, "int %s_save(const %s *m, const char *path);\n", m, m);
+        emit_train_header(g, h);
     }
     fprintf(h, "int %s_load(%s *m, const char *path);\n\n#endif\n", m, m);
 }
@@ -348,7 +353,9 @@ static void emit_struct(Emitter *e, int train)
     fprintf(f, "    cnnrt_tensor tensors[%d];\n", g->nparams ? g->nparams : 1);
     if (train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"
-                   "    int training;\n", g->nparams ? 2 * g->nparams : 1);
+                   "    int training;\n", g->nparams ? (2 + emit_has_ema(g)) * g->nparams : 1);
+    if (train)
+        emit_train_fields(g, f);
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
                "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
@@ -445,6 +452,7 @@ static void emit_lifecycle(Emitter *e, int train)
                 fprintf(f, " }, %ld, m->opt%d + %s, NULL };\n", p->size, b + 1, id);
                 free(id);
             }
+        emit_train_new(g, f, e->pfield, k);
         fprintf(f, "    m->training = 1;\n");
     }
     fprintf(f, "    %s_init(m, %lluULL);\n    return m;\n}\n\n", m, g->train.seed);
@@ -465,6 +473,7 @@ static void emit_lifecycle(Emitter *e, int train)
         for (int i = 1; i <= e->L->opt_buffers; i++)
             fprintf(f, "    memset(m->opt%d, 0, sizeof(float) * NPARAMS);\n", i);
         fprintf(f, "    m->step = 0;\n");
+        emit_train_ema_copy(g, f, "    ");
     }
     if (e->L->nderived)
         fprintf(f, "    fold(m);\n");
@@ -521,6 +530,7 @@ static void emit_passes(Emitter *e, int train)
     fprintf(f, "    return loss;\n}\n\n");
 
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
+    emit_train_pre_update(g, f);
     print_calls(e, &e->L->update);
     fprintf(f, "}\n\n");
     fprintf(f, "void %s_zero_grad(%s *m)\n{\n    memset(m->grads, 0, sizeof(float) * NPARAMS);\n}\n\n", m, m);
@@ -541,15 +551,20 @@ static void emit_io(Emitter *e, int train)
         for (int i = 0; i < g->nparams; i++)
             nstate += g->params[i].learned;
         nstate *= e->L->opt_buffers;
+        nstate += emit_has_ema(g) ? g->nparams : 0;     /* raw.NAME */
         fprintf(f, "int %s_state(%s *m, const cnnrt_tensor **out, long **step)\n{\n"
                    "    *out = m->opt_tensors;\n    *step = &m->step;\n    return %d;\n}\n\n", m, m, nstate);
         fprintf(f, "int %s_save(const %s *m, const char *path)\n{\n"
-                   "    return cnnrt_save(path, m->tensors, %d, NULL, 0, 0);\n}\n\n", m, m, g->nparams);
+                   "    return cnnrt_save(path, m->%s, %d, NULL, 0, 0);\n}\n\n", m, m,
+                emit_has_ema(g) ? "ema_tensors" : "tensors", g->nparams);
     }
     fprintf(f, "int %s_load(%s *m, const char *path)\n{\n    char err[512];\n    long step;\n"
                "    if (cnnrt_load(path, m->tensors, %d, NULL, 0, &step, err, sizeof err) == 0) {\n"
                "%s        return 0;\n    }\n    fprintf(stderr, \"%s: %%s\\n\", err);\n    return -1;\n}\n",
-            m, m, g->nparams, e->L->nderived ? "        fold(m);\n" : "", m);
+            m, m, g->nparams, e->L->nderived ? "        fold(m);\n" : emit_has_ema(g) ?
+            "        memcpy(m->ema, m->params, sizeof(float) * NPARAMS);\n"
+            "        memcpy(m->ema + NPARAMS, m->stats, sizeof(float) * NSTATS);\n" : "", m);
+    emit_train_api(g, f);
 }
 
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
@@ -581,12 +596,13 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
         free(id);
     }
     upper(e.M, g->name, sizeof e.M);
-    e.struct_bytes = (4096 + (long)g->nparams * 256 + 63) / 64 * 64;
+    e.struct_bytes = (4096 + (long)g->nparams * (256 + 128 * emit_has_ema(g)) + 63) / 64 * 64;
     {
-        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived, 0 };
+        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived,
+                           emit_ema_floats(g) };
         long nbuf = train ? 1 + L->opt_buffers : 0;    /* grads, optimizer state */
         e.memory_bytes = 64 + e.struct_bytes;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < 5; i++)
             e.memory_bytes += (floats[i] * 4 + 63) / 64 * 64;
         e.memory_bytes += nbuf * ((g->nparam_floats * 4 + 63) / 64 * 64);
     }

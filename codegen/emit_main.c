@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include "emit_main.h"
+#include "emit_train.h"
 #include "literal.h"
 
 static const char *aug_names[] = {
@@ -28,6 +29,7 @@ void emit_main(const Graph *g, FILE *f)
         fprintf(f, "static float w_backward(void *m, const float *t, int n) { return %s_backward(m, t, n); }\n", m);
         fprintf(f, "static void w_update(void *m) { %s_update(m); }\n", m);
         fprintf(f, "static int w_state(void *m, const cnnrt_tensor **t, long **step) { return %s_state(m, t, step); }\n", m);
+        emit_train_main_wrappers(g, f);
     }
     fprintf(f, "\nint main(int argc, char **argv)\n{\n");
     const TrainCfg *t = &g->train;
@@ -53,8 +55,9 @@ void emit_main(const Graph *g, FILE *f)
             g->vals[g->outputs[0]].size);
     fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", loss, t->epochs, t->seed,
             t->naug ? "augment" : "NULL", t->naug);
-    fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s\n",
+    fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s",
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",
             train ? "w_update" : "NULL", train ? "w_state" : "NULL");
-    fprintf(f, "    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
+    emit_train_main_fields(g, f);
+    fprintf(f, "\n    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
 }

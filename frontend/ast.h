@@ -7,7 +7,8 @@
  * never has to free a half-built subtree.
  *
  * Shapes of the tree:
- *   program  = models + train blocks
+ *   program  = models + blocks + train blocks
+ *   block    = name + params + statements (as a model's)
  *   model    = name + statements (input / chain / output)
  *   chain    = terms; a term is an AValue of kind AV_CALL: `relu` has
  *              parens == 0 and no args, `conv(6, kernel=5)` has args
@@ -73,12 +74,24 @@ typedef struct {
                                (all AValue *) */
 } AStmt;
 
+/* A parameter of a block: `x: tensor`, `f` or `k = 3` */
 typedef struct {
     const char *name;
-    Loc loc;                /* the `model` keyword */
+    Loc loc;
+    const char *type;       /* written after ':' ("tensor"), or NULL */
+    Loc typeloc;
+    AValue *def;            /* default value, or NULL */
+} AParam;
+
+/* A model, or a block (`block NAME(params) { ... }`: the same statements) */
+typedef struct {
+    const char *name;
+    Loc loc;                /* the `model` or `block` keyword */
     Loc nameloc, lbrace;
     Vec stmts;              /* AStmt * */
     int closed;             /* its '}' was seen */
+    int isblock;
+    Vec params;             /* AParam *, blocks only */
 } AModel;
 
 typedef struct {
@@ -95,6 +108,7 @@ typedef struct {
 
 typedef struct {
     Vec models;             /* AModel * */
+    Vec blocks;             /* AModel * with isblock */
     Vec trains;             /* ATrain * */
 } AProgram;
 

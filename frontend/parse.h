@@ -7,7 +7,7 @@
  * just before the next statement: the first token of a later line that can
  * start one (unless the line before ended in ',', '(', '[', '=' or '->',
  * which continue onto the next line), a ';', the block's '}', or, at the top
- * level, the next `model` or `train`.  The grammar's `error SYNC` rules then
+ * level, the next `model`, `block` or `train`.  The grammar's `error SYNC` rules then
  * drop the broken statement and parsing goes on.
  */
 #ifndef PARSE_H
@@ -49,7 +49,8 @@ typedef struct PState {
     YYLTYPE pushed;             /* the last token handed over again */
 
     /* the block being parsed, for "missing '}'" */
-    AModel *model;              /* inside `model x { ... }` */
+    AModel *model;              /* inside `model x { ... }` or `block x(...) { ... }` */
+    Vec params;                 /* the parameters of the block being declared */
     ATrain *train;              /* inside `train { ... }` */
 
     int badchar_line;           /* line of the last invalid character */

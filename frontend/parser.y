@@ -72,6 +72,7 @@ static void fe_recover(PState *ps);
     AValue *val;
     AArg *arg;
     AStmt *stmt;
+    AParam *param;
     Vec vec;
 }
 
@@ -82,6 +83,7 @@ static void fe_recover(PState *ps);
 %token INPUT  "'input'"
 %token OUTPUT "'output'"
 %token TRAIN  "'train'"
+%token BLOCK  "'block'"
 %token TRUE   "'true'"
 %token FALSE  "'false'"
 %token ARROW  "'->'"
@@ -91,6 +93,7 @@ static void fe_recover(PState *ps);
 %type <vec> atoms sizes names chain args arglist titems
 %type <arg> arg
 %type <stmt> stmt
+%type <param> param
 
 %%
 
@@ -101,6 +104,7 @@ program
 
 item
     : model
+    | block
     | train
     | error SYNC                { yyerrok; }
     ;
@@ -296,6 +300,64 @@ titem
     | call
     ;
 
+/* block = "block" NAME "(" [param ("," param)*] ")" "{" stmt* "}" */
+block_head
+    : BLOCK IDENT '(' params ')' '{'
+        {
+            AModel *m = arena_alloc(PS->arena, sizeof *m);
+            m->name = $2;
+            m->loc = LOC(@1);
+            m->nameloc = LOC(@2);
+            m->lbrace = LOC(@6);
+            m->isblock = 1;
+            m->params = PS->params;
+            PS->params = (Vec){0};
+            vec_push(PS->arena, &PS->prog->blocks, m);
+            PS->model = m;
+            PS->prev_chain_line = 0;
+        }
+    ;
+
+block
+    : block_head stmts '}'      { PS->model->closed = 1; PS->model = NULL; }
+    | block_head stmts error    { PS->model = NULL; }
+    ;
+
+params
+    : %empty
+    | paramlist
+    ;
+
+paramlist
+    : param                     { vec_push(PS->arena, &PS->params, $1); }
+    | paramlist ',' param       { vec_push(PS->arena, &PS->params, $3); }
+    ;
+
+/* param = NAME [":" TYPE] | NAME "=" default */
+param
+    : IDENT
+        {
+            $$ = arena_alloc(PS->arena, sizeof *$$);
+            $$->name = $1;
+            $$->loc = LOC(@1);
+        }
+    | IDENT ':' IDENT
+        {
+            $$ = arena_alloc(PS->arena, sizeof *$$);
+            $$->name = $1;
+            $$->loc = LOC(@1);
+            $$->type = $3;
+            $$->typeloc = LOC(@3);
+        }
+    | IDENT '=' plain
+        {
+            $$ = arena_alloc(PS->arena, sizeof *$$);
+            $$->name = $1;
+            $$->loc = LOC(@1);
+            $$->def = $3;
+        }
+    ;
+
 %%
 
 static AValue *mkatom(PState *ps, int kind, YYLTYPE loc)
@@ -415,7 +477,8 @@ static int expects(yysymbol_kind_t *exp, int n, yysymbol_kind_t k)
 static void block_note(PState *ps)
 {
     if (ps->model)
-        diag_note(ps->d, ps->model->lbrace, "model '%s' starts here", ps->model->name);
+        diag_note(ps->d, ps->model->lbrace, "%s '%s' starts here",
+                  ps->model->isblock ? "block" : "model", ps->model->name);
     else if (ps->train)
         diag_note(ps->d, ps->train->lbrace, "the train block starts here");
 }
@@ -423,7 +486,8 @@ static void block_note(PState *ps)
 static void missing_brace(PState *ps, Loc loc)
 {
     if (ps->model)
-        diag_error(ps->d, loc, "missing '}' at end of model '%s'", ps->model->name);
+        diag_error(ps->d, loc, "missing '}' at end of %s '%s'",
+                   ps->model->isblock ? "block" : "model", ps->model->name);
     else
         diag_error(ps->d, loc, "missing '}' at end of the train block");
     block_note(ps);
@@ -442,7 +506,7 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
             exp[n++] = all[i];
 
     /* an unclosed block: the block's `error` rule closes it */
-    if (inblock && (got == YYSYMBOL_MODEL || got == YYSYMBOL_TRAIN ||
+    if (inblock && (got == YYSYMBOL_MODEL || got == YYSYMBOL_TRAIN || got == YYSYMBOL_BLOCK ||
                     (got == YYSYMBOL_YYEOF && expects(exp, n, YYTRANSLATE('}'))))) {
         missing_brace(ps, loc);
         return 0;
@@ -479,11 +543,11 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner)
     diag_error(ps->d, loc, "%s", msg);
 
     /* hints */
-    static const char *const top[] = { "model", "train" };
+    static const char *const top[] = { "model", "train", "block" };
     static const char *const io[] = { "input", "output" };
     Token *prev2 = &ps->hist[2];
     if (got == YYSYMBOL_IDENT && expects(exp, n, YYSYMBOL_MODEL)) {
-        const char *near = diag_nearest(ps->hist[0].val.str, top, 2);
+        const char *near = diag_nearest(ps->hist[0].val.str, top, 3);
         if (near)
             diag_note(ps->d, loc, "did you mean '%s'?", near);
     } else if (got == YYSYMBOL_YYEOF && inblock)

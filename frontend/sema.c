@@ -119,6 +119,9 @@ static void check_name(Sema *s, const AStmt *st)
     if (sema_user_op(st->name) >= 0) {
         diag_error(s->d, st->nameloc, "'%s' is an op name; tensors may not use it",
                    st->name);
+    } else if (sema_block(s, st->name) >= 0) {
+        diag_error(s->d, st->nameloc, "'%s' is a block name; tensors may not use it",
+                   st->name);
     } else if (n && n->stmt != s->stmt) {
         diag_error(s->d, st->nameloc, "redefinition of '%s'", st->name);
         diag_note(s->d, n->loc, "previous definition of '%s' is here", st->name);
@@ -146,6 +149,16 @@ static int use_tensor(Sema *s, const char *name, Loc loc)
         return POISON;
     }
     return n->value;
+}
+
+int sema_use_tensor(Sema *s, const char *name, Loc loc)
+{
+    return use_tensor(s, name, loc);
+}
+
+int sema_is_tensor(Sema *s, const char *name)
+{
+    return find(s, name) != NULL;
 }
 
 static void set_value(Sema *s, const AStmt *st, int value)
@@ -227,21 +240,39 @@ static int lower_first_input(Sema *s)
 
 /* ---- chains ---- */
 
+/* The name of a layer or block use (`base`: op or block name; counter:
+ * its uses so far; param: it has parameters), inside the current
+ * expansion's path. */
+static char *path_name(Sema *s, const AStmt *st, const char *base, int *counter, int param,
+                       int index, int nparam)
+{
+    char *name = NULL;
+    (*counter)++;
+    if (st->name && sema_user_op(st->name) < 0) {
+        if (nparam == 1 && param)
+            name = xstrdup(st->name);
+        else
+            name = xfmt("%s.%d", st->name, index);
+    }
+    while (!name) {
+        name = xfmt("%s%d", base, *counter);
+        if (find(s, name)) {
+            free(name);
+            name = NULL;
+            (*counter)++;
+        }
+    }
+    if (!s->prefix)
+        return name;
+    char *full = xfmt("%s.%s", s->prefix, name);
+    free(name);
+    return full;
+}
+
 static char *layer_name(Sema *s, const AStmt *st, int op, int index, int nparam)
 {
-    s->counter[op]++;
-    if (st->name && sema_user_op(st->name) < 0) {
-        if (nparam == 1 && (ir_ops[op].flags & F_PARAM))
-            return xstrdup(st->name);
-        return xfmt("%s.%d", st->name, index);
-    }
-    for (;;) {
-        char *name = xfmt("%s%d", ir_ops[op].name, s->counter[op]);
-        if (!find(s, name))
-            return name;
-        free(name);
-        s->counter[op]++;
-    }
+    return path_name(s, st, ir_ops[op].name, &s->counter[op],
+                     (ir_ops[op].flags & F_PARAM) != 0, index, nparam);
 }
 
 /* The inputs of concat/add: the chain's value (unless the op starts the
@@ -291,11 +322,31 @@ static int tensor_args(Sema *s, const AValue *t, int op, int chain, int *ins, in
     return bad;
 }
 
+static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam);
+
+/* The op or block closest to word, or NULL */
+static const char *nearest_callee(Sema *s, const char *word)
+{
+    if (s->d->capped)
+        return NULL;
+    const char **names = xmalloc((s->nopnames + s->nblocks + 1) * sizeof *names);
+    int n = 0;
+    for (int i = 0; i < s->nopnames; i++)
+        names[n++] = s->opnames[i];
+    for (int i = 0; i < s->nblocks; i++)
+        names[n++] = s->blocks[i].def->name;
+    const char *near = diag_nearest(word, names, n);
+    free(names);
+    return near;
+}
+
 /* One op term reading `in` (-1: a concat/add that starts the chain).
  * Returns its value, or POISON. */
 static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam)
 {
     int op = sema_user_op(t->text);
+    if (op < 0 && sema_block(s, t->text) >= 0)
+        return lower_use(s, st, t, in, index, nparam);
     if (op < 0) {
         Name *n = find(s, t->text);
         if (n) {
@@ -303,8 +354,10 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
             diag_note(s->d, n->loc, "'%s' is defined here; a chain can start from a "
                       "tensor, but not continue with one", t->text);
         } else {
+            const char *near = nearest_callee(s, t->text);
             diag_error(s->d, t->loc, "unknown op '%s'", t->text);
-            diag_did_you_mean(s->d, t->loc, t->text, s->opnames, s->nopnames);
+            if (near)
+                diag_note(s->d, t->loc, "did you mean '%s'?", near);
         }
         return POISON;
     }
@@ -319,7 +372,7 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(ir_ops[op].args, spec);
-        bad = args_check(s->d, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
+        bad = args_check(s->d, ir_ops[op].name, t->loc, spec, ns, sema_subst(s, &t->items), vals);
         bad |= in == POISON || in == -1;
         if (!bad)
             args_attr(&a, op, spec, ns, vals);
@@ -355,7 +408,7 @@ static int start_tensor(Sema *s, const AStmt *st, const AValue *t)
     if (n)
         return use_tensor(s, t->text, t->loc);
     const char *tensor = nearest_tensor(s, t->text);
-    const char *op = s->d->capped ? NULL : diag_nearest(t->text, s->opnames, s->nopnames);
+    const char *op = nearest_callee(s, t->text);
     if (tensor && !t->parens) {
         diag_error(s->d, t->loc, "unknown tensor '%s'", t->text);
         diag_note(s->d, t->loc, "did you mean '%s'?", tensor);
@@ -376,20 +429,146 @@ static int lower_chain(Sema *s, const AStmt *st, int prev)
     const Vec *t = &st->items;
     const AValue *t0 = t->v[0];
     int k = 0, cur = prev;
-    if (sema_user_op(t0->text) < 0) {
+    if (sema_user_op(t0->text) < 0 && sema_block(s, t0->text) < 0) {
         cur = start_tensor(s, st, t0);
         k = 1;
-    } else if (ir_ops[sema_user_op(t0->text)].flags & F_TENSORS) {
+    } else if (sema_user_op(t0->text) >= 0 && (ir_ops[sema_user_op(t0->text)].flags & F_TENSORS)) {
         cur = -1;
     }
     int nparam = 0;
     for (int i = k; i < t->n; i++) {
         int op = sema_user_op(((AValue *)t->v[i])->text);
-        nparam += op >= 0 && (ir_ops[op].flags & F_PARAM);
+        nparam += (op >= 0 && (ir_ops[op].flags & F_PARAM)) ||
+                  sema_block(s, ((AValue *)t->v[i])->text) >= 0;
     }
     for (int i = k; i < t->n; i++)
         cur = lower_op(s, st, t->v[i], cur, i - k, nparam);
     return cur;
+}
+
+/* ---- block uses ---- */
+
+/* What a block expansion replaces in Sema: swapped in before the body,
+ * swapped back after it. */
+typedef struct {
+    Name *names;
+    int nnames, capnames, *slots, nslots, stmt;
+    const AModel *model;
+    int counter[NOPS], *bcount;
+    const Env *env;
+    const char *prefix;
+} Scope;
+
+#define SWAP(type, a, b) do { type t_ = (a); (a) = (b); (b) = t_; } while (0)
+
+static void swap_scope(Sema *s, Scope *sc)
+{
+    SWAP(Name *, s->names, sc->names);
+    SWAP(int, s->nnames, sc->nnames);
+    SWAP(int, s->capnames, sc->capnames);
+    SWAP(int *, s->slots, sc->slots);
+    SWAP(int, s->nslots, sc->nslots);
+    SWAP(int, s->stmt, sc->stmt);
+    SWAP(const AModel *, s->model, sc->model);
+    for (int i = 0; i < NOPS; i++)
+        SWAP(int, s->counter[i], sc->counter[i]);
+    SWAP(int *, s->bcount, sc->bcount);
+    SWAP(const Env *, s->env, sc->env);
+    SWAP(const char *, s->prefix, sc->prefix);
+}
+
+/* The body of a block in its own scope: its tensor parameters are names
+ * defined before every statement; chains that start with an op start from
+ * the previous statement's result, the first from the first tensor
+ * parameter.  Its value: the one name of `output`, else the last result. */
+static int lower_body(Sema *s, const int *tensors)
+{
+    const AModel *def = s->model;
+    int prev = POISON, first = 1;
+    for (int i = 0; i < def->params.n; i++) {
+        const AParam *p = def->params.v[i];
+        if (!p->type)
+            continue;
+        add_name(s, p->name, p->loc, -1);
+        s->names[s->nnames - 1].value = tensors[i];
+        if (first)
+            prev = tensors[i];
+        first = 0;
+    }
+    define_names(s);
+    const AStmt *out = NULL;
+    int any = 0;
+    for (int i = 0; i < def->stmts.n; i++) {
+        const AStmt *st = def->stmts.v[i];
+        s->stmt = i;
+        if (st->kind == S_CHAIN) {
+            check_name(s, st);
+            prev = lower_chain(s, st, prev);
+            set_value(s, st, prev);
+            any = 1;
+        } else if (st->kind == S_OUTPUT && !out) {
+            out = st;
+        } else if (st->kind == S_OUTPUT) {
+            diag_error(s->d, st->loc, "a second 'output' statement");
+            diag_note(s->d, out->loc, "a block has one output");
+        }
+    }
+    if (!any) {
+        diag_error(s->d, def->nameloc, "block '%s' has no layers", def->name);
+        return POISON;
+    }
+    if (!out)
+        return prev;
+    s->stmt = def->stmts.n;
+    if (out->items.n != 1) {
+        diag_error(s->d, out->loc, "a block has one output, got %d", out->items.n);
+        return POISON;
+    }
+    const AValue *v = out->items.v[0];
+    return use_tensor(s, v->text, v->loc);
+}
+
+/* A term naming a block: its body, expanded with the arguments bound and
+ * the layer path extended by the use's name. */
+static int lower_use(Sema *s, const AStmt *st, const AValue *t, int in, int index, int nparam)
+{
+    int b = sema_block(s, t->text);
+    const AModel *def = s->blocks[b].def;
+    int np = def->params.n;
+    int *tensors = xmalloc((np + 1) * sizeof *tensors);
+    const AValue **vals = xmalloc((np + 1) * sizeof *vals);
+    char *path = path_name(s, st, def->name, &s->bcount[b], 1, index, nparam);
+    int bad = sema_bind(s, b, t, sema_subst(s, &t->items), in == -1 ? POISON : in,
+                        tensors, vals);
+    int out = POISON;
+    if (!bad && (s->depth >= MAX_BLOCK_DEPTH || s->g->nnodes >= MAX_LAYERS)) {
+        if (!s->toobig)
+            diag_error(s->d, t->loc, s->depth >= MAX_BLOCK_DEPTH ? "blocks nested more than "
+                       "%d deep" : "the expansion makes more than %d layers", s->depth >=
+                       MAX_BLOCK_DEPTH ? MAX_BLOCK_DEPTH : MAX_LAYERS);
+        s->toobig = 1;
+        bad = 1;
+    }
+    if (!bad && !s->blocks[b].bad) {
+        Env env = { def, vals };
+        Scope sc = { .model = def, .env = &env, .prefix = path };
+        sc.bcount = xcalloc(s->nblocks + 1, sizeof *sc.bcount);
+        DiagFrame frame = { t->loc, def->name, s->d->frame };
+        s->d->frame = &frame;
+        swap_scope(s, &sc);
+        s->depth++;
+        out = lower_body(s, tensors);
+        s->depth--;
+        swap_scope(s, &sc);             /* sc now holds the block's scope */
+        s->d->frame = frame.up;
+        free(sc.names);
+        free(sc.slots);
+        free(sc.bcount);
+    }
+    free(path);
+    free(tensors);
+    free(vals);
+    return out;
 }
 
 /* ---- outputs ---- */
@@ -512,7 +691,7 @@ static void lower_model(Sema *s)
     s->g->nfwd = s->g->nnodes;
 }
 
-static Graph *lower(Diag *d, const char *file, const AProgram *p)
+static Graph *lower(Diag *d, Arena *arena, const char *file, const AProgram *p)
 {
     if (p->models.n == 0) {
         Loc none = { 0, 0, 0 };
@@ -524,6 +703,7 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
     Sema s;
     memset(&s, 0, sizeof s);
     s.d = d;
+    s.arena = arena;
     s.model = m;
     for (int op = 0; op < NOPS; op++)
         if (ir_ops[op].flags & F_USER)
@@ -531,6 +711,7 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
     s.g = ir_new(m->name, file ? file : "", d);
     train_defaults(&s.g->train);
 
+    sema_blocks(&s, p);
     lower_model(&s);
     if (p->trains.n)
         train_resolve(s.g, d, s.input_loc, p->trains.v[0]);
@@ -555,6 +736,8 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
 
     free(s.names);
     free(s.slots);
+    free(s.blocks);
+    free(s.bcount);
     return s.g;
 }
 
@@ -573,7 +756,7 @@ Graph *fe_compile(Diag *d, const char *file, const char *src, long len)
     AProgram *p = fe_parse(d, a, src, len);
     Graph *g = NULL;
     if (p && diag_errors(d) == before)  /* no lowering after syntax errors */
-        g = lower(d, file, p);
+        g = lower(d, a, file, p);
     arena_free(a);
     if (g && diag_errors(d) != before) {
         ir_free(g);

@@ -39,9 +39,22 @@ static const struct {
 };
 
 
-enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, K_MAX_BOXES, NKEYS };
+/* schedule = constant | step(...) | cosine(...) (docs/LANGUAGE-EXT.md) */
+static const struct {
+    const char *name;
+    int kind;
+    const char *args;
+} schedules[] = {
+    { "constant", SCHED_CONST,  "" },
+    { "step",     SCHED_STEP,   "every:int gamma:float=0.1" },
+    { "cosine",   SCHED_COSINE, "warmup_epochs:float=0 min_ratio:float=0" },
+};
+
+enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, K_MAX_BOXES, K_SCHEDULE,
+       K_EMA, K_CLIP, K_AUGMENT_UNTIL, NKEYS };
 static const char *const keys[NKEYS] = {
-    "loss", "optimizer", "batch", "epochs", "seed", "augment", "max_boxes"
+    "loss", "optimizer", "batch", "epochs", "seed", "augment", "max_boxes", "schedule", "ema",
+    "clip", "augment_until"
 };
 
 #define COUNT(a) ((int)(sizeof (a) / sizeof *(a)))
@@ -260,6 +273,31 @@ static void set_augment(Train *s, TrainCfg *t, const AValue *v)
     }
 }
 
+/* schedule = constant | step(every, gamma=0.1) | cosine(warmup_epochs=0, min_ratio=0) */
+static void set_schedule(Train *s, TrainCfg *t, const AValue *v)
+{
+    const char *names[COUNT(schedules)];
+    for (int i = 0; i < COUNT(schedules); i++)
+        names[i] = schedules[i].name;
+    int k = lookup(s, v, "schedule", "schedule", names, COUNT(names),
+                   "constant, step(every, gamma) or cosine(warmup_epochs, min_ratio)");
+    if (k < 0)
+        return;
+    ArgSpec spec[MAX_ARGS];
+    ArgVal vals[MAX_ARGS];
+    int n = args_spec(schedules[k].args, spec);
+    if (args_check(s->d, names[k], v->loc, spec, n, call_args(v), vals))
+        return;
+    t->sched = schedules[k].kind;
+    if (t->sched == SCHED_STEP) {
+        t->sched_every = vals[0].i[0];
+        t->sched_gamma = (float)vals[1].f[0];
+    } else if (t->sched == SCHED_COSINE) {
+        t->sched_warmup = (float)vals[0].f[0];
+        t->sched_min_ratio = (float)vals[1].f[0];
+    }
+}
+
 void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
 {
     Train ctx = { g, d, input_loc }, *s = &ctx;
@@ -277,7 +315,8 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
                 diag_did_you_mean(s->d, e->keyloc, e->key, keys, NKEYS);
             else
                 diag_note(s->d, e->keyloc, "the settings are loss, optimizer, batch, "
-                          "epochs, seed, augment and max_boxes");
+                          "epochs, seed, augment, max_boxes, schedule, ema, clip and "
+                          "augment_until");
             continue;
         }
         if (seen[k]) {
@@ -298,6 +337,14 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
         case K_AUGMENT:
             set_augment(s, t, e->val);
             break;
+        case K_SCHEDULE:
+            set_schedule(s, t, e->val);
+            break;
+        case K_EMA:
+        case K_CLIP:
+            if (!args_value(s->d, "train", e->key, T_FLOAT, e->val, &v))
+                *(k == K_EMA ? &t->ema : &t->clip) = (float)v.f[0];
+            break;
         default:
             if (args_value(s->d, "train", e->key, T_INT, e->val, &v))
                 break;
@@ -307,6 +354,8 @@ void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
                 t->epochs = v.i[0];
             else if (k == K_MAX_BOXES)
                 t->max_boxes = v.i[0];
+            else if (k == K_AUGMENT_UNTIL)
+                t->augment_until = v.i[0];
             else
                 t->seed = (unsigned long long)v.i[0];
         }

@@ -145,6 +145,8 @@ typedef struct {
 
 /* ---- the train block ---- */
 enum { OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM };
+/* learning-rate schedules, in the order of the runtime's CNNRT_SCHED_* */
+enum { SCHED_CONST, SCHED_STEP, SCHED_COSINE };
 enum { AUG_FLIP, AUG_CROP, AUG_HSV, AUG_MOSAIC, AUG_MIXUP };
 
 typedef struct {
@@ -166,6 +168,15 @@ typedef struct {
     int max_boxes;          /* detection: ground-truth boxes per sample */
     unsigned long long seed;
     Augment *aug; int naug;
+    /* issue 10 (docs/LANGUAGE-EXT.md): schedule, EMA, clipping, augment_until */
+    int sched;              /* SCHED_* */
+    int sched_every;        /* step: epochs between decays */
+    float sched_gamma;      /* step: factor */
+    float sched_warmup;     /* cosine: warm-up epochs */
+    float sched_min_ratio;  /* cosine: floor / lr */
+    float ema;              /* EMA decay; 0: no EMA */
+    float clip;             /* max global gradient norm; 0: no clipping */
+    int augment_until;      /* mosaic and mixup in epochs 1..E only; 0: always */
 } TrainCfg;
 
 /* ---- the memory plan: pass_plan_memory fills Graph.plan; --stats, the

@@ -184,10 +184,14 @@ void ir_stats(const Graph *g, FILE *f)
 {
     char sh[64], pa[32], ma[32];
     long tp = 0, tm = 0;
-    fprintf(f, "%-16s %-15s %-14s %12s %14s\n", "layer", "op", "output", "params", "mult-adds");
-    ir_shape_str(g->vals[g->input].shape, sh, sizeof sh);
-    fprintf(f, "%-16s %-15s %-14s %12s %14s\n", g->vals[g->input].name, "input", sh, "0", "0");
+    int w = 16;                 /* the layer column: wider for block paths */
     int end = g->nfwd ? g->nfwd : g->nnodes;
+    for (int i = 0; i < end; i++)
+        if (g->nodes[i].layer && (int)strlen(g->nodes[i].layer) > w)
+            w = (int)strlen(g->nodes[i].layer);
+    fprintf(f, "%-*s %-15s %-14s %12s %14s\n", w, "layer", "op", "output", "params", "mult-adds");
+    ir_shape_str(g->vals[g->input].shape, sh, sizeof sh);
+    fprintf(f, "%-*s %-15s %-14s %12s %14s\n", w, g->vals[g->input].name, "input", sh, "0", "0");
     for (int i = 0; i < end; i++) {
         const Node *n = &g->nodes[i];
         if (n->dead || n->bwd || n->op == OP_input)
@@ -201,7 +205,7 @@ void ir_stats(const Graph *g, FILE *f)
         ir_shape_str(g->vals[n->out[0]].shape, sh, sizeof sh);
         commas(p, pa, sizeof pa);
         commas(m, ma, sizeof ma);
-        fprintf(f, "%-16s %-15s %-14s %12s %14s\n", n->layer ? n->layer : "", op, sh, pa, ma);
+        fprintf(f, "%-*s %-15s %-14s %12s %14s\n", w, n->layer ? n->layer : "", op, sh, pa, ma);
     }
     long learned = 0;
     for (int i = 0; i < g->nparams; i++)
@@ -209,7 +213,7 @@ void ir_stats(const Graph *g, FILE *f)
             learned += g->params[i].size;
     commas(tp, pa, sizeof pa);
     commas(tm, ma, sizeof ma);
-    fprintf(f, "%-16s %-15s %-14s %12s %14s\n", "total", "", "", pa, ma);
+    fprintf(f, "%-*s %-15s %-14s %12s %14s\n", w, "total", "", "", pa, ma);
     commas(learned, pa, sizeof pa);
     commas(learned * 4, ma, sizeof ma);
     fprintf(f, "trainable parameters: %s (%s bytes)\n", pa, ma);

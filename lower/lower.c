@@ -269,7 +269,15 @@ static void lower_update(Lowered *L)
         [OPT_SGD] = "cnnrt_sgd_update", [OPT_ADAGRAD] = "cnnrt_adagrad_update",
         [OPT_RMSPROP] = "cnnrt_rmsprop_update", [OPT_ADAM] = "cnnrt_adam_update",
     };
-    Call *c = append(&L->update, kernels[t->opt], -1);
+    Call *c;
+    if (t->clip > 0) {              /* clip_grad_norm_ before the step */
+        c = append(&L->update, "cnnrt_clip_grad_norm", -1);
+        arg_ctx(c);
+        push(c)->kind = ARG_NPARAMS;
+        arg_buffer(c, BUF_GRADS);
+        arg_float(c, t->clip);
+    }
+    c = append(&L->update, kernels[t->opt], -1);
     arg_ctx(c);
     push(c)->kind = ARG_NPARAMS;
     arg_buffer(c, BUF_PARAMS);
@@ -277,7 +285,10 @@ static void lower_update(Lowered *L)
     arg_buffer(c, BUF_OPT1);
     if (t->opt == OPT_ADAM)
         arg_buffer(c, BUF_OPT2);
-    arg_float(c, t->lr);
+    if (t->sched != SCHED_CONST)
+        push(c)->kind = ARG_LR;
+    else
+        arg_float(c, t->lr);
     switch (t->opt) {
     case OPT_SGD:
         arg_float(c, t->momentum);
@@ -301,6 +312,15 @@ static void lower_update(Lowered *L)
         arg_float(c, t->wd);
         push(c)->kind = ARG_STEP;
         break;
+    }
+    for (int b = 0; t->ema > 0 && b < 2; b++) {    /* the EMA after the step */
+        c = append(&L->update, "cnnrt_ema_update", -1);
+        arg_ctx(c);
+        push(c)->kind = b ? ARG_NSTATS : ARG_NPARAMS;
+        arg_buffer(c, b ? BUF_EMA_STATS : BUF_EMA);
+        arg_buffer(c, b ? BUF_STATS : BUF_PARAMS);
+        arg_float(c, t->ema);
+        push(c)->kind = ARG_STEP;
     }
 }
 

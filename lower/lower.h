@@ -24,6 +24,9 @@ enum {
     ARG_INT,        /* i */
     ARG_LONG,       /* l */
     ARG_NPARAMS,    /* floats of the parameter buffer (a constant) */
+    ARG_NSTATS,     /* floats of the statistics buffer (a constant) */
+    ARG_LR,         /* the learning rate of this update under the train
+                       block's schedule (docs/LANGUAGE-EXT.md) */
     ARG_FLOAT,      /* f */
     ARG_LEN,        /* n * l: floats of a per-sample size l over the batch */
     ARG_ACT,        /* an activation, CNNRT_ACT_* in i */
@@ -43,7 +46,8 @@ enum {
     ARG_SIZES       /* an array of `count` longs, ls[] */
 };
 
-enum { BUF_PARAMS, BUF_GRADS, BUF_OPT1, BUF_OPT2, BUF_STATS };
+/* BUF_EMA, BUF_EMA_STATS: the EMA of the parameters and of the statistics */
+enum { BUF_PARAMS, BUF_GRADS, BUF_OPT1, BUF_OPT2, BUF_STATS, BUF_EMA, BUF_EMA_STATS };
 
 typedef struct {
     int kind;               /* ARG_* */
@@ -87,7 +91,7 @@ typedef struct {
     CallList backward;      /* _backward: the loss, then the gradients */
     CallList init;          /* _init: every tensor from one generator */
     CallList fold;          /* inference: batchnorm folded into convs */
-    CallList update;        /* _update: one optimizer step */
+    CallList update;        /* _update: clipping, one optimizer step, EMA */
     Geom *geoms; int ngeoms;
     long *fold_off;         /* per node: its folded weights in the derived
                                buffer, -1 */

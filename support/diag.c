@@ -179,6 +179,20 @@ static void report(Diag *d, Loc loc, const char *kind, const char *fmt, va_list 
     fputc('\n', out(d));
     if (loc.line > 0)
         show_source(d, loc);
+    int shown = 0;
+    for (const DiagFrame *f = d->frame; f; f = f->up) {
+        if (shown++ == DIAG_MAX_FRAMES) {
+            int more = 0;
+            for (; f; f = f->up)
+                more++;
+            header(d, loc, "note");
+            fprintf(out(d), "(and %d more enclosing expansions)\n", more);
+            break;
+        }
+        header(d, f->use, "note");
+        fprintf(out(d), "in expansion of block '%s'\n", f->block);
+        show_source(d, f->use);
+    }
 }
 
 void diag_error(Diag *d, Loc loc, const char *fmt, ...)

@@ -15,11 +15,21 @@
 #include <stdio.h>
 
 #define DIAG_MAX_ERRORS 20
+#define DIAG_MAX_FRAMES 10     /* "in expansion of" notes per error */
 
 typedef struct {
     int line, col;          /* 1-based; line 0 means "no location" */
     int endcol;             /* last column of the range on `line`, >= col */
 } Loc;
+
+/* One level of block expansion (sema pushes one per block use): errors
+ * reported while it is on the stack are followed by "in expansion of block"
+ * notes that show each use site, innermost first, as gcc does for macros. */
+typedef struct DiagFrame {
+    Loc use;                /* the block's name where it is used */
+    const char *block;
+    const struct DiagFrame *up;
+} DiagFrame;
 
 typedef struct Diag {
     const char *file;       /* name printed in messages */
@@ -29,6 +39,7 @@ typedef struct Diag {
     int nerrors;
     int nwarnings;
     int capped;             /* the "too many errors" line was printed */
+    const DiagFrame *frame; /* innermost block expansion, or NULL */
 } Diag;
 
 void diag_init(Diag *d, const char *file, const char *src, long srclen, FILE *out);

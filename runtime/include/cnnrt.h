@@ -183,6 +183,27 @@ void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *
 void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t);
 
+/* ---- around the optimizer step (core/sched.c): learning-rate schedules,
+ * gradient clipping, EMA of the weights (docs/LANGUAGE-EXT.md) ---- */
+enum { CNNRT_SCHED_CONST, CNNRT_SCHED_STEP, CNNRT_SCHED_COSINE };
+typedef struct {
+    int kind;               /* CNNRT_SCHED_* */
+    float lr;               /* the optimizer's lr */
+    int every;              /* step: epochs between decays */
+    float gamma;            /* step: factor per decay */
+    float warmup;           /* cosine: warm-up epochs */
+    float min_ratio;        /* cosine: floor, as a fraction of lr */
+} cnnrt_sched;
+/* The lr of update `step` (from 1) when an epoch has steps_per_epoch
+ * updates and training lasts `epochs` epochs. */
+float cnnrt_lr_at(const cnnrt_sched *s, long step, long steps_per_epoch, int epochs);
+/* Scales g so that its 2-norm is at most max_norm; returns the norm before.
+ * ctx may be NULL. */
+float cnnrt_clip_grad_norm(cnnrt_ctx *ctx, long size, float *g, float max_norm);
+/* ema = d*ema + (1-d)*w, d = decay*(1 - exp(-updates/2000)); ctx may be NULL */
+void cnnrt_ema_update(cnnrt_ctx *ctx, long size, float *ema, const float *w, float decay,
+                      long updates);
+
 /* ---- .cnnw parameter and checkpoint files ---- */
 /* Writes params, then (if nstate > 0) the optimizer state tensors and the
  * step count, then a CRC-32; to PATH.tmp, then renamed.  0, or -1 with errno. */

@@ -33,6 +33,10 @@ typedef struct {
     int          (*params)(void *m, const cnnrt_tensor **out);
     /* optimizer state tensors for checkpoints, and the step counter */
     int          (*state)(void *m, const cnnrt_tensor **out, long **step);
+    /* docs/LANGUAGE-EXT.md; zero/NULL when the train block does not set them */
+    int augment_until;      /* mosaic and mixup only in epochs 1..augment_until */
+    void         (*schedule)(void *m, long steps_per_epoch, int epochs);
+    int          (*ema)(void *m, const cnnrt_tensor **out);   /* EMA of params() */
 } cnnrt_model;
 
 /* Returns the process exit status: 0, or 1 for any error (bad command

@@ -254,6 +254,10 @@ typedef struct {
     void *m;
     const cnnrt_tensor *params;
     int nparams;
+    const cnnrt_tensor *file;   /* a checkpoint's parameters: the EMA when the
+                                   model keeps one (its raw weights are then
+                                   state tensors), else params */
+    int nfile;
     cnnrt_tensor *state;    /* the model's state tensors + trainer.state */
     int nstate;             /* including trainer.state */
     long *step;
@@ -283,6 +287,8 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
         return tr_error(mod, "out of memory");
     mod->init(r->m, seed);
     r->nparams = mod->params(r->m, &r->params);
+    r->file = r->params;
+    r->nfile = mod->ema ? mod->ema(r->m, &r->file) : r->nparams;
     const cnnrt_tensor *st = NULL;
     int ns = mod->state ? mod->state(r->m, &st, &r->step) : 0;
     if (!r->step)
@@ -441,7 +447,7 @@ static int tr_load_checkpoint(tr_run *r, const tr_opts *o)
 {
     char err[TR_ERRLEN];
     r->tstate[0] = 0;           /* stays 0 when the file has no trainer state */
-    if (cnnrt_load(o->resume, r->params, r->nparams, r->state, r->nstate, r->step,
+    if (cnnrt_load(o->resume, r->file, r->nfile, r->state, r->nstate, r->step,
                    err, sizeof err) < 0)
         return tr_error(o->mod, "%s", err);
     if (r->tstate[0] != TR_FORMAT)
@@ -473,11 +479,26 @@ static int tr_resume(tr_run *r, tr_opts *o, int *done)
     return 0;
 }
 
-/* The training and validation sets of a run, and their loaders. */
+/* The training and validation sets of a run, and their loaders; with
+ * augment_until, `late` trains the epochs after it, without mosaic and
+ * mixup (`lateaug`, which it reads). */
 typedef struct {
     cnnrt_dataset *train, *val;
-    cnnrt_loader *ltrain, *lval;
+    cnnrt_loader *ltrain, *lval, *late;
+    cnnrt_augment *lateaug;
 } tr_data;
+
+/* Exchanges the weights and their EMA (bit for bit, so twice is nothing):
+ * validation runs on the EMA. */
+static void tr_swap_ema(tr_run *r)
+{
+    for (int i = 0; r->file != r->params && i < r->nparams && i < r->nfile; i++)
+        for (long k = 0; k < r->params[i].size; k++) {
+            float t = r->params[i].data[k];
+            r->params[i].data[k] = r->file[i].data[k];
+            r->file[i].data[k] = t;
+        }
+}
 
 /* One epoch of training (order and augmentation drawn from seed and epoch
  * alone), then validation.  Stops at a loss that is not finite, naming
@@ -492,9 +513,10 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     cnnrt_batch b;
     mod->set_training(r->m, 1);
     cnnrt_progress pg;
+    cnnrt_loader *lt = data->late && epoch >= mod->augment_until ? data->late : data->ltrain;
     cnnrt_progress_start(&pg, stdout, epoch + 1, o->epochs, nbatch, train->count);
-    cnnrt_loader_start(data->ltrain, o->seed, epoch, 1);
-    while ((rc = cnnrt_loader_next(data->ltrain, &b, err, sizeof err)) == 1) {
+    cnnrt_loader_start(lt, o->seed, epoch, 1);
+    while ((rc = cnnrt_loader_next(lt, &b, err, sizeof err)) == 1) {
         bi++;
         tr_drop_unlabelled(r, train, &b);
         if (!b.n)
@@ -520,9 +542,13 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     }
     double vloss = 0, vacc = 0;
     long vn = 0;
-    if (data->val && (vn = tr_evaluate(r, data->val, data->lval, &vloss, &vacc)) < 0)
+    tr_swap_ema(r);
+    if (data->val)
+        vn = tr_evaluate(r, data->val, data->lval, &vloss, &vacc);
+    tr_swap_ema(r);
+    if (vn < 0)
         return 1;
-    pg.skipped = cnnrt_loader_skipped(data->ltrain);
+    pg.skipped = cnnrt_loader_skipped(lt);
     cnnrt_progress_end(&pg, vloss, vacc, vn);
     return 0;
 }
@@ -561,6 +587,16 @@ static int tr_open_data(tr_run *r, const tr_opts *o, tr_data *data)
     if (!(data->ltrain = tr_loader(r, data->train, mod->augment, naug)))
         return 1;
     if (data->val && !(data->lval = tr_loader(r, data->val, NULL, 0)))
+        return 1;
+    if (mod->augment_until <= 0 || !naug)
+        return 0;
+    if (!(data->lateaug = malloc(sizeof *data->lateaug * (size_t)naug)))
+        return tr_error(mod, "out of memory");
+    int nlate = 0;
+    for (int i = 0; i < naug; i++)
+        if (mod->augment[i].kind != CNNRT_AUG_MOSAIC && mod->augment[i].kind != CNNRT_AUG_MIXUP)
+            data->lateaug[nlate++] = mod->augment[i];
+    if (!(data->late = tr_loader(r, data->train, data->lateaug, nlate)))
         return 1;
     return 0;
 }
@@ -613,6 +649,8 @@ static int tr_train(const tr_opts *oin)
     if (val)
         printf(", %d for validation", val->count);
     printf("; %d batches of %d; checkpoints to '%s'\n", nbatch, mod->batch, save);
+    if (mod->schedule)
+        mod->schedule(r.m, nbatch, o.epochs);
     if (o.resume)
         printf("resuming from '%s' after epoch %d (step %ld)\n", o.resume, done, *r.step);
     if (done >= o.epochs)
@@ -624,13 +662,15 @@ static int tr_train(const tr_opts *oin)
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
-        if (!rc && cnnrt_save(save, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
+        if (!rc && cnnrt_save(save, r.file, r.nfile, r.state, r.nstate, *r.step) < 0)
             rc = tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
         last_good = save;
     }
 out:
     cnnrt_loader_free(data.ltrain);
     cnnrt_loader_free(data.lval);
+    cnnrt_loader_free(data.late);
+    free(data.lateaug);
     cnnrt_data_close(data.train);
     cnnrt_data_close(data.val);
     tr_free(&r);

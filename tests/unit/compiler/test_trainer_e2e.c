@@ -3,7 +3,10 @@
  * gives the same checkpoint, byte for byte, as two uninterrupted epochs;
  * eval and predict work; a truncated file, a flipped byte and another
  * model's file are refused with a message; a loss that becomes NaN stops
- * training with exit status 1 and keeps the last good checkpoint.
+ * training with exit status 1 and keeps the last good checkpoint.  With a
+ * cosine schedule, EMA, clipping and augment_until (docs/LANGUAGE-EXT.md),
+ * resuming across the warm-up and the end of the augmentations is still
+ * bit for bit, and eval reads the EMA from the checkpoint.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -68,21 +71,55 @@ static void setup(void)
 
 #define TRAIN "%s/tinyclf train --train %s/train-images-idx3-ubyte --val %s/test-images-idx3-ubyte"
 
+/* `name` trained `epochs` epochs (name-full.cnnw, its log name-full.log),
+ * and 1 epoch then resumed to `epochs` (name-resumed.cnnw): the same bytes */
+static void check_resume(const char *name, int epochs)
+{
+    char run[2400];
+    snprintf(run, sizeof run, "%s/%s train --train %s/train-images-idx3-ubyte "
+             "--val %s/test-images-idx3-ubyte", dir, name, dir, dir);
+    ck_assert_int_eq(sh("%s --epochs %d --save %s/%s-full.cnnw > %s/%s-full.log 2>&1",
+                        run, epochs, dir, name, dir, name), 0);
+    ck_assert_int_eq(sh("%s --epochs 1 --save %s/%s-half.cnnw > /dev/null 2>&1", run, dir, name), 0);
+    ck_assert_int_eq(sh("%s --epochs %d --resume %s/%s-half.cnnw --save %s/%s-resumed.cnnw "
+                        "> /dev/null 2>&1", run, epochs, dir, name, dir, name), 0);
+    ck_assert_msg(sh("cmp %s/%s-full.cnnw %s/%s-resumed.cnnw", dir, name, dir, name) == 0,
+                  "%s: a resumed run differs from an uninterrupted one", name);
+}
+
 START_TEST(learns_and_resumes)
 {
     setup();
-    ck_assert_int_eq(sh(TRAIN " --epochs 2 --save %s/full.cnnw > %s/full.log 2>&1", dir, dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(TRAIN " --epochs 1 --save %s/half.cnnw > /dev/null 2>&1", dir, dir, dir, dir), 0);
-    ck_assert_int_eq(sh(TRAIN " --epochs 2 --resume %s/half.cnnw --save %s/resumed.cnnw > /dev/null 2>&1",
-                        dir, dir, dir, dir, dir), 0);
-    ck_assert_msg(sh("cmp %s/full.cnnw %s/resumed.cnnw", dir, dir) == 0,
-                  "a resumed run differs from an uninterrupted one");
+    check_resume("tinyclf", 2);
     /* the separable toy task is learned */
-    ck_assert_int_eq(sh("%s/tinyclf eval --weights %s/full.cnnw %s/test-images-idx3-ubyte > %s/eval.txt",
+    ck_assert_int_eq(sh("%s/tinyclf eval --weights %s/tinyclf-full.cnnw %s/test-images-idx3-ubyte > %s/eval.txt",
                         dir, dir, dir, dir), 0);
     ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/eval.txt", dir) == 0, "did not learn");
-    ck_assert_int_eq(sh("%s/tinyclf predict --weights %s/full.cnnw %s/test-images-idx3-ubyte > /dev/null",
+    ck_assert_int_eq(sh("%s/tinyclf predict --weights %s/tinyclf-full.cnnw %s/test-images-idx3-ubyte > /dev/null",
                         dir, dir, dir), 0);
+}
+END_TEST
+
+/* tinyclf with every issue-10 setting, as model `extclf` */
+START_TEST(extras_resume)
+{
+    setup();
+    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
+                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
+                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
+                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
+    char cnn[600];
+    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
+    build(cnn, "extclf");
+    check_resume("extclf", 3);
+    /* the checkpoint's parameters are the EMA, the raw weights are state */
+    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf-full.cnnw", dir), 0);
+    ck_assert_int_eq(sh("%s/extclf eval --weights %s/extclf-full.cnnw %s/test-images-idx3-ubyte > %s/xeval.txt",
+                        dir, dir, dir, dir), 0);
+    ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/xeval.txt", dir) == 0, "did not learn");
+    /* validation ran on the same EMA weights: its last figure is eval's */
+    ck_assert_int_eq(sh("grep -o 'loss [0-9.]*' %s/xeval.txt > %s/l.txt && "
+                        "tail -n 1 %s/extclf-full.log | grep -q \"val $(cat %s/l.txt) \"", dir, dir, dir, dir), 0);
 }
 END_TEST
 
@@ -135,6 +172,7 @@ int main(void)
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, learns_and_resumes);
+    tcase_add_test(tc, extras_resume);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);
     suite_add_tcase(s, tc);

@@ -88,11 +88,16 @@ static const cnnrt_augment rec_aug[] = {
     AUG(FLIP, 0.5f, 0, 0, 0), AUG(CROP, 1, 0, 0, 0), AUG(MOSAIC, 0.5f, 0.5f, 1.5f, 0),
     AUG(MIXUP, 0.4f, 0.5f, 0, 0),
 };
-#define REC_MODEL(name, aug, naug) { name, RBATCH, 1, 8, 8, RIN, ROUT, CNNRT_LOSS_XENT, 2, 0, \
-    aug, naug, rec_create, rec_destroy, rec_init, rec_training, rec_forward, rec_backward, \
-    rec_update, rec_params, NULL }
+#define REC_UNTIL(name, aug, naug, until) { name, RBATCH, 1, 8, 8, RIN, ROUT, \
+    CNNRT_LOSS_XENT, 2, 0, aug, naug, rec_create, rec_destroy, rec_init, rec_training, \
+    rec_forward, rec_backward, rec_update, rec_params, NULL, until, NULL, NULL }
+#define REC_MODEL(name, aug, naug) REC_UNTIL(name, aug, naug, 0)
 static const cnnrt_model rec_model = REC_MODEL("rec", rec_aug, 4);
 static const cnnrt_model rec_plain = REC_MODEL("rec", NULL, 0);
+/* augment_until = 1: mosaic and mixup in epoch 1 only; rec_late has the
+ * list without them */
+static const cnnrt_model rec_until = REC_UNTIL("rec", rec_aug, 4, 1);
+static const cnnrt_model rec_late = REC_MODEL("rec", rec_aug, 2);
 
 static char dir[64], out[1 << 16], errs[1 << 16];
 
@@ -240,6 +245,31 @@ START_TEST(trainer_is_deterministic_with_augmentation)
 }
 END_TEST
 
+/* augment_until: the first epoch as with every augmentation, the second as
+ * without mosaic and mixup */
+START_TEST(augment_until_drops_mosaic_and_mixup)
+{
+    static const char *const names[5] = { "data", "one.cnnw", "u.cnnw", "l.cnnw", "m.cnnw" };
+    char p[5][700];
+    for (int i = 0; i < 5; i++)
+        snprintf(p[i], sizeof p[i], "%s", in_dir(names[i]));
+    const char *root = p[0], *one = p[1], *u = p[2], *l = p[3], *m = p[4];
+    const char *first[] = { "train", "--train", root, "--epochs", "1", "--save", u, NULL };
+    const char *all1[] = { "train", "--train", root, "--epochs", "1", "--save", one, NULL };
+    ck_assert_msg(run(&rec_until, NULL, first) == 0, "%s", errs);
+    ck_assert_int_eq(run(&rec_model, NULL, all1), 0);
+    ck_assert_msg(same_file(u, one), "epoch 1 lost its mosaic or mixup");
+    const char *u2[] = { "train", "--train", root, "--resume", one, "--save", u, NULL };
+    const char *l2[] = { "train", "--train", root, "--resume", one, "--save", l, NULL };
+    const char *m2[] = { "train", "--train", root, "--resume", one, "--save", m, NULL };
+    ck_assert_int_eq(run(&rec_until, NULL, u2), 0);
+    ck_assert_int_eq(run(&rec_late, NULL, l2), 0);
+    ck_assert_int_eq(run(&rec_model, NULL, m2), 0);
+    ck_assert_msg(same_file(u, l), "epoch 2 was not the list without mosaic and mixup");
+    ck_assert(!same_file(u, m));
+}
+END_TEST
+
 START_TEST(dump_aug_writes_pictures)
 {
     char root[700], pics[700];
@@ -289,6 +319,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(m, make_folder, remove_folder);
     tcase_set_timeout(m, 120);
     tcase_add_test(m, trainer_is_deterministic_with_augmentation);
+    tcase_add_test(m, augment_until_drops_mosaic_and_mixup);
     tcase_add_test(m, dump_aug_writes_pictures);
     suite_add_tcase(s, m);
     return s;
