@@ -144,8 +144,8 @@ static void print_arg(Emitter *e, const Arg *a)
     case ARG_INIT_RNG:   fprintf(f, "&r"); break;
     case ARG_BUFFER:     fprintf(f, "%s", buffers[a->i]); break;
     case ARG_STEP:       fprintf(f, "m->step"); break;
-    case ARG_VALUES:
-    case ARG_VALUES_OUT: fprintf(f, "parts"); break;
+    case ARG_VALUES:     fprintf(f, "xs"); break;
+    case ARG_VALUES_OUT: fprintf(f, "dxs"); break;
     case ARG_SIZES:      fprintf(f, "sizes"); break;
     }
 }
@@ -163,8 +163,8 @@ static int print_arrays(Emitter *e, const Call *c)
                     fprintf(e->f, "%s%ld", i ? ", " : " ", a->ls[i]);
                 fprintf(e->f, " };\n");
             } else if (pass == 1 && (a->kind == ARG_VALUES || a->kind == ARG_VALUES_OUT)) {
-                fprintf(e->f, "%s        %sfloat *const parts[] = {", any++ ? "" : "    {\n",
-                        a->kind == ARG_VALUES ? "const " : "");
+                fprintf(e->f, "%s        %sfloat *const %s[] = {", any++ ? "" : "    {\n",
+                        a->kind == ARG_VALUES ? "const " : "", a->kind == ARG_VALUES ? "xs" : "dxs");
                 for (int i = 0; i < a->count; i++) {
                     fprintf(e->f, "%s", i ? ", " : " ");
                     print_value(e, a->vs[i], 0);
@@ -250,7 +250,10 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
                    "typedef struct {\n    const char *name;\n    int   rank;\n    int   shape[4];\n"
                    "    long  size;\n    float *data;\n    float *grad;\n} cnnrt_tensor;\n#endif\n\n");
     else
-        fprintf(h, "#include \"cnnrt.h\"\n\n");
+        fprintf(h, "#include \"cnnrt.h\"\n%s\n", e->L->detect >= 0 ? "#include \"cnnrt_det.h\"\n" : "");
+    if (o->embed && e->L->detect >= 0)
+        fprintf(h, "#ifndef CNNRT_DET_DEFINED\n#define CNNRT_DET_DEFINED\n"
+                   "typedef struct { int image, cls; float score, x1, y1, x2, y2; } cnnrt_det;\n#endif\n\n");
     long out0 = g->vals[g->outputs[0]].size;
     fprintf(h, "#define %s_BATCH      %d   /* largest batch */\n", M, g->batch);
     fprintf(h, "#define %s_IN_SIZE    %ld  /* floats per sample: C*H*W */\n", M, g->vals[g->input].size);
@@ -259,6 +262,13 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     fprintf(h, "#define %s_TARGET_SIZE %ld  /* floats per sample of the training target */\n",
             M, g->target >= 0 ? g->vals[g->target].size : out0);
     fprintf(h, "#define %s_NOUTPUTS   %d\n", M, g->noutputs);
+    if (e->L->detect >= 0) {
+        const cnnrt_yolox_geom *y = &e->L->geoms[e->L->detect].det;
+        if (g->target_kind == CNNRT_TARGET_BOXES)
+            fprintf(h, "#define %s_MAX_BOXES  %d  /* target rows [class, cx, cy, w, h] per sample */\n",
+                    M, y->max_boxes);
+        fprintf(h, "#define %s_CLASSES    %d\n", M, y->classes);
+    }
     for (int i = 1; i < g->noutputs; i++)
         fprintf(h, "#define %s_OUT%d_SIZE  %ld\n", M, i, g->vals[g->outputs[i]].size);
     fprintf(h, "#define %s_PARAM_FLOATS %ld  /* learned parameters, one buffer (padded) */\n", M, g->nparam_floats);
@@ -285,7 +295,14 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
         fprintf(h, "int %s_save(const %s *m, const char *path);\n", m, m);
         emit_train_header(g, h);
     }
-    fprintf(h, "int %s_load(%s *m, const char *path);\n\n#endif\n", m, m);
+    fprintf(h, "int %s_load(%s *m, const char *path);\n", m, m);
+    if (e->L->detect >= 0)
+        fprintf(h, "/* eval-mode forward, decode, score = sigmoid(obj)*sigmoid(best class),\n"
+                   "   score >= score_thr, class-aware NMS at nms_iou; each image's detections\n"
+                   "   by score; returns how many were written (<= max) */\n"
+                   "int %s_detect(%s *m, const float *x, int n, float score_thr, float nms_iou,\n"
+                   "              cnnrt_det *out, int max);\n", m, m);
+    fprintf(h, "\n#endif\n");
 }
 
 /* ---- the source ---- */
@@ -345,6 +362,8 @@ static void emit_struct(Emitter *e, int train)
         fprintf(f, "    float *grads;           /* NPARAMS, same layout as params */\n"
                    "    float *opt1, *opt2;     /* optimizer state, same layout */\n");
     fprintf(f, "    float *arena;           /* ARENA */\n");
+    if (e->L->detect >= 0)
+        fprintf(f, "    float *detect_scratch;  /* %ld floats: _detect's decoding */\n", e->L->detect_scratch);
     if (e->L->nderived)
         fprintf(f, "    float *derived;         /* %ld floats: batchnorm folded into convs */\n", e->L->nderived);
     fprintf(f, "    %s_tensors p;          /* parameters and statistics */\n", m);
@@ -361,6 +380,31 @@ static void emit_struct(Emitter *e, int train)
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
 
+static void print_ints(FILE *f, const int *v, int n)
+{
+    fprintf(f, "{");
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%d", i ? ", " : " ", v[i]);
+    fprintf(f, " }");
+}
+
+static void print_detect_geom(FILE *f, const char *name, const cnnrt_yolox_geom *y)
+{
+    fprintf(f, "/* the detect outputs as levels: classes, levels, h[], w[], stride[];\n"
+               "   the yolox loss: reg_weight, center_radius, topk, max_boxes */\n"
+               "static const cnnrt_yolox_geom %s = {\n    %d, %d, ", name, y->classes, y->levels);
+    print_ints(f, y->h, y->levels);
+    fprintf(f, ", ");
+    print_ints(f, y->w, y->levels);
+    fprintf(f, ", ");
+    print_ints(f, y->stride, y->levels);
+    fprintf(f, ",\n    ");
+    emit_float(f, y->reg_weight);
+    fprintf(f, ", ");
+    emit_float(f, y->center_radius);
+    fprintf(f, ", %d, %d };\n", y->topk, y->max_boxes);
+}
+
 static void emit_geoms(Emitter *e)
 {
     FILE *f = e->f;
@@ -368,7 +412,9 @@ static void emit_geoms(Emitter *e)
         const Geom *gm = &e->L->geoms[i];
         const cnnrt_conv *c = &gm->conv;
         const cnnrt_pool *p = &gm->pool;
-        if (gm->is_conv)
+        if (gm->kind == GEOM_DETECT)
+            print_detect_geom(f, e->gname[i], &gm->det);
+        else if (gm->kind == GEOM_CONV)
             fprintf(f, "static const cnnrt_conv %s = {  /* c h w, f oh ow, kh kw, sh sw, ph pw, dh dw, groups */\n"
                        "    %d, %d, %d,  %d, %d, %d,  %d, %d,  %d, %d,  %d, %d,  %d, %d,  %d };\n",
                     e->gname[i], c->c, c->h, c->w, c->f, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw,
@@ -418,6 +464,8 @@ static void emit_lifecycle(Emitter *e, int train)
                "    m->ctx.threads = 1;\n", m, m, e->M, e->M, m, m);
     if (e->L->nderived)
         fprintf(f, "    m->derived = carve(&p, %ld);\n", e->L->nderived);
+    if (e->L->detect >= 0)
+        fprintf(f, "    m->detect_scratch = carve(&p, %ld);\n", e->L->detect_scratch);
     if (train) {
         fprintf(f, "    m->grads = carve(&p, NPARAMS);\n");
         for (int i = 1; i <= e->L->opt_buffers; i++)
@@ -539,6 +587,30 @@ static void emit_passes(Emitter *e, int train)
                "    %s_update(m);\n    return loss;\n}\n\n", m, m, m, m, m);
 }
 
+/* <m>_detect: an eval-mode forward, then the runtime decodes the levels */
+static void emit_detect(Emitter *e, int train)
+{
+    const Graph *g = e->g;
+    FILE *f = e->f;
+    const char *m = g->name;
+    fprintf(f, "int %s_detect(%s *m, const float *x, int n, float score_thr, float nms_iou,\n"
+               "              cnnrt_det *out, int max)\n{\n", m, m);
+    if (train)
+        fprintf(f, "    int training = m->training;\n    m->training = 0;\n");
+    fprintf(f, "    %s_forward(m, x, n);\n", m);
+    if (train)
+        fprintf(f, "    m->training = training;\n");
+    fprintf(f, "    const float *const levels[] = {");
+    for (int i = 0, k = 0; i < g->noutputs; i++) {
+        int p = g->vals[g->outputs[i]].producer;
+        if (p >= 0 && g->nodes[p].op == OP_detect)
+            fprintf(f, "%s%s_output(m, %d)", k++ ? ", " : " ", m, i);
+    }
+    fprintf(f, " };\n    m->ctx.scratch = m->detect_scratch;\n"
+               "    return cnnrt_detect(&m->ctx, &%s, n, levels, score_thr, nms_iou, out, max);\n}\n\n",
+            e->gname[e->L->detect]);
+}
+
 static void emit_io(Emitter *e, int train)
 {
     const Graph *g = e->g;
@@ -591,18 +663,18 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     e.L = L;
     e.gname = xcalloc((size_t)L->ngeoms + 1, sizeof(char *));
     for (int i = 0; i < L->ngeoms; i++) {
-        char *id = c_ident("", g->nodes[L->geoms[i].node].layer, 0);
+        char *id = c_ident("", L->geoms[i].node >= 0 ? g->nodes[L->geoms[i].node].layer : "detect", 0);
         e.gname[i] = xfmt("%s_geom", id);
         free(id);
     }
     upper(e.M, g->name, sizeof e.M);
     e.struct_bytes = (4096 + (long)g->nparams * (256 + 128 * emit_has_ema(g)) + 63) / 64 * 64;
     {
-        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived,
-                           emit_ema_floats(g) };
+        long floats[6] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived,
+                           emit_ema_floats(g), L->detect >= 0 ? L->detect_scratch : 0 };
         long nbuf = train ? 1 + L->opt_buffers : 0;    /* grads, optimizer state */
         e.memory_bytes = 64 + e.struct_bytes;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             e.memory_bytes += (floats[i] * 4 + 63) / 64 * 64;
         e.memory_bytes += nbuf * ((g->nparam_floats * 4 + 63) / 64 * 64);
     }
@@ -622,7 +694,7 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
                    "   initialisation, optimizers and .cnnw files this model calls ---- */\n");
         for (int i = 0; cnnc_runtime_files[i]; i++)
             fprintf(c, "/* ---- %s ---- */\n%s\n", cnnc_runtime_names[i], cnnc_runtime_files[i]);
-        fprintf(c, "#define CNNRT_TENSOR_DEFINED\n");
+        fprintf(c, "#define CNNRT_TENSOR_DEFINED\n#define CNNRT_DET_DEFINED\n");
     }
     fprintf(c, "#include \"%s\"\n\n", o->header_name);
     emit_offsets(&e);
@@ -630,6 +702,8 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     emit_geoms(&e);
     emit_lifecycle(&e, train);
     emit_passes(&e, train);
+    if (L->detect >= 0)
+        emit_detect(&e, train);
     emit_io(&e, train);
     if (o->with_main)
         emit_main(g, c);

@@ -24,6 +24,9 @@ void emit_main(const Graph *g, FILE *f)
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
     fprintf(f, "static const float *w_forward(void *m, const float *x, int n) { return %s_forward(m, x, n); }\n", m);
     fprintf(f, "static int w_params(void *m, const cnnrt_tensor **t) { return %s_params(m, t); }\n", m);
+    if (g->noutputs && ir_detect_geom(g, &(cnnrt_yolox_geom){ 0 }))
+        fprintf(f, "static int w_detect(void *m, const float *x, int n, float s, float u, cnnrt_det *o, int k)"
+                   " { return %s_detect(m, x, n, s, u, o, k); }\n", m);
     if (train) {
         fprintf(f, "static void w_set_training(void *m, int on) { %s_set_training(m, on); }\n", m);
         fprintf(f, "static float w_backward(void *m, const float *t, int n) { return %s_backward(m, t, n); }\n", m);
@@ -48,7 +51,8 @@ void emit_main(const Graph *g, FILE *f)
     }
     /* the runtime's name for the loss, for validation figures */
     const char *loss = !train ? "0" : t->loss == OP_cross_entropy ? "CNNRT_LOSS_XENT"
-                     : t->loss == OP_bce ? "CNNRT_LOSS_BCE" : "CNNRT_LOSS_MSE";
+                     : t->loss == OP_bce ? "CNNRT_LOSS_BCE" : t->loss == OP_yolox ? "CNNRT_LOSS_YOLOX"
+                     : "CNNRT_LOSS_MSE";
     fprintf(f, "    static const cnnrt_model model = {\n");
     fprintf(f, "        \"%s\", %d, %d, %d, %d, %ld, %ld,\n", m, g->batch, in.d[0],
             in.rank == 3 ? in.d[1] : 1, in.rank == 3 ? in.d[2] : 1, g->vals[g->input].size,
@@ -59,5 +63,11 @@ void emit_main(const Graph *g, FILE *f)
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",
             train ? "w_update" : "NULL", train ? "w_state" : "NULL");
     emit_train_main_fields(g, f);
+    /* the target the loss declares; a detector's classes and _detect */
+    cnnrt_yolox_geom y;
+    int det = ir_detect_geom(g, &y);
+    fprintf(f, ",\n        %d, %ld, %d, %d, %s", g->target_kind,
+            g->target >= 0 ? g->vals[g->target].size : 0L, det ? y.classes : 0,
+            det ? y.max_boxes : 0, det ? "w_detect" : "NULL");
     fprintf(f, "\n    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
 }

@@ -282,6 +282,24 @@ static void loss_grad(Graph *g, int node, int absorbs)
     contribute(z, dz);
 }
 
+/* yolox: reads every (detect) output and the target, writes the gradient
+ * of each output */
+void grad_yolox(Graph *g, int node)
+{
+    g->nodes[node].nin = 0;
+    for (int i = 0; i < g->noutputs; i++)
+        ir_add_in(g, node, g->outputs[i]);
+    ir_add_in(g, node, g->target);
+    for (int i = 0; i < g->noutputs; i++) {
+        int z = g->outputs[i];
+        char *name = xfmt("d.%s", g->vals[z].name);
+        int dz = ir_value(g, V_ACT, g->vals[z].shape, name);
+        free(name);
+        ir_add_out(g, node, dz);
+        contribute(z, dz);
+    }
+}
+
 void grad_cross_entropy(Graph *g, int f) { loss_grad(g, f, 1); }
 void grad_bce(Graph *g, int f)           { loss_grad(g, f, 1); }
 void grad_mse(Graph *g, int f)           { loss_grad(g, f, 0); }

@@ -123,6 +123,8 @@ typedef struct {
     float momentum, eps;    /* batchnorm */
     float drop;             /* dropout probability p */
     float prior;            /* conv: bias prior probability, 0 for none */
+    float reg_weight, center_radius;    /* yolox */
+    int topk;                           /* yolox */
 } Attr;
 
 typedef struct {
@@ -204,6 +206,7 @@ typedef struct Graph {
     Param *params; int nparams, capparams;
     int input;              /* value */
     int target;             /* value, declared by the loss node's shape_NAME */
+    int target_kind;        /* its layout: CNNRT_TARGET_* */
     int *outputs; int noutputs;
     int loss_node;          /* the loss (made by sema after the model; its
                                last node), -1 without a train block and in
@@ -253,6 +256,10 @@ void ir_shape_str(Shape s, char *buf, int len);   /* "[6,28,28]" */
 /* runtime geometry of conv and pooling nodes (forward or backward) */
 void ir_conv_geom(const Graph *g, const Node *n, cnnrt_conv *c);
 void ir_pool_geom(const Graph *g, const Node *n, cnnrt_pool *p);
+/* the levels of a detector (its detect outputs, in output order) and the
+ * yolox loss's settings (defaults without a yolox loss); 0 when the model
+ * has no detect output */
+int  ir_detect_geom(const Graph *g, cnnrt_yolox_geom *y);
 
 /* per-op functions, declared from the table */
 #define OP(name, nin, flags, args) \

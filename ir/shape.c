@@ -413,11 +413,39 @@ static int loss_target(Graph *g, Node *n, int absorbs)
     return 0;
 }
 
-/* probabilities (one-hot or soft) of the output's shape */
+/* probabilities (one-hot or soft) of the output's shape; values for mse */
 int shape_cross_entropy(Graph *g, Node *n) { return loss_target(g, n, OP_softmax); }
 int shape_bce(Graph *g, Node *n)           { return loss_target(g, n, OP_sigmoid); }
 /* values of the output's shape */
-int shape_mse(Graph *g, Node *n)           { return loss_target(g, n, -1); }
+int shape_mse(Graph *g, Node *n)
+{
+    g->target_kind = CNNRT_TARGET_VALUES;
+    return loss_target(g, n, -1);
+}
+
+/* every output a detect; the target is boxes, max_boxes rows of 5 */
+int shape_yolox(Graph *g, Node *n)
+{
+    for (int i = 0; i < g->noutputs; i++) {
+        int p = g->vals[g->outputs[i]].producer;
+        if (p >= 0 && g->nodes[p].op == OP_detect)
+            continue;
+        diag_error(g->diag, n->loc, "loss 'yolox' needs every output to be a detect");
+        if (p >= 0)
+            diag_note(g->diag, g->nodes[p].loc, "output %d comes from '%s' here: end it in "
+                      "'-> detect(classes=N)'", i, ir_ops[g->nodes[p].op].name);
+        return 1;
+    }
+    if (g->noutputs > CNNRT_DET_LEVELS) {
+        diag_error(g->diag, n->loc, "loss 'yolox' takes at most %d detect outputs, the model has %d",
+                   CNNRT_DET_LEVELS, g->noutputs);
+        return 1;
+    }
+    if (g->target < 0)
+        g->target = ir_value(g, V_TARGET, shape1((long)g->train.max_boxes * 5), "target");
+    g->target_kind = CNNRT_TARGET_BOXES;
+    return 0;
+}
 
 int ir_infer_node(Graph *g, int node)
 {
@@ -455,6 +483,34 @@ void ir_conv_geom(const Graph *g, const Node *n, cnnrt_conv *c)
     *c = (cnnrt_conv){ x.d[0], x.d[1], x.d[2], y.d[0], y.d[1], y.d[2],
                        a->k[0], a->k[1], a->s[0], a->s[1], a->p[0], a->p[1],
                        a->d[0], a->d[1], a->groups };
+}
+
+int ir_detect_geom(const Graph *g, cnnrt_yolox_geom *y)
+{
+    memset(y, 0, sizeof *y);
+    y->reg_weight = 5.0f;
+    y->center_radius = 2.5f;
+    y->topk = 10;
+    y->max_boxes = g->train.max_boxes;
+    if (g->loss_node >= 0 && g->nodes[g->loss_node].op == OP_yolox) {
+        const Attr *a = &g->nodes[g->loss_node].a;
+        y->reg_weight = a->reg_weight;
+        y->center_radius = a->center_radius;
+        y->topk = a->topk;
+    }
+    for (int i = 0; i < g->noutputs && y->levels < CNNRT_DET_LEVELS; i++) {
+        int p = g->vals[g->outputs[i]].producer;
+        if (p < 0 || g->nodes[p].op != OP_detect)
+            continue;
+        const Node *d = &g->nodes[p];
+        Shape s = g->vals[g->outputs[i]].shape;
+        y->classes = d->a.filters;
+        y->h[y->levels] = s.d[1];
+        y->w[y->levels] = s.d[2];
+        y->stride[y->levels] = d->a.s[0];
+        y->levels++;
+    }
+    return y->levels;
 }
 
 /* The runtime's description of a pooling node. */

@@ -87,8 +87,8 @@ void arg_geom(Lowering *l, Call *c, const Node *n)
         Geom *gm = &L->geoms[L->ngeoms++];
         memset(gm, 0, sizeof *gm);
         gm->node = f;
-        gm->is_conv = L->g->nodes[f].op == OP_conv;
-        if (gm->is_conv)
+        gm->kind = L->g->nodes[f].op == OP_conv ? GEOM_CONV : GEOM_POOL;
+        if (gm->kind == GEOM_CONV)
             ir_conv_geom(L->g, &L->g->nodes[f], &gm->conv);
         else
             ir_pool_geom(L->g, &L->g->nodes[f], &gm->pool);
@@ -96,6 +96,30 @@ void arg_geom(Lowering *l, Call *c, const Node *n)
     Arg *a = push(c);
     a->kind = ARG_GEOM;
     a->i = i;
+}
+
+/* the detector's geometry, made once (lower_graph) */
+void arg_detect_geom(Lowering *l, Call *c)
+{
+    Arg *a = push(c);
+    a->kind = ARG_GEOM;
+    a->i = l->L->detect;
+}
+
+static void make_detect_geom(Lowered *L)
+{
+    cnnrt_yolox_geom y;
+    L->detect = -1;
+    if (!ir_detect_geom(L->g, &y))
+        return;
+    L->geoms = xrealloc(L->geoms, sizeof(Geom) * (size_t)(L->ngeoms + 1));
+    Geom *gm = &L->geoms[L->ngeoms];
+    memset(gm, 0, sizeof *gm);
+    gm->node = -1;
+    gm->kind = GEOM_DETECT;
+    gm->det = y;
+    L->detect = L->ngeoms++;
+    L->detect_scratch = cnnrt_detect_scratch(&y);
 }
 
 void arg_values(Call *c, const int *vs, int count, int out)
@@ -143,6 +167,9 @@ static char *comment(const Graph *g, const Node *n)
     if (f->nout)
         ir_shape_str(g->vals[f->out[0]].shape, out, sizeof out);
     const char *base = strrchr(g->file, '/') ? strrchr(g->file, '/') + 1 : g->file;
+    if (n->op == OP_yolox)
+        return xfmt("loss: yolox  %s:%d  on %d detect outputs (SimOTA assignment, then the loss "
+                    "and its gradient)", base, n->loc.line, n->nin - 1);
     if (ir_ops[n->op].flags & F_LOSS) {    /* in: z, p, target */
         const Node *last = &g->nodes[g->vals[n->in[1]].producer];
         ir_shape_str(g->vals[n->in[1]].shape, in, sizeof in);
@@ -337,6 +364,7 @@ Lowered *lower_graph(const Graph *g)
     L->g = g;
     L->fold_off = xmalloc(sizeof(long) * (size_t)(g->nnodes + 1));
     L->opt_buffers = lower_opt_buffers(&g->train);
+    make_detect_geom(L);
     lower_fold(L);
     lower_init(L);
     Lowering l = { L, &L->forward };

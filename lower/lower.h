@@ -77,12 +77,15 @@ typedef struct {
 } CallList;
 
 /* one static geometry per conv or pool layer, shared by its forward and
- * backward calls */
+ * backward calls, and one for a detector's levels (the yolox loss and
+ * _detect) */
+enum { GEOM_CONV, GEOM_POOL, GEOM_DETECT };
 typedef struct {
-    int node;               /* the forward node */
-    int is_conv;
+    int node;               /* the forward node; -1 for GEOM_DETECT */
+    int kind;               /* GEOM_* */
     cnnrt_conv conv;
     cnnrt_pool pool;
+    cnnrt_yolox_geom det;
 } Geom;
 
 typedef struct {
@@ -97,6 +100,9 @@ typedef struct {
                                buffer, -1 */
     long nderived;          /* floats of the derived buffer */
     int opt_buffers;        /* optimizer state buffers (0, 1 or 2) */
+    int detect;             /* the GEOM_DETECT geometry of a model with detect
+                               outputs (its _detect decodes them), -1 */
+    long detect_scratch;    /* floats _detect's decoding needs */
 } Lowered;
 
 /* Lower a planned graph (after pass_run_all); never fails: every node the
@@ -127,6 +133,7 @@ void  arg_derived(Call *c, long off);
 void  arg_param(Call *c, const Node *n, int slot);    /* NULL when absent */
 void  arg_grad(Call *c, const Node *n, int slot);
 void  arg_geom(Lowering *l, Call *c, const Node *n);
+void  arg_detect_geom(Lowering *l, Call *c);
 void  arg_training(Call *c);
 void  arg_rng(Call *c);
 void  arg_values(Call *c, const int *vs, int count, int out);

@@ -422,3 +422,19 @@ void lower_mse(Lowering *l, const Node *n)
     arg_value(c, OUT(n, mse, dz));
     c->returns_loss = 1;
 }
+
+/* the yolox loss: the raw head of every level, the boxes; the gradient of
+ * every level (overwritten); assignment scratch through the context */
+void lower_yolox(Lowering *l, const Node *n)
+{
+    const Graph *g = lower_graph_of(l);
+    int levels = g->noutputs;
+    Call *c = lower_call(l, n, "cnnrt_yolox_loss");
+    arg_detect_geom(l, c);
+    arg_n(c);
+    arg_values(c, &IN(n, yolox, first), levels, 0);
+    arg_value(c, n->in[levels]);
+    arg_values(c, &OUT(n, yolox, first), levels, 1);
+    c->scratch = scratch_of(l, n);
+    c->returns_loss = 1;
+}

@@ -38,8 +38,14 @@ enum {
 /* ---- initialisation schemes (cnnrt_init_weight, cnnrt_init_bias) ---- */
 enum { CNNRT_INIT_DEFAULT, CNNRT_INIT_HE, CNNRT_INIT_XAVIER, CNNRT_INIT_ZEROS };
 
+/* ---- what a model's _backward takes as target, per sample (the loss
+ * declares it; <M>_TARGET_SIZE floats): a probability vector (cross
+ * entropy, bce), values (mse), or boxes [max_boxes][5] = class, cx, cy,
+ * w, h in input pixels, class < 0 for padding (yolox) ---- */
+enum { CNNRT_TARGET_PROBS, CNNRT_TARGET_VALUES, CNNRT_TARGET_BOXES };
+
 /* ---- losses and augmentations of a train block (the generated trainer) ---- */
-enum { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_BCE, CNNRT_LOSS_MSE };
+enum { CNNRT_LOSS_XENT = 1, CNNRT_LOSS_BCE, CNNRT_LOSS_MSE, CNNRT_LOSS_YOLOX };
 enum { CNNRT_AUG_FLIP, CNNRT_AUG_CROP, CNNRT_AUG_HSV, CNNRT_AUG_MOSAIC, CNNRT_AUG_MIXUP };
 
 typedef struct {

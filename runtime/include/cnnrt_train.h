@@ -37,6 +37,14 @@ typedef struct {
     int augment_until;      /* mosaic and mixup only in epochs 1..augment_until */
     void         (*schedule)(void *m, long steps_per_epoch, int epochs);
     int          (*ema)(void *m, const cnnrt_tensor **out);   /* EMA of params() */
+    /* what _backward takes (the loss declares it): CNNRT_TARGET_* and
+       floats per sample (0: out_size) */
+    int target_kind, target_size;
+    /* detectors (target_kind == CNNRT_TARGET_BOXES): classes, target rows,
+       and <m>_detect */
+    int classes, max_boxes;
+    int          (*detect)(void *m, const float *x, int n, float score_thr, float nms_iou,
+                           cnnrt_det *out, int max);
 } cnnrt_model;
 
 /* Returns the process exit status: 0, or 1 for any error (bad command
@@ -61,6 +69,8 @@ typedef struct {
     int width;              /* characters of the last in-place line */
     long skipped;           /* unreadable files, told in the summary when
                                not 0 (the caller sets it; _start zeroes it) */
+    int boxes;              /* a detector: no accuracy, validation is mAP@0.5
+                               (the caller sets it after _start) */
 } cnnrt_progress;
 void cnnrt_progress_start(cnnrt_progress *p, FILE *out, int epoch, int epochs,
                           int nbatch, long nimages);

@@ -56,6 +56,7 @@ void cnnrt_progress_start(cnnrt_progress *p, FILE *out, int epoch, int epochs,
     p->next_tenth = 1;
     p->width = 0;
     p->skipped = 0;
+    p->boxes = 0;
 }
 
 /* The figures every line shows.  The in-place line is kept compact so
@@ -66,10 +67,14 @@ static void progress_figures(const cnnrt_progress *p, char *buf, size_t len, dou
     double rate = elapsed > 0 ? p->seen / elapsed : 0;
     char left[32];
     progress_time(left, sizeof left, rate > 0 ? (p->nimages - p->seen) / rate : 0);
-    snprintf(buf, len, p->tty ? "loss %.4f acc %.2f%% %.0f img/s eta %s"
-             : "loss %.4f  accuracy %.2f%%  %.0f img/s  %s left",
-             p->seen ? p->loss_sum / p->seen : 0.0,
-             p->seen ? 100.0 * p->correct / p->seen : 0.0, rate, left);
+    double loss = p->seen ? p->loss_sum / p->seen : 0.0;
+    if (p->boxes)           /* a detector: no accuracy to show */
+        snprintf(buf, len, p->tty ? "loss %.4f %.0f img/s eta %s" : "loss %.4f  %.0f img/s  %s left",
+                 loss, rate, left);
+    else
+        snprintf(buf, len, p->tty ? "loss %.4f acc %.2f%% %.0f img/s eta %s"
+                 : "loss %.4f  accuracy %.2f%%  %.0f img/s  %s left",
+                 loss, p->seen ? 100.0 * p->correct / p->seen : 0.0, rate, left);
 }
 
 static void progress_draw(cnnrt_progress *p, double now)
@@ -120,18 +125,21 @@ void cnnrt_progress_batch(cnnrt_progress *p, int n, double loss, int correct)
 void cnnrt_progress_end(cnnrt_progress *p, double val_loss, double val_acc, long val_n)
 {
     double elapsed = progress_now() - p->t0;
-    char val[96] = "", skipped[64] = "";
-    if (val_n > 0)
+    char val[96] = "", skipped[64] = "", acc[48] = "";
+    if (val_n > 0 && p->boxes)
+        snprintf(val, sizeof val, "  val mAP@0.5 %.4f", val_acc);
+    else if (val_n > 0)
         snprintf(val, sizeof val, "  val loss %.4f  val accuracy %.2f%%", val_loss,
                  100.0 * val_acc);
+    if (!p->boxes)
+        snprintf(acc, sizeof acc, "  accuracy %.2f%%", p->seen ? 100.0 * p->correct / p->seen : 0.0);
     if (p->skipped > 0)
         snprintf(skipped, sizeof skipped, "  (%ld unreadable file%s skipped)", p->skipped,
                  p->skipped == 1 ? "" : "s");
     int w = fprintf(p->out,
-                    "%sepoch %d/%d  loss %.4f  accuracy %.2f%%%s  %.1f s  %.0f img/s%s",
+                    "%sepoch %d/%d  loss %.4f%s%s  %.1f s  %.0f img/s%s",
                     p->tty ? "\r" : "", p->epoch, p->epochs,
-                    p->seen ? p->loss_sum / p->seen : 0.0,
-                    p->seen ? 100.0 * p->correct / p->seen : 0.0, val, elapsed,
+                    p->seen ? p->loss_sum / p->seen : 0.0, acc, val, elapsed,
                     elapsed > 0 ? p->seen / elapsed : 0.0, skipped);
     if (p->tty && w < p->width)
         fprintf(p->out, "%*s", p->width - w, "");

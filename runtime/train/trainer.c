@@ -27,6 +27,7 @@
 #define _POSIX_C_SOURCE 200809L
 #endif
 #include "cnnrt_train.h"
+#include "dettrain.h"
 #include "cnnrt_data.h"
 
 #include <errno.h>
@@ -275,6 +276,17 @@ static void tr_free(tr_run *r)
     free(r->t);
 }
 
+/* floats per sample of what _backward takes */
+static int tr_tsize(const cnnrt_model *mod)
+{
+    return mod->target_size ? mod->target_size : mod->out_size;
+}
+
+static int tr_boxes(const cnnrt_model *mod)
+{
+    return mod->target_kind == CNNRT_TARGET_BOXES;
+}
+
 static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
 {
     memset(r, 0, sizeof *r);
@@ -282,7 +294,7 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
     r->step = &r->own_step;
     r->m = mod->create();
     r->x = malloc(sizeof *r->x * (size_t)mod->batch * (size_t)mod->in_size);
-    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)mod->out_size);
+    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)tr_tsize(mod));
     if (!r->m || !r->x || !r->t)
         return tr_error(mod, "out of memory");
     mod->init(r->m, seed);
@@ -310,7 +322,8 @@ static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *lab
     char err[TR_ERRLEN];
     const cnnrt_model *mod = r->mod;
     cnnrt_dataset *d = cnnrt_data_open(path, labels, mod->in_c, mod->in_h, mod->in_w,
-                                       mod->out_size, need_labels, err, sizeof err);
+                                       tr_boxes(mod) ? mod->classes : mod->out_size,
+                                       need_labels, err, sizeof err);
     if (!d)
         tr_error(mod, "%s", err);
     else if (d->count == 0) {
@@ -411,6 +424,17 @@ static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, doub
     cnnrt_batch b;
     int rc;
     mod->set_training(r->m, 0);
+    if (tr_boxes(mod)) {        /* a detector: mAP@0.5 is the figure */
+        tr_det_result res;
+        rc = tr_det_map(mod, r->m, d, l, &res, err, sizeof err);
+        mod->set_training(r->m, 1);
+        if (rc < 0)
+            return tr_error(mod, "%s", err), -1;
+        *loss = 0;
+        *acc = res.map50;
+        tr_det_free(&res);
+        return res.images;
+    }
     cnnrt_loader_start(l, 0, 0, 0);
     while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
         tr_drop_unlabelled(r, d, &b);
@@ -515,15 +539,22 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     cnnrt_progress pg;
     cnnrt_loader *lt = data->late && epoch >= mod->augment_until ? data->late : data->ltrain;
     cnnrt_progress_start(&pg, stdout, epoch + 1, o->epochs, nbatch, train->count);
+    pg.boxes = tr_boxes(mod);
     cnnrt_loader_start(lt, o->seed, epoch, 1);
     while ((rc = cnnrt_loader_next(lt, &b, err, sizeof err)) == 1) {
         bi++;
         tr_drop_unlabelled(r, train, &b);
         if (!b.n)
             continue;
-        const float *out = mod->forward(r->m, b.x, b.n);
-        int correct = tr_correct(out, b.target, b.n, mod->out_size);
-        float loss = mod->backward(r->m, b.target, b.n);
+        const float *out = mod->forward(r->m, b.x, b.n), *target = b.target;
+        int correct = 0;
+        if (!tr_boxes(mod))
+            correct = tr_correct(out, b.target, b.n, mod->out_size);
+        else if (tr_det_targets(mod, train, &b, r->t, err, sizeof err))
+            return tr_error(mod, "%s", err);
+        else
+            target = r->t;
+        float loss = mod->backward(r->m, target, b.n);
         if (!isfinite(loss)) {
             if (pg.tty)
                 putchar('\n');
@@ -702,6 +733,19 @@ static int tr_eval(const tr_opts *o)
         rc = 1;
     if (!rc && !(l = tr_loader(&r, d, NULL, 0)))
         rc = 1;
+    if (!rc && tr_boxes(o->mod)) {     /* a detector: mAP and per-class AP */
+        char err[TR_ERRLEN];
+        tr_det_result res;     /* _detect runs the model in eval mode */
+        if (tr_det_map(o->mod, r.m, d, l, &res, err, sizeof err) < 0)
+            rc = tr_error(o->mod, "%s", err);
+        else
+            tr_det_print(&res, d, o->mod->classes);
+        tr_det_free(&res);
+        cnnrt_loader_free(l);
+        cnnrt_data_close(d);
+        tr_free(&r);
+        return rc;
+    }
     if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
         rc = 1;
     if (!rc && o->mod->loss)
@@ -768,7 +812,13 @@ static int tr_predict(const tr_opts *o)
     for (int a = 0; !rc && a < o->nargs; a++) {
         cnnrt_dataset *d = tr_open(&r, o->args[a], NULL, 0);
         cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
-        rc = l ? tr_predict_set(&r, o->args[a], d, l) : 1;
+        char err[TR_ERRLEN];
+        if (l && tr_boxes(o->mod)) {
+            rc = tr_det_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0
+                 ? tr_error(o->mod, "%s", err) : 0;
+        } else {
+            rc = l ? tr_predict_set(&r, o->args[a], d, l) : 1;
+        }
         cnnrt_loader_free(l);
         cnnrt_data_close(d);
     }

@@ -37,9 +37,14 @@
 #ifndef OUT_C
 #define OUT_C OUT
 #endif
+#ifndef TARGET_BOXES
 /* every loss of these models (cross_entropy, bce, mse) declares a target
    of the output's layout: a model whose TARGET_SIZE differs fails to build */
 typedef char target_is_output_sized[TSIZE == OUT ? 1 : -1];
+#else
+/* a detector (loss = yolox): targets are MAX_BOXES rows of 5 */
+typedef char target_is_boxes[TSIZE == 5 * C(MODEL_UC, MAX_BOXES) ? 1 : -1];
+#endif
 
 static unsigned long long lcg = 12345;
 static float frand(void)       /* [-1, 1) */
@@ -56,6 +61,27 @@ static void make_data(int n)
     t = malloc(sizeof(float) * (size_t)n * TSIZE);
     for (long i = 0; i < (long)n * IN; i++)
         x[i] = frand();
+#ifdef TARGET_BOXES
+    /* one to three boxes a sample inside a square input of side sqrt(IN/3),
+       the other rows padding */
+    float side = 1;
+    while ((side + 1) * (side + 1) * 3 <= IN)
+        side++;
+    for (int s = 0; s < n; s++) {
+        float *ts = t + (long)s * TSIZE;
+        int k = 1 + (int)((frand() + 1) * 1.5f);
+        for (int r = 0; r < TSIZE / 5; r++) {
+            float *b = ts + 5 * r;
+            float w = side * (0.1f + 0.15f * (frand() + 1)), h = side * (0.1f + 0.15f * (frand() + 1));
+            b[0] = r < k ? (float)(int)((frand() + 1) * 0.5f * C(MODEL_UC, CLASSES)) : -1;
+            b[1] = w / 2 + (side - w) * 0.5f * (frand() + 1);
+            b[2] = h / 2 + (side - h) * 0.5f * (frand() + 1);
+            b[3] = w;
+            b[4] = h;
+        }
+    }
+    return;
+#endif
     int hw = OUT / OUT_C;
     for (int s = 0; s < n; s++)
         for (int p = 0; p < hw; p++) {
