@@ -91,4 +91,8 @@ void sema_did_you_mean(Sema *s, Loc loc, const char *word,
                        const char *const *names, int n);
 int  sema_user_op(const char *name);        /* op index, -1 unless F_USER */
 
+/* Why the model's name cannot become C (cname.c), or NULL when it can;
+ * *clash is the runtime's name it meets, if that is the reason. */
+const char *sema_c_name_problem(const char *name, const char **clash);
+
 #endif
