@@ -61,7 +61,7 @@ $(B)/lexer.c $(B)/lexer.h: frontend/lexer.l | $(B)
 # What generated code calls (kernels, init, optimizers, .cnnw files): the
 # part of the runtime --embed-runtime copies into the model's C file.
 RT_CORE = $(addprefix runtime/,cnnrt.h gemm.h gemm.c conv.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c)
+          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c safefile.c)
 $(B)/rtsrc.c: $(RT_CORE) tools/embed.sh | $(B)
 	sh tools/embed.sh $(RT_CORE) > $@
 
