@@ -580,6 +580,18 @@ static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
     return 0;
 }
 
+/* --save's folder must take a new file now, not after the first epoch:
+ * make one beside the checkpoint and remove it.  0, or 1 after a message. */
+static int tr_can_write(const cnnrt_model *mod, const char *save)
+{
+    char err[TR_ERRLEN];
+    cnnrt_out o;
+    if (cnnrt_out_open(&o, save, err, sizeof err) < 0)
+        return tr_error(mod, "cannot write checkpoints: %s", err);
+    cnnrt_out_close(&o, 0, NULL, 0);
+    return 0;
+}
+
 static int tr_train(const tr_opts *oin)
 {
     tr_opts o = *oin;
@@ -593,6 +605,8 @@ static int tr_train(const tr_opts *oin)
     tr_data data = {0};
     tr_run r;
     int rc = tr_setup(&r, mod, o.seed), done = 0;
+    if (!rc && !o.dump_aug[0])
+        rc = tr_can_write(mod, save);
     if (!rc && o.resume)
         rc = tr_resume(&r, &o, &done);
     if (!rc)
