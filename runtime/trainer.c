@@ -49,7 +49,7 @@ typedef struct {
     const cnnrt_model *mod;
     int cmd;
     const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
-    const char *epochs_arg, *seed_arg;
+    const char *epochs_arg, *seed_arg, *max_pixels_arg;
     const char *no_augment;     /* non-NULL when given */
     const char *dump_aug[2];    /* --dump-aug DIR N */
     int epochs;
@@ -78,6 +78,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--seed", CMD_TRAIN, seed_arg, 1),
     TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
     TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
+    TR_OPT("--max-pixels", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, max_pixels_arg, 1),
     TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights, 1),
 };
 #undef TR_OPT
@@ -105,7 +106,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
     fprintf(out,
             "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
-            "       %*s         [--no-augment] [--dump-aug DIR N]\n"
+            "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
             "       %s predict --weights FILE DATA...\n"
             "\n"
@@ -123,9 +124,11 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
             "DIR N writes the first N training samples as the network sees them\n"
             "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
-            "the class of every image.\n",
+            "the class of every image.  Images over --max-pixels N pixels (width x\n"
+            "height, default %lld) are left out with a warning before decoding.\n",
             n, pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
-            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s");
+            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
+            CNNRT_MAX_PIXELS);
 }
 
 /* a whole-string unsigned number no larger than max; -1 otherwise */
@@ -205,6 +208,14 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     unsigned long long v;
     o->epochs = mod->epochs > 0 ? mod->epochs : 10;
     o->seed = mod->seed;
+    if (o->max_pixels_arg) {
+        if (tr_number(o->max_pixels_arg, 1ULL << 40, &v) < 0 || v == 0) {
+            tr_error(mod, "--max-pixels wants a positive whole number, got '%s'",
+                     o->max_pixels_arg);
+            return -1;
+        }
+        cnnrt_max_pixels = (long long)v;
+    }
     if (o->epochs_arg) {
         if (tr_number(o->epochs_arg, 1000000, &v) < 0 || v == 0) {
             tr_error(mod, "--epochs wants a positive whole number, got '%s'", o->epochs_arg);
