@@ -42,6 +42,7 @@
 #define TR_NSTATE   6
 #define TR_ERRLEN   1024
 #define TR_LOG_MIN  (-100.0)    /* log clamp for eval losses, as torch's BCELoss */
+#define TR_DIVERGED 1e4         /* a batch loss this many times the first: stop */
 
 enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4 };
 
@@ -271,6 +272,8 @@ typedef struct {
     long own_step;          /* when the model keeps no step counter */
     float tstate[TR_NSTATE];
     float *x, *t;           /* one batch, when a batch must be edited */
+    double first_loss;      /* of this run's first batch: the divergence scale */
+    int have_first;
 } tr_run;
 
 static void tr_free(tr_run *r)
@@ -513,11 +516,27 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
         const float *out = mod->forward(r->m, b.x, b.n);
         int correct = tr_correct(out, b.target, b.n, mod->out_size);
         float loss = mod->backward(r->m, b.target, b.n);
-        if (!isfinite(loss)) {
+        if (!r->have_first && isfinite(loss)) {
+            r->first_loss = loss;
+            r->have_first = 1;
+        }
+        /* Divergence: the loss is not finite, or larger than TR_DIVERGED
+         * times the first batch's of this run (at least 1).  The training
+         * loss comes from the logits (log-sum-exp) and is unbounded, so it
+         * shows an explosion the clamped validation loss cannot. */
+        double limit = TR_DIVERGED * (r->first_loss > 1 ? r->first_loss : 1);
+        if (!isfinite(loss) || loss > limit) {
             if (pg.tty)
                 putchar('\n');
-            return tr_error(mod, "loss became %s at epoch %d, batch %d; %s%s",
-                            isnan(loss) ? "nan" : "inf", epoch + 1, bi,
+            char what[200];
+            if (isfinite(loss))
+                snprintf(what, sizeof what, "training diverged at epoch %d, batch %d (loss "
+                         "%.3g, over %g times the first batch's %.4g; lower the learning "
+                         "rate)", epoch + 1, bi, loss, TR_DIVERGED, r->first_loss);
+            else
+                snprintf(what, sizeof what, "loss became %s at epoch %d, batch %d",
+                         isnan(loss) ? "nan" : "inf", epoch + 1, bi);
+            return tr_error(mod, "%s; %s%s", what,
                             last_good ? "the last good checkpoint is " : "no checkpoint "
                             "was written", last_good ? last_good : "");
         }
