@@ -80,8 +80,7 @@ unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, si
         return NULL;
     }
     if (!stbi_info_from_memory(buf, (int)len, w, h, &n)) {
-        cnnrt_errorf(err, errlen, path, "not an image stb_image can read (%s)",
-                     stbi_failure_reason());
+        cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
         return NULL;
     }
     if (cnnrt_image_fits(path, *w, *h, err, errlen) < 0)

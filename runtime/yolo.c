@@ -2,8 +2,12 @@
  * YOLO-format label file beside it (cnnrt.h, "image data and
  * augmentation", says where the label files are looked for).
  *
- * Every label file is read and checked at open, so a bad value is
- * refused there with its file and line, and get() only decodes the image.
+ * Every label file is read and checked at open, and get() only decodes
+ * the image.  A label file with a bad line (or that cannot be read) costs
+ * its image: a warning with the file and line, and the image is left out
+ * and counted in skipped, as an unreadable image is.  An image without a
+ * label file has no objects, with one warning for the whole set (an empty
+ * label file says the same thing quietly).
  * A label line is `class cx cy w h`: class a whole number below the
  * model's class count, the rest in [0, 1].  A box may stick out of the
  * image by YOLO_EDGE (rounding in the tool that wrote it) and is clipped;
@@ -42,6 +46,8 @@ typedef struct {
     int nclasses;               /* classes a label may name */
     int zero, zero_line;        /* zero-size boxes left out, and the first's line */
     char *zero_file;
+    int nolabel;                /* images without a label file, and the first */
+    char *nolabel_file;
 } yolo_set;
 
 /* ---- lines ---- */
@@ -141,7 +147,8 @@ static int yolo_parse_box(const yolo_set *s, const char *file, int ln, const cha
     return b->x1 > b->x0 && b->y1 > b->y0 ? 0 : 1;
 }
 
-/* The boxes of one label file onto s->box.  0, or -1 with err. */
+/* The boxes of one label file onto s->box.  0, or with err: -1 for a file
+ * that cannot be read or has a bad line, -2 out of memory. */
 static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t errlen)
 {
     size_t len, at = 0;
@@ -161,11 +168,11 @@ static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t err
         }
         if (rc == 0 && yolo_push_box(s, &b) < 0) {
             cnnrt_errorf(err, errlen, file, "out of memory");
-            rc = -1;
+            rc = -2;
         }
     }
     free(buf);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : 0;
 }
 
 /* The label file of an image, malloc'd: DIR/NAME.txt when it exists, else
@@ -239,6 +246,7 @@ static void yolo_close(cnnrt_dataset *d)
     free(s->first);
     free(s->box);
     free(s->zero_file);
+    free(s->nolabel_file);
     free(s->path);
     free(s);
 }
@@ -284,8 +292,21 @@ static int yolo_add(yolo_set *s, char *image, char *err, size_t errlen)
     s->files[s->nfiles] = image;
     s->first[s->nfiles++] = s->nbox;
     char *labels = yolo_label_name(image, s->path);
-    int rc = labels ? yolo_read_labels(s, labels, err, errlen) : 0;
+    int rc = labels ? yolo_read_labels(s, labels, msg, sizeof msg) : 0;
     free(labels);
+    if (!labels && !s->nolabel++)
+        s->nolabel_file = cnnrt_strdup(image);
+    if (rc == -1) {
+        /* a bad label file costs its image, not the run: its boxes would
+         * be wrong or missing, and training on them would teach that */
+        cnnrt_warn("%s; image '%s' skipped", msg, image);
+        s->base.skipped++;
+        s->nbox = s->first[--s->nfiles];
+        free(image);
+        return 0;
+    }
+    if (rc == -2)
+        cnnrt_errorf(err, errlen, s->path, "%s", msg);
     s->first[s->nfiles] = s->nbox;
     int n = s->nbox - s->first[s->nfiles - 1];
     s->base.maxbox = n > s->base.maxbox ? n : s->base.maxbox;
@@ -333,6 +354,10 @@ cnnrt_dataset *cnnrt_yolo_open(const char *path, int c, int h, int w, int tsize,
             cnnrt_errorf(err, errlen, path, "lists no images (one image path a line)");
         goto fail;
     }
+    if (s->nolabel)
+        cnnrt_warn("'%s': %d image%s without a label file, trained as having no objects "
+                   "(the first is '%s'; an empty label file says so without this warning)",
+                   path, s->nolabel, s->nolabel == 1 ? "" : "s", s->nolabel_file);
     if (s->zero)
         cnnrt_warn("'%s': %d box%s of zero width or height left out (the first at '%s', "
                    "line %d)", path, s->zero, s->zero == 1 ? "" : "es", s->zero_file,
