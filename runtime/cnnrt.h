@@ -416,6 +416,12 @@ int cnnrt_image_fits(const char *path, int w, int h, char *err, size_t errlen);
 /* A PNG with an empty IDAT chunk: a malloc'd copy without those chunks
  * (*len updated); NULL when buf needs no change (or is not a PNG). */
 unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *len);
+/* The checks on the first len bytes of an image file (enough for its
+ * header): what stb_image must not see (a JPEG Huffman table of more than
+ * 256 codes), whether stb_image knows the format, and the pixel limit.
+ * 0 with *w, *h the size, or -1 with "'PATH': reason". */
+int cnnrt_image_header(const char *path, const unsigned char *buf, size_t len, int *w,
+                       int *h, char *err, size_t errlen);
 /* An image file's bytes decoded to c interleaved 8-bit channels, after the
  * checks above: stbi_image_free()'d by the caller; *w, *h its size.  NULL
  * with "'PATH': reason" in err. */

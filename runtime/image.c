@@ -60,13 +60,18 @@ int cnnrt_image_check(const char *path, char *err, size_t errlen)
     FILE *f = img_fopen(path, err, errlen);
     if (!f)
         return -1;
-    int w, h, n, ok = stbi_info_from_file(f, &w, &h, &n);
+    /* the header checks need the start of the file only */
+    enum { HEAD = 1 << 20 };
+    unsigned char *head = malloc(HEAD);
+    size_t n = head ? fread(head, 1, HEAD, f) : 0;
     fclose(f);
-    if (ok)
-        return cnnrt_image_fits(path, w, h, err, errlen);
-    cnnrt_errorf(err, errlen, path, "not an image stb_image can read (%s)",
-                 stbi_failure_reason());
-    return -1;
+    if (!head) {
+        cnnrt_errorf(err, errlen, path, "out of memory");
+        return -1;
+    }
+    int w, h, rc = cnnrt_image_header(path, head, n, &w, &h, err, errlen);
+    free(head);
+    return rc;
 }
 
 void cnnrt_resample(const float *src, int c, int sh, int sw, float *dst, int dh, int dw,

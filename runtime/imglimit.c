@@ -5,6 +5,9 @@
  * undefined; empty IDAT chunks are legal PNG and carry no data, so they
  * are taken out of a copy of the file rather than refused).
  *
+ * And, for JPEG, no Huffman table of more than 256 codes: the system
+ * stb_image writes past its tables on one (found by tests/fuzz/fuzz_image).
+ *
  * The limit is one process-wide number: cnnrt_max_pixels, set by the
  * trainer's --max-pixels.  Not here: decoding (image.c) or what a loader
  * does with an image it refuses (it leaves it out with a warning).
@@ -71,19 +74,68 @@ unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *le
     return out;
 }
 
-unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, size_t len,
-                                  int c, int *w, int *h, char *err, size_t errlen)
+/* 1 when a JPEG has a Huffman table (DHT) of more than 256 codes: the
+ * system stb_image builds it without a bound and writes past its arrays.
+ * Segments are walked as stb_image reads them: a DHT holds tables while
+ * its length lasts, each a class byte, 16 counts and their sum of values;
+ * between segments, entropy-coded bytes are skipped to the next marker. */
+static int jpeg_bad_huffman(const unsigned char *p, size_t n)
+{
+    if (n < 4 || p[0] != 0xff || p[1] != 0xd8)
+        return 0;
+    size_t at = 2;
+    while (at + 4 <= n) {
+        unsigned m = p[at + 1];
+        if (p[at] != 0xff || m == 0xff) {
+            at++;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || m == 0xd8 || (m >= 0xd0 && m <= 0xd7)) {
+            at += 2;                    /* stuffed byte, TEM, SOI, RSTn: no length */
+            continue;
+        }
+        if (m == 0xd9)
+            return 0;                   /* EOI */
+        size_t len = (size_t)p[at + 2] << 8 | p[at + 3];
+        for (size_t q = at + 4; m == 0xc4 && q < at + 2 + len && q + 17 <= n;) {
+            unsigned sum = 0;
+            for (int i = 1; i <= 16; i++)
+                sum += p[q + i];
+            if (sum > 256)
+                return 1;
+            q += 17 + sum;
+        }
+        at += 2 + len;
+    }
+    return 0;
+}
+
+int cnnrt_image_header(const char *path, const unsigned char *buf, size_t len, int *w,
+                       int *h, char *err, size_t errlen)
 {
     int n;
     if (len > INT32_MAX) {
         cnnrt_errorf(err, errlen, path, "the file is too large to be an image");
-        return NULL;
+        return -1;
+    }
+    if (jpeg_bad_huffman(buf, len)) {
+        cnnrt_errorf(err, errlen, path, "cannot decode the image (corrupt JPEG: a Huffman "
+                     "table of more than 256 codes)");
+        return -1;
     }
     if (!stbi_info_from_memory(buf, (int)len, w, h, &n)) {
-        cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
-        return NULL;
+        cnnrt_errorf(err, errlen, path, "not an image stb_image can read (%s)",
+                     stbi_failure_reason());
+        return -1;
     }
-    if (cnnrt_image_fits(path, *w, *h, err, errlen) < 0)
+    return cnnrt_image_fits(path, *w, *h, err, errlen);
+}
+
+unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, size_t len,
+                                  int c, int *w, int *h, char *err, size_t errlen)
+{
+    int n;
+    if (cnnrt_image_header(path, buf, len, w, h, err, errlen) < 0)
         return NULL;
     size_t clean_len = len;
     unsigned char *clean = cnnrt_png_without_empty_idat(buf, &clean_len);

@@ -219,8 +219,8 @@ static int yolo_get(const cnnrt_dataset *d, int i, float *x, float *target,
     if (cnnrt_image_load(s->files[i], d->c, d->h, d->w, x, err, errlen) < 0)
         return 1;
     if (target && d->tsize)
-        cnnrt_box_target(s->box + s->first[i], s->first[i + 1] - s->first[i], d->tsize,
-                         target);
+        cnnrt_box_target(s->box ? s->box + s->first[i] : NULL, s->first[i + 1] - s->first[i],
+                         d->tsize, target);
     return 0;
 }
 
@@ -228,7 +228,8 @@ static int yolo_boxes(const cnnrt_dataset *d, int i, cnnrt_box *box)
 {
     const yolo_set *s = (const yolo_set *)d;
     int n = s->first[i + 1] - s->first[i];
-    memcpy(box, s->box + s->first[i], sizeof *box * (size_t)n);
+    if (n > 0)                  /* s->box is NULL while no image has a box */
+        memcpy(box, s->box + s->first[i], sizeof *box * (size_t)n);
     return n;
 }
 

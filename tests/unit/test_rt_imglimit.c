@@ -118,6 +118,36 @@ START_TEST(empty_idat)
 }
 END_TEST
 
+/* what tests/fuzz found: a JPEG whose Huffman table has more than 256
+ * codes (stb_image writes past its arrays), refused before stb_image sees
+ * it; a YOLO list where no image has a box (memcpy from NULL, UBSan) */
+START_TEST(fuzz_findings)
+{
+    const char *jpg = "tests/fixtures/jpeg_big_huffman.jpg";
+    float x[3 * 16];
+    char err[600];
+    ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "corrupt JPEG: a Huffman table of more than 256 codes"), "%s", err);
+    ck_assert_int_eq(cnnrt_image_check(jpg, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
+    unsigned char px[4] = { 0, 50, 100, 150 };
+    ck_assert(stbi_write_png(at("nobox.png"), 2, 2, 1, px, 2));
+    FILE *f = fopen(at("nobox.txt"), "w");
+    fclose(f);
+    f = fopen(at("list.txt"), "w");
+    fputs("nobox.png\n", f);
+    fclose(f);
+    cnnrt_dataset *d = cnnrt_data_open(at("list.txt"), NULL, 1, 2, 2, 3, 1, err, sizeof err);
+    ck_assert_msg(d != NULL, "%s", err);
+    cnnrt_box box[1];
+    float t[3];
+    ck_assert_int_eq(d->boxes(d, 0, box), 0);
+    ck_assert_int_eq(d->get(d, 0, x, t, err, sizeof err), 0);
+    ck_assert(t[0] == 0 && t[1] == 0 && t[2] == 0);
+    cnnrt_data_close(d);
+}
+END_TEST
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -128,6 +158,7 @@ int main(void)
     tcase_add_test(tc, folder_leaves_bomb_out);
     tcase_add_test(tc, limit_moves);
     tcase_add_test(tc, empty_idat);
+    tcase_add_test(tc, fuzz_findings);
     suite_add_tcase(s, tc);
     int rc = check_run(s, 1);
     sh("rm -rf %s", dir);
