@@ -97,9 +97,9 @@ static int jpeg_bad_huffman(const unsigned char *p, size_t n)
         if (m == 0xd9)
             return 0;                   /* EOI */
         size_t len = (size_t)p[at + 2] << 8 | p[at + 3];
-        for (size_t q = at + 4; m == 0xc4 && q < at + 2 + len && q + 17 <= n;) {
-            unsigned sum = 0;
-            for (int i = 1; i <= 16; i++)
+        for (size_t q = at + 4; m == 0xc4 && q < at + 2 + len && q < n;) {
+            unsigned sum = 0;       /* stb_image reads 0 past the end */
+            for (size_t i = 1; i <= 16 && q + i < n; i++)
                 sum += p[q + i];
             if (sum > 256)
                 return 1;

@@ -120,7 +120,8 @@ END_TEST
 
 /* what tests/fuzz found: a JPEG whose Huffman table has more than 256
  * codes (stb_image writes past its arrays), refused before stb_image sees
- * it; a YOLO list where no image has a box (memcpy from NULL, UBSan) */
+ * it, also when the table is cut by the end of the file; a YOLO list
+ * where no image has a box (memcpy from NULL, UBSan) */
 START_TEST(fuzz_findings)
 {
     const char *jpg = "tests/fixtures/jpeg_big_huffman.jpg";
@@ -129,6 +130,10 @@ START_TEST(fuzz_findings)
     ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "corrupt JPEG: a Huffman table of more than 256 codes"), "%s", err);
     ck_assert_int_eq(cnnrt_image_check(jpg, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
+    /* the same with the table cut by the end of the file (stb reads 0s) */
+    jpg = "tests/fixtures/jpeg_big_huffman_cut.jpg";
+    ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
     unsigned char px[4] = { 0, 50, 100, 150 };
     ck_assert(stbi_write_png(at("nobox.png"), 2, 2, 1, px, 2));
