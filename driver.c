@@ -240,6 +240,7 @@ int main(int argc, char **argv)
     if (fe_read_file(&d, o.in, &src, &len))
         return 1;
     diag_init(&d, o.in, src, len, stderr);
+    fe_c_names = strcmp(o.emit, "c") == 0;
     Graph *g = fe_compile(&d, o.in, src, len);
     if (!g || diag_errors(&d)) {
         ir_free(g);

@@ -4,7 +4,8 @@
  * (`NAME_BATCH`).  A name that is a C keyword, that the C library or the
  * cnnrt runtime already declares, or that the generated code uses for its
  * own locals, macros and helpers would give C that does not compile, so
- * semantic analysis refuses it here with a located error instead.
+ * semantic analysis refuses it with a located error instead, whenever the
+ * C is to be written (fe_c_names: cnnc's default --emit=c).
  *
  * What is refused (sema_c_name_problem):
  *   - C keywords (C99 to C23) and the GNU ones;

@@ -476,9 +476,12 @@ static void check_model_name(Sema *s)
     free((void *)alt);
 }
 
+int fe_c_names;
+
 static void lower_model(Sema *s)
 {
-    check_model_name(s);
+    if (fe_c_names)
+        check_model_name(s);
     define_names(s);
     int first = -1;
     int prev = lower_first_input(s);

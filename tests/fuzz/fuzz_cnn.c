@@ -29,6 +29,7 @@ static void compile(const char *src, long len, int opt, int inference, int with_
 {
     Diag d;
     diag_init(&d, "fuzz.cnn", src, len, null_file());
+    fe_c_names = 1;             /* as cnnc does when it writes C */
     Graph *g = fe_compile(&d, "fuzz.cnn", src, len);
     if (!g || diag_errors(&d)) {
         ir_free(g);
