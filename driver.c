@@ -18,6 +18,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "codegen/emit.h"
+#include "cnnrt.h"              /* cnnrt_out */
 
 typedef struct {
     const char *in, *out;
@@ -173,17 +174,17 @@ static char *header_path(const char *out)
 {
     size_t n = strlen(out);
     if (n > 2 && strcmp(out + n - 2, ".c") == 0)
-        return ir_fmt("%.*s.h", (int)(n - 2), out);
-    return ir_fmt("%s.h", out);
+        return xfmt("%.*s.h", (int)(n - 2), out);
+    return xfmt("%s.h", out);
 }
 
 static int write_c(Graph *g, const Options *o, int argc, char **argv)
 {
-    char *out = o->out ? ir_strdup(o->out) : NULL;
+    char *out = o->out ? xstrdup(o->out) : NULL;
     if (!out) {
         const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
         const char *dot = strrchr(base, '.');
-        out = ir_fmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
+        out = xfmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
     }
     char *hpath = header_path(out);
     const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
@@ -217,7 +218,7 @@ static int write_c(Graph *g, const Options *o, int argc, char **argv)
 
 static void print_arena(const Graph *g)
 {
-    const Plan *p = &plan_last;
+    const Plan *p = &g->plan;
     double kib = 4.0 / 1024;
     printf("activation arena (%s, batch %d):\n", g->inference || g->loss_node < 0 ?
            "forward pass" : "training step", g->batch);
@@ -249,7 +250,7 @@ int main(int argc, char **argv)
     }
     if (o.batch)
         g->batch = o.batch;
-    g->inference = o.inference || g->train.loss == L_NONE;
+    g->inference = o.inference || g->loss_node < 0;
     int rc = pass_run_all(g, &o.passes) ? 1 : 0;
     if (rc == 0 && o.stats) {
         ir_stats(g, stdout);
@@ -276,6 +277,5 @@ int main(int argc, char **argv)
     }
     ir_free(g);
     free(src);
-    plan_free(&plan_last);
     return rc;
 }

@@ -21,7 +21,7 @@
  *   - file-scope names of the runtime text that --embed-runtime copies into
  *     the model's file (read from that text itself, so it cannot go stale).
  * It does not check layer or tensor names: the emitter derives C names from
- * those itself.  tests/unit/test_cname.c compiles models named after every
+ * those itself.  tests/unit/compiler/test_cname.c compiles models named after every
  * keyword and a list of library names to hold this list to the emitter.
  */
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* fuzz_cnnw.c — libFuzzer target for the .cnnw reader (runtime/cnnw.c):
+/* fuzz_cnnw.c — libFuzzer target for the .cnnw reader (runtime/core/cnnw.c):
  * the input is loaded as a parameter file and as a checkpoint into a
  * fixed small model (fc.weight [2,3], fc.bias [2], one state tensor per
  * parameter).  A load that fails must leave every tensor as it was (the

@@ -1,4 +1,4 @@
-/* fuzz_idx.c — libFuzzer target for IDX files and gzip (runtime/idx.c,
+/* fuzz_idx.c — libFuzzer target for IDX files and gzip (runtime/data/idx.c,
  * gzip.c): the input, split at its first "\n--\n", is an images file and
  * a labels file (either may be gzip'd: the reader goes by the magic), and
  * is opened as a data set for a [1, 4, 4] input with 10 classes, labelled
@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -10,7 +10,7 @@
 
 #include <stb/stb_image.h>
 
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* fuzz_yolo.c — libFuzzer target for YOLO lists and label files
- * (runtime/yolo.c): the input, split at its first "\n--\n", is a list
+ * (runtime/data/yolo.c): the input, split at its first "\n--\n", is a list
  * file and the label file of the image "a.png" (a real 4x4 PNG made at
  * start beside them, with "b.png" which has no label file).  The set is
  * opened for 3 classes and every sample's boxes and pixels are read; a box
@@ -10,7 +10,7 @@
 
 #include <stb/stb_image_write.h>
 
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,7 @@
  *   idx/    IDX images + labels, plain and gzip'd (the targets' "\n--\n" split)
  *   image/  small PNG, BMP, TGA, JPEG files, and a PNG with an empty IDAT
  * yolo/ is text, written by hand.
- *   cc -Iruntime tests/fuzz/seeds.c build/libcnnrt.a -lm -o seeds && ./seeds tests/fuzz/corpus
+ *   cc -Iruntime/include tests/fuzz/seeds.c build/libcnnrt.a -lm -o seeds && ./seeds tests/fuzz/corpus
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +12,7 @@
 
 #include <stb/stb_image_write.h>
 
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 static const char *root;
 
