@@ -35,7 +35,7 @@ static void compile(const char *src, long len, int opt, int inference, int with_
         ir_free(g);
         return;
     }
-    g->inference = inference || g->train.loss == L_NONE;
+    g->inference = inference || g->loss_node < 0;
     PassOptions po;
     memset(&po, 0, sizeof po);
     po.opt = opt;
@@ -46,7 +46,6 @@ static void compile(const char *src, long len, int opt, int inference, int with_
         emit_c(g, &eo, null_file(), null_file());
     }
     ir_free(g);
-    plan_free(&plan_last);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
