@@ -37,7 +37,7 @@ CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW
 # C file (headers first).
 RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
           $(addprefix runtime/core/,gemm.h gemm.c conv.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c yolox.c detect.c)
+          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c)
 
 # The runtime, in three layers (each may use the ones before it): core is
 # what generated code calls (libc and libm only; exactly the part
@@ -207,3 +207,35 @@ bench-data: deps all
 $(B)/runtime/data/stb.o: override SAN := $(SAN)$(if $(SAN), -fno-sanitize=shift)
 
 .PHONY: folder-demo boxes-demo bench-data
+
+# ---- fuzzing (issue 16) ----
+# make fuzz [FUZZ_SECONDS=N]: builds the libFuzzer targets of tests/fuzz/
+# with clang (ASan + UBSan) in build/fuzz and runs each for N seconds from
+# its committed seed corpus (tests/fuzz/corpus/NAME; new inputs go to
+# build/fuzz/corpus/NAME).  make fuzz-diff [FUZZ_DIFF_N=N]: the
+# differential check on N programs cnnc accepts (tools/fuzz_diff.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_DIFF_N  ?= 20
+FUZZ_TARGETS  = cnn cnnw idx yolo image
+FUZZ_B        = build/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_BINS     = $(addprefix $(FUZZ_B)/fuzz_,$(FUZZ_TARGETS))
+
+fuzz-deps:
+	@sh tools/deps.sh clang libclang-rt-14-dev
+
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/libcnnc.a $(FUZZ_B)/libcnnrt.a
+	clang $(CPPFLAGS) -I$(FUZZ_B) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
+	    $(FUZZ_B)/libcnnc.a $(FUZZ_B)/libcnnrt.a -lm -lpthread
+
+fuzz-build: fuzz-deps
+	$(MAKE) B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-diff: deps all
+	sh tools/fuzz_diff.sh build $(FUZZ_DIFF_N) tests/fuzz/corpus/cnn $(FUZZ_B)/corpus/cnn
+
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-diff

@@ -4,8 +4,9 @@
  *
  * The passes run from the one list in passes/manager.c, each when -O is at or
  * above its level and it was not disabled; --dump-after and --verify-each
- * act between them.  Outputs are written to a temporary file beside the
- * target and renamed, so a failed run never leaves a partial file.
+ * act between them.  Outputs are written to a fresh exclusive file beside
+ * the target and renamed (cnnrt_out), so a failed run never leaves a
+ * partial file.
  * Exit status: 0 success, 1 any user error.
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "codegen/emit.h"
+#include "cnnrt.h"              /* cnnrt_out */
 
 typedef struct {
     const char *in, *out;
@@ -144,58 +146,27 @@ static int parse_args(int argc, char **argv, Options *o)
     return 0;
 }
 
-/* ---- output files: temp + rename, nothing left behind on failure ---- */
-typedef struct {
-    const char *path;
-    char *tmp;              /* NULL when writing in place (not a regular file) */
-    FILE *f;
-} OutFile;
-
-static int out_open(OutFile *o, const char *path)
+/* ---- output files: cnnrt_out (a fresh exclusive file, renamed over the
+ * target), so nothing partial is left behind and no planted link is
+ * followed; every failure says which file and why ---- */
+static int out_open(cnnrt_out *o, const char *path)
 {
-    struct stat st;
-    o->path = path;
-    o->tmp = NULL;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "cnnc: error: cannot write '%s': it is a directory\n", path);
-            return -1;
-        }
-        o->f = fopen(path, "w");        /* /dev/null, a pipe */
-    } else {
-        o->tmp = xfmt("%s.tmp%ld", path, (long)getpid());
-        o->f = fopen(o->tmp, "w");
-    }
-    if (!o->f) {
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", path, strerror(errno));
-        free(o->tmp);
-        o->tmp = NULL;
-        return -1;
-    }
-    return 0;
+    char err[600];
+    if (cnnrt_out_open(o, path, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "cnnc: error: %s\n", err);
+    return -1;
 }
 
 /* ok: commit (rename) or abandon (remove) */
-static int out_close(OutFile *o, int ok)
+static int out_close(cnnrt_out *o, int ok)
 {
-    if (!o->f)
-        return -1;
-    int bad = ferror(o->f);
-    bad |= fclose(o->f) != 0;
-    o->f = NULL;
-    if (bad && ok)
-        fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->path, strerror(errno));
-    if (o->tmp) {
-        if (ok && !bad && rename(o->tmp, o->path) != 0) {
-            fprintf(stderr, "cnnc: error: cannot write '%s': %s\n", o->path, strerror(errno));
-            bad = 1;
-        }
-        if (!ok || bad)
-            remove(o->tmp);
-        free(o->tmp);
-        o->tmp = NULL;
-    }
-    return ok && !bad ? 0 : -1;
+    char err[600];
+    if (cnnrt_out_close(o, ok, err, sizeof err) == 0)
+        return 0;
+    if (ok)
+        fprintf(stderr, "cnnc: error: %s\n", err);
+    return -1;
 }
 
 /* "dir/model.c" -> "dir/model.h"; the include name is the base name */
@@ -223,14 +194,18 @@ static int write_c(Graph *g, const Options *o, int argc, char **argv)
         strcat(cmd, argv[i]);
     }
     EmitOptions eo = { out, hpath, hbase, o->with_main, o->embed, cmd };
-    OutFile c, h;
+    cnnrt_out c, h;
     int rc = -1;
     if (out_open(&c, out) == 0) {
         if (out_open(&h, hpath) == 0) {
-            int ok = emit_c(g, &eo, c.f, h.f) == 0;
+            /* a write error is reported by out_close, with the file */
+            int ok = emit_c(g, &eo, c.f, h.f) == 0 || ferror(c.f) || ferror(h.f);
+            if (!ok)
+                fprintf(stderr, "cnnc: error: out of memory writing '%s'\n", out);
+            int h_replaced = h.tmp != NULL;     /* not a device written in place */
             int hc = out_close(&h, ok);
             rc = out_close(&c, ok && hc == 0);
-            if (rc && hc == 0 && h.tmp == NULL)
+            if (rc && hc == 0 && h_replaced)
                 remove(hpath);
         } else {
             out_close(&c, 0);
@@ -266,6 +241,7 @@ int main(int argc, char **argv)
     if (fe_read_file(&d, o.in, &src, &len))
         return 1;
     diag_init(&d, o.in, src, len, stderr);
+    fe_c_names = strcmp(o.emit, "c") == 0;
     Graph *g = fe_compile(&d, o.in, src, len);
     if (!g || diag_errors(&d)) {
         ir_free(g);
@@ -283,7 +259,7 @@ int main(int argc, char **argv)
     if (rc == 0 && strcmp(o.emit, "c") == 0) {
         rc = write_c(g, &o, argc, argv) ? 1 : 0;
     } else if (rc == 0 && strcmp(o.emit, "none") != 0) {
-        OutFile f = { NULL, NULL, stdout };
+        cnnrt_out f = { stdout, "standard output", NULL };
         if (o.out && out_open(&f, o.out))
             rc = 1;
         if (rc == 0) {
@@ -294,6 +270,10 @@ int main(int argc, char **argv)
             if (o.out)
                 rc = out_close(&f, 1) ? 1 : 0;
         }
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "cnnc: error: standard output: %s\n", strerror(errno ? errno : EIO));
+        rc = 1;
     }
     ir_free(g);
     free(src);

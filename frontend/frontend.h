@@ -28,4 +28,9 @@ int fe_read_file(Diag *d, const char *path, char **src, long *len);
  * node shape-checked (g->nfwd = g->nnodes). */
 Graph *fe_compile(Diag *d, const char *file, const char *src, long len);
 
+/* When set (cnnc does when it writes C), fe_compile also refuses a model
+ * name that cannot become C (frontend/cname.c), at the name.  Off, the
+ * name is only a label (--emit=ir, dot, none, and the front end's tests). */
+extern int fe_c_names;
+
 #endif

@@ -662,8 +662,28 @@ static void check_detects(Sema *s)
 
 /* ---- the model ---- */
 
+/* The model's name is a C type and the prefix of C functions and macros. */
+static void check_model_name(Sema *s)
+{
+    const char *clash, *name = s->model->name;
+    const char *why = sema_c_name_problem(name, &clash);
+    if (!why)
+        return;
+    diag_error(s->d, s->model->nameloc, "the model cannot be called '%s' in C: %s%s%s%s",
+               name, why, clash ? " '" : "", clash ? clash : "", clash ? "'" : "");
+    const char *base = name + strspn(name, "_");
+    const char *alt = *base ? xfmt("net_%s", base) : xstrdup("net");
+    diag_note(s->d, s->model->nameloc, "rename the model, e.g. '%s'",
+              sema_c_name_problem(alt, &clash) ? "net" : alt);
+    free((void *)alt);
+}
+
+int fe_c_names;
+
 static void lower_model(Sema *s)
 {
+    if (fe_c_names)
+        check_model_name(s);
     define_names(s);
     int first = -1;
     int prev = lower_first_input(s);

@@ -79,5 +79,8 @@ int  sema_bind(Sema *s, int block, const AValue *use, const Vec *args, int in,
 const Vec *sema_subst(Sema *s, const Vec *args);
 int  sema_use_tensor(Sema *s, const char *name, Loc loc);  /* value or POISON */
 int  sema_is_tensor(Sema *s, const char *name);
+/* Why the model's name cannot become C (cname.c), or NULL when it can;
+ * *clash is the runtime's name it meets, if that is the reason. */
+const char *sema_c_name_problem(const char *name, const char **clash);
 
 #endif

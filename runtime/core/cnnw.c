@@ -10,8 +10,9 @@
  * Whether the state part is present is told by what follows the parameter
  * records: exactly the 4 CRC bytes, or more.
  *
- * Saving writes PATH.tmp, fsyncs it, renames it over PATH and fsyncs the
- * directory, so PATH is always either the old file or the complete new one.
+ * Saving goes through cnnrt_out (safefile.c): a fresh exclusive file beside
+ * PATH, fsynced and renamed over it, so PATH is always either the old file
+ * or the complete new one.
  * Loading validates everything before writing any destination tensor (see
  * cnnrt.h).  Not here: any notion of which tensors a model has — callers
  * pass them; this file only checks that the file agrees.
@@ -167,27 +168,6 @@ static int cnnw_write_tensors(cnnw_out *o, const cnnrt_tensor *t, int n)
     return 0;
 }
 
-/* Best effort: make the rename itself durable.  A failure here does not
- * undo a successful save, so it is not reported. */
-static void cnnw_sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? malloc((size_t)(slash - path) + 2) : NULL;
-    if (slash && !dir)
-        return;
-    if (dir) {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        memcpy(dir, path, n);
-        dir[n] = 0;
-    }
-    int fd = open(dir ? dir : ".", O_RDONLY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
 int cnnrt_save(const char *path, const cnnrt_tensor *params, int nparams,
                const cnnrt_tensor *state, int nstate, long step)
 {
@@ -195,20 +175,10 @@ int cnnrt_save(const char *path, const cnnrt_tensor *params, int nparams,
         errno = EINVAL;
         return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp)
+    cnnrt_out out;
+    if (cnnrt_out_open(&out, path, NULL, 0) != 0)
         return -1;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-
-    cnnw_out o = { fopen(tmp, "wb"), 0, 0 };
-    if (!o.f) {
-        int e = errno;
-        free(tmp);
-        errno = e;
-        return -1;
-    }
+    cnnw_out o = { out.f, 0, 0 };
     errno = 0;
     int bad = 0;
     cnnw_write(&o, "CNNW", 4);
@@ -225,25 +195,11 @@ int cnnrt_save(const char *path, const cnnrt_tensor *params, int nparams,
     }
     uint32_t crc = o.crc;
     cnnw_write_u32(&o, crc);
-    if (!bad && (o.failed || fflush(o.f) != 0 || fsync(fileno(o.f)) != 0))
-        bad = -1;
-    int e = errno;
-    if (fclose(o.f) != 0 && !bad) {
-        bad = -1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path) != 0) {
-        bad = -1;
-        e = errno;
-    }
-    if (bad) {
-        remove(tmp);
-        free(tmp);
-        errno = e ? e : EIO;
+    int e = bad || o.failed ? (errno ? errno : EIO) : 0;
+    if (cnnrt_out_close(&out, !e, NULL, 0) != 0 || e) {
+        errno = e ? e : errno ? errno : EIO;
         return -1;
     }
-    free(tmp);
-    cnnw_sync_dir(path);
     return 0;
 }
 

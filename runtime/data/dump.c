@@ -53,6 +53,12 @@ static void dump_frame(unsigned char *rgb, int W, int H, const cnnrt_box *b, int
         }
 }
 
+/* stb_image_write's sink: the PNG's bytes into a cnnrt_out file */
+static void dump_put(void *f, void *data, int size)
+{
+    fwrite(data, 1, (size_t)size, f);
+}
+
 int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int scale,
                     const cnnrt_box *box, int nbox, char *err, size_t errlen)
 {
@@ -73,15 +79,16 @@ int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int s
         }
     for (int i = 0; i < nbox; i++)
         dump_frame(rgb, W, H, &box[i], scale >= 4 ? 2 : 1);
-    errno = 0;
-    int ok = stbi_write_png(path, W, H, 3, rgb, W * 3);
-    free(rgb);
-    if (!ok) {
-        cnnrt_errorf(err, errlen, path, "cannot write the PNG: %s",
-                     errno ? strerror(errno) : "stb_image_write failed");
+    cnnrt_out out;
+    if (cnnrt_out_open(&out, path, err, errlen) < 0) {
+        free(rgb);
         return -1;
     }
-    return 0;
+    int ok = stbi_write_png_to_func(dump_put, out.f, W, H, 3, rgb, W * 3);
+    free(rgb);
+    if (!ok)
+        cnnrt_errorf(err, errlen, path, "cannot write the PNG: stb_image_write failed");
+    return cnnrt_out_close(&out, ok, err, errlen);
 }
 
 /* One samples.txt line: file, source, target (weights above 0.0005) and boxes. */
@@ -116,13 +123,12 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
         cnnrt_errorf(err, errlen, dir, "cannot make the folder: %s", strerror(errno));
         return -1;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/samples.txt", dir);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        cnnrt_errorf(err, errlen, path, "%s", strerror(errno));
+    char path[4096], list[4096];        /* list: out.path while it is open */
+    snprintf(list, sizeof list, "%s/samples.txt", dir);
+    cnnrt_out out;
+    if (cnnrt_out_open(&out, list, err, errlen) < 0)
         return -1;
-    }
+    FILE *f = out.f;
     cnnrt_loader *l = cnnrt_loader_new(d, batch, aug, naug, -1, err, errlen);
     int side = d->h > d->w ? d->h : d->w, done = 0, rc = l ? 1 : -1;
     int scale = side < DUMP_SIDE ? DUMP_SIDE / side : 1;
@@ -143,10 +149,7 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
                               box, b.nbox[k]);
         }
     cnnrt_loader_free(l);
-    if (fclose(f) != 0 && rc >= 0) {
-        snprintf(path, sizeof path, "%s/samples.txt", dir);
-        cnnrt_errorf(err, errlen, path, "%s", strerror(errno));
+    if (cnnrt_out_close(&out, rc >= 0, rc >= 0 ? err : NULL, errlen) < 0)
         rc = -1;
-    }
     return rc < 0 ? -1 : done;
 }

@@ -87,14 +87,16 @@ static unsigned char *gz_inflate(const unsigned char *p, size_t n, size_t *outle
 
     size_t dlen = n - pos - 8;
     uint32_t crc = gz_u32le(p + n - 8), isize = gz_u32le(p + n - 4);
-    if (dlen > INT_MAX - 8 || isize > INT_MAX) {
-        cnnrt_errorf(err, errlen, path, "larger than the 2 GiB this reader handles");
-        errno = EINVAL;
-        return NULL;
-    }
+    /* the trailer of a truncated file is whatever bytes end up last: tell
+     * that first, so a garbage size is not reported as a size */
     if ((uint64_t)isize > (uint64_t)dlen * GZ_MAX_RATIO + 1024) {
         cnnrt_errorf(err, errlen, path, "gzip trailer does not match the data: "
                  "the file is truncated or corrupt");
+        errno = EINVAL;
+        return NULL;
+    }
+    if (dlen > INT_MAX - 8 || isize > INT_MAX) {
+        cnnrt_errorf(err, errlen, path, "larger than the 2 GiB this reader handles");
         errno = EINVAL;
         return NULL;
     }

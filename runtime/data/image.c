@@ -6,7 +6,9 @@
  * A set keeps file names only; every get() decodes its file again, so a
  * set costs its list of names, and the loader's threads hide the decoding
  * behind training.  At open every file's header is looked at (stbi_info),
- * so empty, foreign and corrupt-header files are left out with a warning;
+ * so empty, foreign, corrupt-header and too large (cnnrt_max_pixels)
+ * files are left out with a warning; decoding goes through
+ * cnnrt_image_decode (imglimit.c), which checks again;
  * a file that fails only in the full decode (truncated data) makes get()
  * say 1 and the loader skips it.
  *
@@ -58,13 +60,18 @@ int cnnrt_image_check(const char *path, char *err, size_t errlen)
     FILE *f = img_fopen(path, err, errlen);
     if (!f)
         return -1;
-    int w, h, n, ok = stbi_info_from_file(f, &w, &h, &n);
+    /* the header checks need the start of the file only */
+    enum { HEAD = 1 << 20 };
+    unsigned char *head = malloc(HEAD);
+    size_t n = head ? fread(head, 1, HEAD, f) : 0;
     fclose(f);
-    if (ok)
-        return 0;
-    cnnrt_errorf(err, errlen, path, "not an image stb_image can read (%s)",
-                 stbi_failure_reason());
-    return -1;
+    if (!head) {
+        cnnrt_errorf(err, errlen, path, "out of memory");
+        return -1;
+    }
+    int w, h, rc = cnnrt_image_header(path, head, n, &w, &h, err, errlen);
+    free(head);
+    return rc;
 }
 
 void cnnrt_resample(const float *src, int c, int sh, int sw, float *dst, int dh, int dw,
@@ -100,21 +107,15 @@ int cnnrt_image_load(const char *path, int c, int h, int w, float *x,
                      "input has %d", c);
         return -1;
     }
-    FILE *f = img_fopen(path, err, errlen);
-    if (!f)
+    size_t len;
+    unsigned char *file = cnnrt_read_plain(path, &len, err, errlen);
+    if (!file)
         return -1;
-    int iw, ih, n;
-    unsigned char *p = stbi_load_from_file(f, &iw, &ih, &n, c);
-    fclose(f);
-    if (!p) {
-        int oom = strcmp(stbi_failure_reason(), "outofmem") == 0;
-        if (oom)
-            cnnrt_errorf(err, errlen, path, "out of memory decoding the image");
-        else
-            cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
-        errno = oom ? ENOMEM : EINVAL;
+    int iw, ih;
+    unsigned char *p = cnnrt_image_decode(path, file, len, c, &iw, &ih, err, errlen);
+    free(file);
+    if (!p)
         return -1;
-    }
     /* interleaved u8 -> planar floats, at the file's size unless it is
      * already the model's */
     int same = iw == w && ih == h;

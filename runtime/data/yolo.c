@@ -2,8 +2,12 @@
  * YOLO-format label file beside it (cnnrt_data.h, "image data and
  * augmentation", says where the label files are looked for).
  *
- * Every label file is read and checked at open, so a bad value is
- * refused there with its file and line, and get() only decodes the image.
+ * Every label file is read and checked at open, and get() only decodes
+ * the image.  A label file with a bad line (or that cannot be read) costs
+ * its image: a warning with the file and line, and the image is left out
+ * and counted in skipped, as an unreadable image is.  An image without a
+ * label file has no objects, with one warning for the whole set (an empty
+ * label file says the same thing quietly).
  * A label line is `class cx cy w h`: class a whole number below the
  * model's class count, the rest in [0, 1].  A box may stick out of the
  * image by YOLO_EDGE (rounding in the tool that wrote it) and is clipped;
@@ -42,6 +46,8 @@ typedef struct {
     int nclasses;               /* classes a label may name */
     int zero, zero_line;        /* zero-size boxes left out, and the first's line */
     char *zero_file;
+    int nolabel;                /* images without a label file, and the first */
+    char *nolabel_file;
 } yolo_set;
 
 /* ---- lines ---- */
@@ -141,13 +147,14 @@ static int yolo_parse_box(const yolo_set *s, const char *file, int ln, const cha
     return b->x1 > b->x0 && b->y1 > b->y0 ? 0 : 1;
 }
 
-/* The boxes of one label file onto s->box.  0, or -1 with err. */
+/* The boxes of one label file onto s->box.  0, or with err: -1 for a file
+ * that cannot be read or has a bad line, -2 out of memory. */
 static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t errlen)
 {
     size_t len, at = 0;
     unsigned char *buf = cnnrt_read_file(file, &len, err, errlen);
     if (!buf)
-        return -1;
+        return errno == ENOMEM ? -2 : -1;
     char line[YOLO_MAXLINE];
     int ln = 0, rc = 0;
     while (rc >= 0 && yolo_line((const char *)buf, len, &at, line, sizeof line, &ln)) {
@@ -159,16 +166,16 @@ static int yolo_read_labels(yolo_set *s, const char *file, char *err, size_t err
             s->zero_line = ln;
             if (!(s->zero_file = cnnrt_strdup(file))) {
                 cnnrt_errorf(err, errlen, file, "out of memory");
-                rc = -1;
+                rc = -2;
             }
         }
         if (rc == 0 && yolo_push_box(s, &b) < 0) {
             cnnrt_errorf(err, errlen, file, "out of memory");
-            rc = -1;
+            rc = -2;
         }
     }
     free(buf);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : 0;
 }
 
 /* The label file of an image into *name, malloc'd: DIR/NAME.txt when it
@@ -222,8 +229,8 @@ static int yolo_get(const cnnrt_dataset *d, int i, float *x, float *target,
     if (cnnrt_image_load(s->files[i], d->c, d->h, d->w, x, err, errlen) < 0)
         return errno == ENOMEM ? -1 : 1;    /* out of memory is no bad file */
     if (target && d->tsize)
-        cnnrt_box_target(s->box + s->first[i], s->first[i + 1] - s->first[i], d->tsize,
-                         target);
+        cnnrt_box_target(s->box ? s->box + s->first[i] : NULL, s->first[i + 1] - s->first[i],
+                         d->tsize, target);
     return 0;
 }
 
@@ -231,7 +238,8 @@ static int yolo_boxes(const cnnrt_dataset *d, int i, cnnrt_box *box)
 {
     const yolo_set *s = (const yolo_set *)d;
     int n = s->first[i + 1] - s->first[i];
-    memcpy(box, s->box + s->first[i], sizeof *box * (size_t)n);
+    if (n > 0)                  /* s->box is NULL while no image has a box */
+        memcpy(box, s->box + s->first[i], sizeof *box * (size_t)n);
     return n;
 }
 
@@ -249,6 +257,7 @@ static void yolo_close(cnnrt_dataset *d)
     free(s->first);
     free(s->box);
     free(s->zero_file);
+    free(s->nolabel_file);
     free(s->path);
     free(s);
 }
@@ -295,11 +304,26 @@ static int yolo_add(yolo_set *s, char *image, char *err, size_t errlen)
     s->first[s->nfiles++] = s->nbox;
     char *labels;
     int rc = yolo_label_name(image, s->path, &labels);
-    if (rc < 0)
-        cnnrt_errorf(err, errlen, image, "out of memory");
-    else if (labels)
-        rc = yolo_read_labels(s, labels, err, errlen);
+    if (rc < 0) {
+        cnnrt_errorf(msg, sizeof msg, image, "out of memory");
+        rc = -2;
+    } else if (labels) {
+        rc = yolo_read_labels(s, labels, msg, sizeof msg);
+    }
     free(labels);
+    if (rc == 0 && !labels && !s->nolabel++)
+        s->nolabel_file = cnnrt_strdup(image);
+    if (rc == -1) {
+        /* a bad label file costs its image, not the run: its boxes would
+         * be wrong or missing, and training on them would teach that */
+        cnnrt_warn("%s; image '%s' skipped", msg, image);
+        s->base.skipped++;
+        s->nbox = s->first[--s->nfiles];
+        free(image);
+        return 0;
+    }
+    if (rc == -2)
+        cnnrt_errorf(err, errlen, s->path, "%s", msg);
     s->first[s->nfiles] = s->nbox;
     int n = s->nbox - s->first[s->nfiles - 1];
     s->base.maxbox = n > s->base.maxbox ? n : s->base.maxbox;
@@ -347,6 +371,10 @@ cnnrt_dataset *cnnrt_yolo_open(const char *path, int c, int h, int w, int tsize,
             cnnrt_errorf(err, errlen, path, "lists no images (one image path a line)");
         goto fail;
     }
+    if (s->nolabel)
+        cnnrt_warn("'%s': %d image%s without a label file, trained as having no objects "
+                   "(the first is '%s'; an empty label file says so without this warning)",
+                   path, s->nolabel, s->nolabel == 1 ? "" : "s", s->nolabel_file);
     if (s->zero)
         cnnrt_warn("'%s': %d box%s of zero width or height left out (the first at '%s', "
                    "line %d)", path, s->zero, s->zero == 1 ? "" : "es", s->zero_file,

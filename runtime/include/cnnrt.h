@@ -38,6 +38,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>              /* FILE, for cnnrt_out */
 
 #include "cnnrt_abi.h"
 
@@ -206,9 +207,23 @@ void cnnrt_ema_update(cnnrt_ctx *ctx, long size, float *ema, const float *w, flo
 
 /* ---- .cnnw parameter and checkpoint files ---- */
 /* Writes params, then (if nstate > 0) the optimizer state tensors and the
- * step count, then a CRC-32; to PATH.tmp, then renamed.  0, or -1 with errno. */
+ * step count, then a CRC-32; through cnnrt_out (below).  0, or -1 with errno. */
 int cnnrt_save(const char *path, const cnnrt_tensor *params, int nparams,
                const cnnrt_tensor *state, int nstate, long step);
+/* Writing a file safely (core/safefile.c): the data goes to a new file made
+ * exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, fresh name) beside PATH; close
+ * flushes, fsyncs, renames it over PATH and fsyncs the directory, or with
+ * ok == 0 (or on any failure) removes it.  A PATH that exists and is not a
+ * regular file (/dev/null, a pipe) is written in place.  0, or -1 with
+ * "'PATH': reason" in err and errno set. */
+typedef struct {
+    FILE *f;                /* write here between open and close */
+    const char *path;
+    char *tmp;              /* NULL when writing in place */
+} cnnrt_out;
+int cnnrt_out_open(cnnrt_out *o, const char *path, char *err, size_t errlen);
+int cnnrt_out_close(cnnrt_out *o, int ok, char *err, size_t errlen);
+
 /* Loads into the tensors given (names and shapes must match).  state may be
  * NULL (a plain parameter load); *step gets the step count (0 when the file
  * has no state).  0, or -1 with a message in err. */

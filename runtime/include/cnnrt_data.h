@@ -106,6 +106,29 @@ void cnnrt_data_close(cnnrt_dataset *d);    /* NULL is fine */
 int cnnrt_image_load(const char *path, int c, int h, int w, float *x,
                      char *err, size_t errlen);
 
+/* Limits before decoding (data/imglimit.c).  An image over cnnrt_max_pixels
+ * (width x height; the trainer's --max-pixels, default CNNRT_MAX_PIXELS)
+ * is refused from its header, before any pixel is decoded: at open it is
+ * left out with a warning like any unreadable file. */
+#define CNNRT_MAX_PIXELS (64LL << 20)
+extern long long cnnrt_max_pixels;
+/* 0 when w x h is within the limit, else -1 with "'PATH': reason" */
+int cnnrt_image_fits(const char *path, int w, int h, char *err, size_t errlen);
+/* A PNG with an empty IDAT chunk: a malloc'd copy without those chunks
+ * (*len updated); NULL when buf needs no change (or is not a PNG). */
+unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *len);
+/* The checks on the first len bytes of an image file (enough for its
+ * header): what stb_image must not see (a JPEG Huffman table of more than
+ * 256 codes), whether stb_image knows the format, and the pixel limit.
+ * 0 with *w, *h the size, or -1 with "'PATH': reason". */
+int cnnrt_image_header(const char *path, const unsigned char *buf, size_t len, int *w,
+                       int *h, char *err, size_t errlen);
+/* An image file's bytes decoded to c interleaved 8-bit channels, after the
+ * checks above: stbi_image_free()'d by the caller; *w, *h its size.  NULL
+ * with "'PATH': reason" in err. */
+unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, size_t len,
+                                  int c, int *w, int *h, char *err, size_t errlen);
+
 /* x[c][h][w] as an RGB PNG (c == 3: RGB; otherwise channel 0 as gray;
  * values clamped to [0,1]), scaled up `scale` times (nearest neighbour),
  * with the boxes drawn in a colour per class.  0, or -1 with err. */

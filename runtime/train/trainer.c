@@ -43,6 +43,7 @@
 #define TR_NSTATE   6
 #define TR_ERRLEN   1024
 #define TR_LOG_MIN  (-100.0)    /* log clamp for eval losses, as torch's BCELoss */
+#define TR_DIVERGED 1e4         /* a batch loss this many times the first: stop */
 
 enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4 };
 
@@ -50,7 +51,7 @@ typedef struct {
     const cnnrt_model *mod;
     int cmd;
     const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
-    const char *epochs_arg, *seed_arg;
+    const char *epochs_arg, *seed_arg, *max_pixels_arg;
     const char *no_augment;     /* non-NULL when given */
     const char *dump_aug[2];    /* --dump-aug DIR N */
     int epochs;
@@ -79,6 +80,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--seed", CMD_TRAIN, seed_arg, 1),
     TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
     TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
+    TR_OPT("--max-pixels", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, max_pixels_arg, 1),
     TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights, 1),
 };
 #undef TR_OPT
@@ -106,7 +108,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
     fprintf(out,
             "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
-            "       %*s         [--no-augment] [--dump-aug DIR N]\n"
+            "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
             "       %s predict --weights FILE DATA...\n"
             "\n"
@@ -124,9 +126,11 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
             "DIR N writes the first N training samples as the network sees them\n"
             "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
-            "the class of every image.\n",
+            "the class of every image.  Images over --max-pixels N pixels (width x\n"
+            "height, default %lld) are left out with a warning before decoding.\n",
             n, pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
-            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s");
+            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
+            CNNRT_MAX_PIXELS);
 }
 
 /* a whole-string unsigned number no larger than max; -1 otherwise */
@@ -206,6 +210,14 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     unsigned long long v;
     o->epochs = mod->epochs > 0 ? mod->epochs : 10;
     o->seed = mod->seed;
+    if (o->max_pixels_arg) {
+        if (tr_number(o->max_pixels_arg, 1ULL << 40, &v) < 0 || v == 0) {
+            tr_error(mod, "--max-pixels wants a positive whole number, got '%s'",
+                     o->max_pixels_arg);
+            return -1;
+        }
+        cnnrt_max_pixels = (long long)v;
+    }
     if (o->epochs_arg) {
         if (tr_number(o->epochs_arg, 1000000, &v) < 0 || v == 0) {
             tr_error(mod, "--epochs wants a positive whole number, got '%s'", o->epochs_arg);
@@ -265,6 +277,8 @@ typedef struct {
     long own_step;          /* when the model keeps no step counter */
     float tstate[TR_NSTATE];
     float *x, *t;           /* one batch, when a batch must be edited */
+    double first_loss;      /* of this run's first batch: the divergence scale */
+    int have_first;
 } tr_run;
 
 static void tr_free(tr_run *r)
@@ -555,11 +569,27 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
         else
             target = r->t;
         float loss = mod->backward(r->m, target, b.n);
-        if (!isfinite(loss)) {
+        if (!r->have_first && isfinite(loss)) {
+            r->first_loss = loss;
+            r->have_first = 1;
+        }
+        /* Divergence: the loss is not finite, or larger than TR_DIVERGED
+         * times the first batch's of this run (at least 1).  The training
+         * loss comes from the logits (log-sum-exp) and is unbounded, so it
+         * shows an explosion the clamped validation loss cannot. */
+        double limit = TR_DIVERGED * (r->first_loss > 1 ? r->first_loss : 1);
+        if (!isfinite(loss) || loss > limit) {
             if (pg.tty)
                 putchar('\n');
-            return tr_error(mod, "loss became %s at epoch %d, batch %d; %s%s",
-                            isnan(loss) ? "nan" : "inf", epoch + 1, bi,
+            char what[200];
+            if (isfinite(loss))
+                snprintf(what, sizeof what, "training diverged at epoch %d, batch %d (loss "
+                         "%.3g, over %g times the first batch's %.4g; lower the learning "
+                         "rate)", epoch + 1, bi, loss, TR_DIVERGED, r->first_loss);
+            else
+                snprintf(what, sizeof what, "loss became %s at epoch %d, batch %d",
+                         isnan(loss) ? "nan" : "inf", epoch + 1, bi);
+            return tr_error(mod, "%s; %s%s", what,
                             last_good ? "the last good checkpoint is " : "no checkpoint "
                             "was written", last_good ? last_good : "");
         }
@@ -647,6 +677,18 @@ static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
     return 0;
 }
 
+/* --save's folder must take a new file now, not after the first epoch:
+ * make one beside the checkpoint and remove it.  0, or 1 after a message. */
+static int tr_can_write(const cnnrt_model *mod, const char *save)
+{
+    char err[TR_ERRLEN];
+    cnnrt_out o;
+    if (cnnrt_out_open(&o, save, err, sizeof err) < 0)
+        return tr_error(mod, "cannot write checkpoints: %s", err);
+    cnnrt_out_close(&o, 0, NULL, 0);
+    return 0;
+}
+
 static int tr_train(const tr_opts *oin)
 {
     tr_opts o = *oin;
@@ -660,6 +702,8 @@ static int tr_train(const tr_opts *oin)
     tr_data data = {0};
     tr_run r;
     int rc = tr_setup(&r, mod, o.seed), done = 0;
+    if (!rc && !o.dump_aug[0])
+        rc = tr_can_write(mod, save);
     if (!rc && o.resume)
         rc = tr_resume(&r, &o, &done);
     if (!rc)

@@ -160,7 +160,17 @@ START_TEST(nan_stops_training)
     build(cnn, "blowup");
     ck_assert_int_eq(sh("%s/blowup train --train %s/train-images-idx3-ubyte --epochs 2 --save %s/b.cnnw"
                         " > %s/nan.log 2>&1", dir, dir, dir, dir), 1);
-    ck_assert_int_eq(sh("grep -Eq 'loss became (nan|inf)' %s/nan.log", dir), 0);
+    ck_assert_int_eq(sh("grep -Eq 'loss became (nan|inf)|training diverged' %s/nan.log", dir), 0);
+    /* the adam(lr=1e6): finite, but 1e36 -- stopped in the first epoch */
+    ck_assert_int_eq(sh("sed 's/adam(lr=0.01)/adam(lr=1e6)/; s/model tinyclf/model huge/' "
+                        "tests/models/tinyclf.cnn > %s/huge.cnn", dir), 0);
+    snprintf(cnn, sizeof cnn, "%s/huge.cnn", dir);
+    build(cnn, "huge");
+    ck_assert_int_eq(sh("%s/huge train --train %s/train-images-idx3-ubyte --epochs 3 --save %s/h.cnnw"
+                        " > %s/huge.log 2>&1", dir, dir, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q 'huge: error: training diverged at epoch 1, batch' %s/huge.log && "
+                        "grep -q 'no checkpoint was written' %s/huge.log && ! test -e %s/h.cnnw",
+                        dir, dir, dir), 0);
 }
 END_TEST
 

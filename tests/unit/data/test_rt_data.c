@@ -409,8 +409,18 @@ START_TEST(bad_gzip_files)
         spit(p, &part);
         unsigned char *out = cnnrt_read_file(p, &len, err, sizeof err);
         ck_assert_msg(out == NULL || cut < 2, "cut at %zu read", cut);
+        /* whatever bytes end a cut file are no size to report */
+        ck_assert_msg(out || !strstr(err, "GiB"), "cut at %zu: %s", cut, err);
         free(out);
     }
+    /* a cut whose last 4 bytes, read as the trailer's size, exceed 2 GiB */
+    Buf cut = { gz.p, 20, 20 };
+    unsigned char keep = gz.p[19];
+    gz.p[19] = 0xff;
+    spit(p, &cut);
+    gz.p[19] = keep;
+    ck_assert_ptr_null(cnnrt_read_file(p, &len, err, sizeof err));
+    ck_assert_msg(strstr(err, "the file is truncated or corrupt"), "%s", err);
     for (size_t i = 2; i < gz.len; i++) {
         gz.p[i] ^= 0x21;
         spit(p, &gz);

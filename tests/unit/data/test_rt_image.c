@@ -261,8 +261,8 @@ START_TEST(bad_files_are_refused)
     ck_assert_int_eq(stat(cutjpg, &st), 0);
     ck_assert_int_eq(truncate(cutjpg, st.st_size * 3 / 4), 0);
     const char *names[] = { zero, junk, cut, cutjpg, at("missing.png") };
-    const char *why[] = { "cannot decode", "cannot decode", "cannot decode", "cannot decode",
-                          "No such file or directory" };
+    const char *why[] = { "not an image stb_image can read", "not an image stb_image can read",
+                          "cannot decode", "cannot decode", "No such file or directory" };
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(cnnrt_image_load(names[i], 3, 16, 16, x, err, sizeof err), -1);
         char want[1200];
@@ -348,7 +348,7 @@ START_TEST(unreadable_files_are_skipped)
     write_png(at("set/a/good1.png"), 4, 4, 1);
     write_png(at("set/a/good2.bmp"), 4, 4, 1);
     write_text(at("set/a/empty.png"), "");
-    write_text(at("set/a/junk.jpg"), "GIF87a? no");     /* a GIF header, no more */
+    write_text(at("set/a/junk.jpg"), "GIF87a\x01\x01\x01\x01no");  /* a 257x257 GIF header, no more */
     write_png(at("set/b/good3.png"), 4, 4, 3);
     write_truncated_png(at("set/b/trunc.png"));
     /* empty.png is left out at open; junk.jpg and trunc.png pass the look
@@ -408,6 +408,31 @@ START_TEST(single_images_and_plain_folders)
 }
 END_TEST
 
+/* stderr into a file while a data set opens: its warnings */
+static int saved_stderr = -1;
+static void capture_start(void)
+{
+    fflush(stderr);
+    saved_stderr = dup(2);
+    FILE *f = fopen(at("stderr.txt"), "w");
+    ck_assert_ptr_nonnull(f);
+    dup2(fileno(f), 2);
+    fclose(f);
+}
+static const char *capture_end(void)
+{
+    static char text[4096];
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    FILE *f = fopen(at("stderr.txt"), "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[n] = 0;
+    if (f)
+        fclose(f);
+    return text;
+}
+
 static void expect_box(const cnnrt_box *b, int cls, float x0, float y0, float x1, float y1)
 {
     ck_assert_int_eq(b->cls, cls);
@@ -432,7 +457,14 @@ START_TEST(yolo_lists)
     snprintf(list, sizeof list, "# images\r\nimages/a.png\r\n\r\n   \r\nimages/b c.png\r\n"
              "images/nolabel.png\r\n%s\r\n", at("elsewhere/abs.bmp"));
     write_text(at("ds/list.txt"), list);
+    capture_start();
     cnnrt_dataset *d = open_ok(at("ds/list.txt"), 3, 8, 8, 4, 1);
+    const char *said = capture_end();
+    char want[1400];
+    snprintf(want, sizeof want, "warning: '%s': 2 images without a label file, trained as "
+             "having no objects (the first is '%s'", at("ds/list.txt"),
+             at("ds/images/nolabel.png"));
+    ck_assert_msg(strstr(said, want) != NULL, "%s", said);
     ck_assert_int_eq(d->count, 4);
     ck_assert_int_eq(d->maxbox, 2);
     ck_assert_str_eq(d->name(d, 1), at("ds/images/b c.png"));
@@ -458,18 +490,33 @@ START_TEST(yolo_lists)
 }
 END_TEST
 
-/* a list of one image whose label file holds `line`: refused with msg */
+/* a list of two images, the first's label file holding `line`: that image
+ * is left out with a warning naming the file, line and msg */
 static void expect_label_refused(const char *line, const char *msg)
 {
     write_png(at("r/images/x.png"), 4, 4, 1);
+    write_png(at("r/images/y.png"), 4, 4, 1);
     write_text(at("r/images/x.txt"), "0 0.5 0.5 0.2 0.2\n");
+    write_text(at("r/images/y.txt"), "1 0.5 0.5 0.2 0.2\n");
     FILE *f = fopen(at("r/images/x.txt"), "a");
     fputs(line, f);
     fclose(f);
-    write_text(at("r/list.txt"), "images/x.png\n");
+    write_text(at("r/list.txt"), "images/x.png\nimages/y.png\n");
     char want[1400];
-    snprintf(want, sizeof want, "'%s': line 2: %s", at("r/images/x.txt"), msg);
-    expect_open_error(at("r/list.txt"), 10, 1, want);
+    snprintf(want, sizeof want, "warning: '%s': line 2: %s", at("r/images/x.txt"), msg);
+    capture_start();
+    cnnrt_dataset *d = cnnrt_data_open(at("r/list.txt"), NULL, 1, 4, 4, 10, 1, err, sizeof err);
+    const char *said = capture_end();
+    ck_assert_msg(d != NULL, "%s", err);
+    ck_assert_msg(strstr(said, want) == said, "%s", said);
+    snprintf(want, sizeof want, "; image '%s' skipped\n", at("r/images/x.png"));
+    ck_assert_msg(strstr(said, want) != NULL, "%s", said);
+    ck_assert_int_eq(d->count, 1);
+    ck_assert_int_eq(d->skipped, 1);
+    cnnrt_box box[1];
+    ck_assert_int_eq(d->boxes(d, 0, box), 1);
+    ck_assert_int_eq(box[0].cls, 1);            /* y's box, x's are gone */
+    cnnrt_data_close(d);
 }
 
 START_TEST(yolo_refusals)
@@ -521,7 +568,8 @@ START_TEST(png_writer_draws_boxes)
     stbi_image_free(p);
     ck_assert_int_eq(cnnrt_write_png("/nonexistent/dir/y.png", x, 1, 2, 2, 1, NULL, 0, err,
                                      sizeof err), -1);
-    ck_assert_ptr_nonnull(strstr(err, "'/nonexistent/dir/y.png': cannot write the PNG"));
+    ck_assert_ptr_nonnull(strstr(err, "'/nonexistent/dir/y.png': cannot write: No such file "
+                                      "or directory"));
 }
 END_TEST
 

@@ -36,6 +36,7 @@ typedef struct {
 } Soft;
 
 static long backward_calls, poison_at = -1;     /* poison: return NaN at that call */
+static float poison_value = NAN;                /* (or this) */
 
 static void *soft_create(void)
 {
@@ -92,7 +93,7 @@ static float soft_backward(void *vm, const float *t, int n)
 {
     Soft *m = vm;
     if (++backward_calls == poison_at)
-        return NAN;
+        return poison_value;
     float loss = 0;
     for (int k = 0; k < n; k++)
         for (int o = 0; o < OUT; o++) {
@@ -142,6 +143,7 @@ static void make_dir(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     backward_calls = 0;
     poison_at = -1;
+    poison_value = NAN;
 }
 
 static void remove_dir(void)
@@ -396,6 +398,34 @@ START_TEST(nan_loss_stops_training)
 }
 END_TEST
 
+/* a finite loss 1e4 times the first batch's stops training as well */
+START_TEST(exploding_loss_stops_training)
+{
+    char tr[512], ref[512], ck[512];
+    write_set("syn", 100, 4, 4);
+    path_in(tr, "syn-images-idx3-ubyte");
+    ck_assert_int_eq(run("train", "--train", tr, "--epochs", "1", "--save",
+                         path_in(ref, "ref.cnnw"), NULL), 0);
+    poison_value = 1e30f;
+    poison_at = 13 + 5;         /* epoch 2, batch 5 (counting the run above) */
+    ck_assert_int_eq(run("train", "--train", tr, "--epochs", "3", "--save",
+                         path_in(ck, "x.cnnw"), NULL), 1);
+    char *at = strstr(err, "soft: error: training diverged at epoch 2, batch 5 (loss 1e+30, "
+                      "over 10000 times the first batch's ");
+    ck_assert_msg(at == err, "%s", err);
+    char want[800];
+    snprintf(want, sizeof want, "; lower the learning rate); the last good checkpoint is %s\n",
+             ck);
+    ck_assert_str_eq(err + strlen(err) - strlen(want), want);
+    expect_same_file(ref, ck);
+    /* well under the limit trains on */
+    backward_calls = 0;
+    poison_at = 5;
+    poison_value = 900.0f;      /* the first batch's loss is about 1.4: limit 10000 */
+    ck_assert_int_eq(run("train", "--train", tr, "--epochs", "1", "--save", ck, NULL), 0);
+}
+END_TEST
+
 /* argv (NULL-terminated after the command) must exit 1 with `msg` in stderr */
 static void expect_refused(const char *msg, const char *a0, const char *a1, const char *a2,
                            const char *a3, const char *a4)
@@ -515,6 +545,7 @@ static Suite *suite(void)
     tcase_add_test(t, training_learns_and_checkpoints);
     tcase_add_test(t, resume_is_bit_identical);
     tcase_add_test(t, nan_loss_stops_training);
+    tcase_add_test(t, exploding_loss_stops_training);
     tcase_add_test(t, bad_command_lines);
     tcase_add_test(t, progress_lines);
     suite_add_tcase(s, t);
