@@ -30,11 +30,12 @@ GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
 CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(FE_SRC) $(IR_SRC) $(PS_SRC) $(CG_SRC)) \
            $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
 RT_OBJ   = $(patsubst %.c,$(B)/%.o,$(RT_SRC))
+include onnx/onnx.mk
 
 all: $(B)/cnnc $(B)/libcnnrt.a
 
 $(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(ONNX_LIBS)
 
 # ./cnnc is the default build's compiler (other B= builds keep their own)
 ifeq ($(B),build)
@@ -85,13 +86,13 @@ $(B):
 
 # ---- dependencies: install when root, else print the line to run ----
 deps:
-	@sh tools/deps.sh $(DEPS_PKG) flex bison
+	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison
 
 # ---- tests ----
 TESTS_RT   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_rt_*.c))
 TESTS_CC   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out tests/unit/test_rt_%,$(wildcard tests/unit/test_*.c)))
 TESTS_UNIT = $(TESTS_RT) $(TESTS_CC)
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm $(ONNX_LIBS)
 
 # test_rt_*: runtime only; test_*: compiler and runtime
 $(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a

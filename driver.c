@@ -17,6 +17,7 @@
 #include "frontend/frontend.h"
 #include "passes/passes.h"
 #include "codegen/emit.h"
+#include "onnx/onnx.h"
 
 typedef struct {
     const char *in, *out;
@@ -257,6 +258,8 @@ static void print_arena(const Graph *g)
 int main(int argc, char **argv)
 {
     Options o;
+    if (argc > 1 && strcmp(argv[1], "import") == 0)
+        return onnx_import_main(argc - 1, argv + 1);
     if (parse_args(argc, argv, &o))
         return 1;
     Diag d;
