@@ -147,14 +147,22 @@ static Term *unary(Imp *m, const Onnx__NodeProto *n, int x, int rank, const long
     return t;
 }
 
-static int need_rank4(Imp *m, const Onnx__NodeProto *n, int x, const char *near)
+/* images: [N, C, H, W], or [N, C, L] taken as [N, C, 1, L] (1-D ops
+ * become 2-D ones of height 1: the same numbers) */
+static int need_spatial(Imp *m, const Onnx__NodeProto *n, int x, int rank3, const char *near)
 {
     const Val *v = &m->vals[x];
-    if (v->rank == 4)
+    if (v->rank == 4 || (rank3 && v->rank == 3))
         return 0;
     char b[128];
-    return imp_fail(m, n, near, "input of shape %s: only 2-D images [N, C, H, W] are supported",
-                    shape_str(b, v->d, v->rank));
+    return imp_fail(m, n, near, "input of shape %s: only [N, C, H, W]%s inputs are supported",
+                    shape_str(b, v->d, v->rank), rank3 ? " and [N, C, L]" : "");
+}
+
+/* spatial dim i (0: H, 1: W) of an image value */
+static long sp(const Val *x, int i)
+{
+    return x->rank == 4 ? x->d[2 + i] : i == 0 ? 1 : x->d[2];
 }
 
 /* ---- windows: kernel, strides, pads, dilations of Conv and the pools ---- */
@@ -162,37 +170,42 @@ typedef struct {
     long k[2], s[2], p[2], dil[2];
 } Window;
 
+/* an ints attribute of nd (1 or 2) values into [h, w] (h = def for 1-D);
+ * 0 when absent or read, -1 on a wrong count */
+static int hw_attr(Imp *m, const Onnx__NodeProto *n, const char *name, int nd, long def, long *out)
+{
+    long v[8];
+    int c = pb_attr_ints(n, name, v, 8);
+    if (c < 0)
+        return 0;
+    if (c != nd)
+        return imp_fail(m, n, NULL, "%s has %d values, not %d", name, c, nd);
+    out[0] = nd == 2 ? v[0] : def;
+    out[1] = v[nd - 1];
+    return 0;
+}
+
 /* Reads the window attributes of n on input x (kernel given for Conv).
  * Padding must be symmetric; auto_pad SAME_* is turned into it. */
 static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int ceil_ok)
 {
     long v[8];
-    int c = pb_attr_ints(n, "kernel_shape", v, 8);
-    if (c >= 0 && c != 2)
-        return imp_fail(m, n, "a 2-D window", "kernel_shape has %d dims", c);
-    if (c == 2)
-        w->k[0] = v[0], w->k[1] = v[1];
+    int c, nd = x->rank - 2;
+    if (hw_attr(m, n, "kernel_shape", nd, 1, w->k))
+        return -1;
     if (w->k[0] <= 0 || w->k[1] <= 0)
         return imp_fail(m, n, NULL, "no kernel_shape");
     w->s[0] = w->s[1] = w->dil[0] = w->dil[1] = 1;
     w->p[0] = w->p[1] = 0;
-    if ((c = pb_attr_ints(n, "strides", v, 8)) >= 0) {
-        if (c != 2)
-            return imp_fail(m, n, NULL, "strides has %d values, not 2", c);
-        w->s[0] = v[0], w->s[1] = v[1];
-    }
-    if ((c = pb_attr_ints(n, "dilations", v, 8)) >= 0) {
-        if (c != 2)
-            return imp_fail(m, n, NULL, "dilations has %d values, not 2", c);
-        w->dil[0] = v[0], w->dil[1] = v[1];
-    }
+    if (hw_attr(m, n, "strides", nd, 1, w->s) || hw_attr(m, n, "dilations", nd, 1, w->dil))
+        return -1;
     char ap[32];
     pb_attr_str(n, "auto_pad", "NOTSET", ap, sizeof ap);
     if (!ap[0])
         strcpy(ap, "NOTSET");
     if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
         for (int i = 0; i < 2; i++) {
-            long in = x->d[2 + i], out = (in + w->s[i] - 1) / w->s[i];
+            long in = sp(x, i), out = (in + w->s[i] - 1) / w->s[i];
             long total = (out - 1) * w->s[i] + w->dil[i] * (w->k[i] - 1) + 1 - in;
             if (total < 0)
                 total = 0;
@@ -204,19 +217,19 @@ static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int
         }
     } else if (strcmp(ap, "NOTSET") == 0) {
         if ((c = pb_attr_ints(n, "pads", v, 8)) >= 0) {
-            if (c != 4)
-                return imp_fail(m, n, NULL, "pads has %d values, not 4", c);
-            if (v[0] != v[2] || v[1] != v[3])
-                return imp_fail(m, n, "symmetric pads [p, q, p, q]",
-                                "asymmetric pads [%ld, %ld, %ld, %ld]", v[0], v[1], v[2], v[3]);
-            w->p[0] = v[0], w->p[1] = v[1];
+            if (c != 2 * nd)
+                return imp_fail(m, n, NULL, "pads has %d values, not %d", c, 2 * nd);
+            if (v[0] != v[nd] || v[nd - 1] != v[2 * nd - 1])
+                return imp_fail(m, n, "symmetric pads (the same at both ends of each axis)",
+                                "asymmetric pads");
+            w->p[0] = nd == 2 ? v[0] : 0, w->p[1] = v[nd - 1];
         }
     } else if (strcmp(ap, "VALID") != 0) {
         return imp_fail(m, n, NULL, "unknown auto_pad '%s'", ap);
     }
     if (pb_attr_int(n, "ceil_mode", 0)) {
         for (int i = 0; i < 2 && ceil_ok; i++) {
-            long span = x->d[2 + i] + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
+            long span = sp(x, i) + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
             if (span >= 0 && span % w->s[i])
                 return imp_fail(m, n, "ceil_mode=0 (floor), or a size the window tiles",
                                 "ceil_mode=1 gives a different output size here");
@@ -230,17 +243,20 @@ static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int
     return 0;
 }
 
-/* output shape of a window over x with `ch` channels */
+/* output shape of a window over x with `ch` channels (x's rank) */
 static int window_out(Imp *m, const Onnx__NodeProto *n, const Val *x, const Window *w,
                       long ch, long *d)
 {
     d[0] = x->d[0];
     d[1] = ch;
     for (int i = 0; i < 2; i++) {
-        long span = x->d[2 + i] + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
+        long span = sp(x, i) + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
         if (span < 0)
             return imp_fail(m, n, NULL, "the window is larger than the padded input");
-        d[2 + i] = span / w->s[i] + 1;
+        if (x->rank == 4)
+            d[2 + i] = span / w->s[i] + 1;
+        else if (i == 1)
+            d[2] = span / w->s[i] + 1;          /* [N, C, L]: H is 1 */
     }
     return 0;
 }
@@ -260,19 +276,20 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int ni)
 {
     (void)ni;
     int x = data_in(m, n, 0);
-    if (x < 0 || need_rank4(m, n, x, "Conv on [N, C, H, W]"))
+    if (x < 0 || need_spatial(m, n, x, 1, "Conv on [N, C, H, W] or [N, C, L]"))
         return -1;
     const Onnx__TensorProto *W = const_in(m, n, 1, 0), *B = const_in(m, n, 2, 1);
     if (!W || (!B && n->n_input > 2 && n->input[2][0]))
         return -1;
     const Val *xv = &m->vals[x];
-    if (W->n_dims != 4)
-        return imp_fail(m, n, NULL, "weights of %zu dims, not 4", W->n_dims);
+    if (W->n_dims != (size_t)xv->rank)
+        return imp_fail(m, n, NULL, "weights of %zu dims, not %d", W->n_dims, xv->rank);
     long f = W->dims[0], cg = W->dims[1], groups = pb_attr_int(n, "group", 1);
-    Window w = { { W->dims[2], W->dims[3] }, { 0 }, { 0 }, { 0 } };
+    long kh = xv->rank == 4 ? W->dims[2] : 1, kw = W->dims[xv->rank - 1];
+    Window w = { { kh, kw }, { 0 }, { 0 }, { 0 } };
     if (window(m, n, xv, &w, 0))
         return -1;
-    if (w.k[0] != W->dims[2] || w.k[1] != W->dims[3])
+    if (w.k[0] != kh || w.k[1] != kw)
         return imp_fail(m, n, NULL, "kernel_shape does not match the weights");
     if (groups < 1 || cg * groups != xv->d[1] || f % groups)
         return imp_fail(m, n, NULL, "weights [%ld, %ld, ...] with group=%ld do not fit %ld "
@@ -296,7 +313,7 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int ni)
         free(bd);
         return imp_fail(m, n, "float weights", "weights of a type cnnc does not read");
     }
-    Term *t = unary(m, n, x, 4, d);
+    Term *t = unary(m, n, x, xv->rank, d);
     snprintf(t->text, sizeof t->text, "%s", args);
     add_par(t, wd, pb_numel(W));
     if (bd)
@@ -307,8 +324,9 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int ni)
 static int pool(Imp *m, const Onnx__NodeProto *n, int avg)
 {
     int x = data_in(m, n, 0);
-    const char *near = avg ? "AveragePool on [N, C, H, W]" : "MaxPool on [N, C, H, W]";
-    if (x < 0 || need_rank4(m, n, x, near))
+    const char *near = avg ? "AveragePool on [N, C, H, W] or [N, C, L]" :
+                       "MaxPool on [N, C, H, W] or [N, C, L]";
+    if (x < 0 || need_spatial(m, n, x, 1, near))
         return -1;
     if (n->n_output > 1 && n->output[1][0])
         return imp_fail(m, n, "MaxPool without its Indices output", "the Indices output is used");
@@ -327,7 +345,7 @@ static int pool(Imp *m, const Onnx__NodeProto *n, int avg)
     if (window_out(m, n, xv, &w, xv->d[1], d))
         return -1;
     char b[32];
-    Term *t = unary(m, n, x, 4, d);
+    Term *t = unary(m, n, x, xv->rank, d);
     int k = snprintf(t->text, sizeof t->text, "%s(%s", avg ? "avgpool" : "maxpool",
                      pair(b, w.k[0], w.k[1]));
     if (w.s[0] != w.k[0] || w.s[1] != w.k[1])
@@ -344,21 +362,21 @@ static int op_gap(Imp *m, const Onnx__NodeProto *n, int ni)
 {
     (void)ni;
     int x = data_in(m, n, 0);
-    if (x < 0 || need_rank4(m, n, x, "GlobalAveragePool on [N, C, H, W]"))
+    if (x < 0 || need_spatial(m, n, x, 1, "GlobalAveragePool on [N, C, H, W] or [N, C, L]"))
         return -1;
     long d[4] = { m->vals[x].d[0], m->vals[x].d[1], 1, 1 };
-    snprintf(unary(m, n, x, 4, d)->text, sizeof m->terms[0].text, "global_avgpool");
+    snprintf(unary(m, n, x, m->vals[x].rank, d)->text, sizeof m->terms[0].text, "global_avgpool");
     return 0;
 }
 
-/* the channel count of x for per-channel ops: rank 4 [N,C,H,W] or rank 2 [N,C] */
+/* the channel count of x for per-channel ops: [N,C,H,W], [N,C,L] or [N,C] */
 static long channels(Imp *m, const Onnx__NodeProto *n, int x)
 {
     const Val *v = &m->vals[x];
-    if (v->rank == 4 || v->rank == 2)
+    if (v->rank >= 2 && v->rank <= 4)
         return v->d[1];
     char b[128];
-    imp_fail(m, n, "an input of shape [N, C, H, W] or [N, C]", "input of shape %s",
+    imp_fail(m, n, "an input of shape [N, C, H, W], [N, C, L] or [N, C]", "input of shape %s",
              shape_str(b, v->d, v->rank));
     return -1;
 }
@@ -473,7 +491,9 @@ static int op_prelu(Imp *m, const Onnx__NodeProto *n, int ni)
     const Val *v = &m->vals[x];
     /* numpy broadcasting, right-aligned: only the channel axis may exceed 1 */
     int ok = s->n_dims <= (size_t)v->rank;
-    for (size_t i = 0; i < s->n_dims && ok; i++) {
+    if (m->opset < 7 && pb_numel(s) == c)
+        ok = 1;                     /* opset 6: one slope per channel, any shape */
+    for (size_t i = 0; i < s->n_dims && ok && m->opset >= 7; i++) {
         int axis = v->rank - (int)s->n_dims + (int)i;
         ok = s->dims[i] == 1 || (axis == 1 && s->dims[i] == c);
     }
@@ -510,12 +530,12 @@ static int op_softmax(Imp *m, const Onnx__NodeProto *n, int ni)
     if (axis < 0)
         axis += v->rank;
     /* before opset 13 the input is coerced to 2-D at axis */
-    int ok = v->rank == 2 ? axis == 1 :
-             v->rank == 4 ? axis == 1 && (m->opset >= 13 || v->d[2] * v->d[3] == 1) : 0;
+    long hw = v->rank == 4 ? v->d[2] * v->d[3] : v->rank == 3 ? v->d[2] : 1;
+    int ok = v->rank >= 2 && v->rank <= 4 && axis == 1 && (m->opset >= 13 || hw == 1);
     if (!ok)
         return imp_fail(m, n, "Softmax over axis 1 of [N, C] or [N, C, H, W] (channels, per pixel)",
                         "softmax over axis %ld of a rank-%d tensor%s", axis, v->rank,
-                        m->opset < 13 && v->rank == 4 ? " (before opset 13: over C*H*W)" : "");
+                        m->opset < 13 && v->rank > 2 ? " (before opset 13: over C*H*W)" : "");
     snprintf(unary(m, n, x, v->rank, v->d)->text, sizeof m->terms[0].text, "softmax");
     return 0;
 }
@@ -534,7 +554,7 @@ static int flat(Imp *m, const Onnx__NodeProto *n, int x)
     long d[2] = { v->d[0], 1 };
     for (int i = 1; i < v->rank; i++)
         d[1] *= v->d[i];
-    if (v->rank != 4) {
+    if (v->rank != 3 && v->rank != 4) {        /* already flat for cnnc */
         int o = add_val(m, out_name(n), 2, d);
         m->vals[o].alias = x;
         return 0;
@@ -708,7 +728,7 @@ static int multi(Imp *m, const Onnx__NodeProto *n, int cat)
         long axis = pb_attr_int(n, "axis", 1);
         if (axis < 0)
             axis += a->rank;
-        if (axis != 1 || (a->rank != 4 && a->rank != 2))
+        if (axis != 1 || a->rank < 2 || a->rank > 4)
             return imp_fail(m, n, "Concat along axis 1 (channels) of [N, C, H, W] or [N, C]",
                             "Concat along axis %ld of rank-%d tensors", axis, a->rank);
         d[1] = 0;
@@ -750,7 +770,7 @@ static int op_resize(Imp *m, const Onnx__NodeProto *n, int ni)
 {
     (void)ni;
     int x = data_in(m, n, 0);
-    if (x < 0 || need_rank4(m, n, x, "Resize (nearest) of [N, C, H, W]"))
+    if (x < 0 || need_spatial(m, n, x, 0, "Resize (nearest) of [N, C, H, W]"))
         return -1;
     const Val *v = &m->vals[x];
     char mode[32], ct[40], nm[40];
@@ -762,7 +782,11 @@ static int op_resize(Imp *m, const Onnx__NodeProto *n, int ni)
         strcpy(ct, "asymmetric"), strcpy(nm, "floor");
     if (strcmp(mode, "nearest"))
         return imp_fail(m, n, "mode=nearest", "mode=%s", mode);
-    int ok = !strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel") ||
+    /* i = q f + r reads floor(i / f) = q: half_pixel maps it to q + (r + 0.5) / f - 0.5,
+     * within 0.5 of q (so rounding, not floor or ceil); asymmetric to q + r / f and
+     * tf_half_pixel_for_nn to q + (r + 0.5) / f (so floor) */
+    int round = !strncmp(nm, "round_prefer_", 13);
+    int ok = ((!strcmp(ct, "half_pixel") || !strcmp(ct, "pytorch_half_pixel")) && round) ||
              ((!strcmp(ct, "asymmetric") || !strcmp(ct, "tf_half_pixel_for_nn")) && !strcmp(nm, "floor"));
     if (!ok)
         return imp_fail(m, n, "coordinate_transformation_mode=asymmetric with nearest_mode=floor, "
@@ -931,7 +955,7 @@ static int graph_input(Imp *m)
                             "input '%s' is not a float tensor of known shape", vi->name);
         const Onnx__TensorShapeProto *s = tp->tensor_type->shape;
         long d[IMP_MAXRANK];
-        if (s->n_dim < 2 || s->n_dim > IMP_MAXRANK)
+        if (s->n_dim < 1 || s->n_dim > IMP_MAXRANK)
             return imp_fail(m, NULL, "an input [N, C, H, W] or [N, features]",
                             "input '%s' has %zu dims", vi->name, s->n_dim);
         for (size_t k = 0; k < s->n_dim; k++) {
@@ -976,10 +1000,14 @@ int imp_graph(Imp *m)
     }
     for (size_t i = 0; i < gp->n_output; i++) {
         int v = root(m, imp_val(m, gp->output[i]->name));
-        if (v < 0 || m->vals[v].konst || v == m->input)
+        int view = 0;       /* the input only flattened: no computation at all */
+        for (int t = 0; t < m->nterms && v >= 0; t++)
+            view |= m->terms[t].out == v && !strcmp(m->terms[t].text, "flatten") &&
+                    m->terms[t].in[0] == m->input;
+        if (v < 0 || m->vals[v].konst || v == m->input || view)
             return imp_fail(m, NULL, "outputs computed by the graph's nodes",
                             "output '%s' is %s", gp->output[i]->name, v < 0 ? "never computed" :
-                            v == m->input ? "the input itself" : "a constant");
+                            v == m->input || view ? "the input itself" : "a constant");
     }
     return 0;
 }

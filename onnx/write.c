@@ -165,6 +165,8 @@ static void source(Imp *m, Names *taken)
             "model %s {\n    input %s[", name, in->cnn);
     if (in->rank == 4) {
         put(&b, "%ld, %ld, %ld]\n", in->d[1], in->d[2], in->d[3]);
+    } else if (in->rank == 3) {
+        put(&b, "%ld, 1, %ld]\n", in->d[1], in->d[2]);
     } else {
         long f = 1;
         for (int i = 1; i < in->rank; i++)
