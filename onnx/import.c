@@ -119,6 +119,17 @@ static void add_par(Term *t, float *data, long size)
     t->npar_size[t->npar++] = size;
 }
 
+/* the shortest decimal that reads back as f */
+static const char *num(char *buf, float f)
+{
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, 32, "%.*g", prec, f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return buf;
+}
+
 /* "3" or "[3, 5]" */
 static const char *pair(char *buf, long a, long b)
 {
@@ -410,15 +421,16 @@ static int op_batchnorm(Imp *m, const Onnx__NodeProto *n, int ni)
         }
     }
     float eps = pb_attr_float(n, "epsilon", 1e-5f), mom = 1 - pb_attr_float(n, "momentum", 0.9f);
+    char b[32];
     Term *t = unary(m, n, x, m->vals[x].rank, m->vals[x].d);
     int k = snprintf(t->text, sizeof t->text, "batchnorm");
     if (fabsf(eps - 1e-5f) > 1e-12f || fabsf(mom - 0.1f) > 1e-6f) {
         k += snprintf(t->text + k, sizeof t->text - (size_t)k, "(");
         if (fabsf(mom - 0.1f) > 1e-6f)
-            k += snprintf(t->text + k, sizeof t->text - (size_t)k, "momentum=%g", mom);
+            k += snprintf(t->text + k, sizeof t->text - (size_t)k, "momentum=%s", num(b, mom));
         if (fabsf(eps - 1e-5f) > 1e-12f)
-            k += snprintf(t->text + k, sizeof t->text - (size_t)k, "%seps=%g",
-                          fabsf(mom - 0.1f) > 1e-6f ? ", " : "", eps);
+            k += snprintf(t->text + k, sizeof t->text - (size_t)k, "%seps=%s",
+                          fabsf(mom - 0.1f) > 1e-6f ? ", " : "", num(b, eps));
         snprintf(t->text + k, sizeof t->text - (size_t)k, ")");
     }
     for (int i = 0; i < 4; i++)
@@ -468,11 +480,12 @@ static int elementwise(Imp *m, const Onnx__NodeProto *n, int ni)
     }
     Term *t = unary(m, n, x, v->rank, v->d);
     if (strcmp(op, "LeakyRelu") == 0) {
+        char b[32];
         float a = pb_attr_float(n, "alpha", 0.01f);
         if (a == 0.01f)
             snprintf(t->text, sizeof t->text, "leaky_relu");
         else
-            snprintf(t->text, sizeof t->text, "leaky_relu(%.9g)", a);
+            snprintf(t->text, sizeof t->text, "leaky_relu(%s)", num(b, a));
     } else {
         snprintf(t->text, sizeof t->text, "%s", strcmp(op, "Relu") == 0 ? "relu" :
                  strcmp(op, "Sigmoid") == 0 ? "sigmoid" : "tanh");
@@ -863,11 +876,12 @@ static int op_dropout(Imp *m, const Onnx__NodeProto *n, int ni)
     if (p < 0 || p >= 1)
         return imp_fail(m, n, NULL, "ratio %g outside [0, 1)", p);
     const Val *v = &m->vals[x];
+    char b[32];
     Term *t = unary(m, n, x, v->rank, v->d);
     if (p == 0.5f)
         snprintf(t->text, sizeof t->text, "dropout");
     else
-        snprintf(t->text, sizeof t->text, "dropout(p=%.9g)", p);
+        snprintf(t->text, sizeof t->text, "dropout(p=%s)", num(b, p));
     return 0;
 }
 

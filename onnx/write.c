@@ -196,8 +196,8 @@ static void source(Imp *m, Names *taken)
         size_t start = 0;
         for (int k = i + 1; k < j; k++) {
             if (line.n - start + strlen(m->terms[k].text) > 96) {
-                put(&line, "\n%*s", (int)strlen(out->cnn) + 7, "");
-                start = line.n - strlen(out->cnn) - 7;
+                put(&line, "\n       ");
+                start = line.n;
             }
             put(&line, " -> %s", m->terms[k].text);
         }
