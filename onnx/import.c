@@ -946,7 +946,10 @@ static int unsupported(Imp *m, const Onnx__NodeProto *n)
     for (int i = 0; i < NOPS_ONNX; i++)
         names[i] = ops[i].name;
     const char *near = diag_nearest(n->op_type, names, NOPS_ONNX);
-    return imp_fail(m, n, near, "operator %s is not supported", n->op_type);
+    char all[400] = "none; cnnc reads";
+    for (int i = 0; !near && i < NOPS_ONNX; i++)
+        snprintf(all + strlen(all), sizeof all - strlen(all), "%s %s", i ? "," : "", names[i]);
+    return imp_fail(m, n, near ? near : all, "operator %s is not supported", n->op_type);
 }
 
 /* the model's input: the one graph input without an initializer */

@@ -1,0 +1,226 @@
+/* test_onnx.c — `cnnc import` and `cnnc --emit=onnx`, through the cnnc
+ * binary as a user runs them:
+ *   - PyTorch's LeNet-5 and a residual CNN (tests/fixtures/onnx, made by
+ *     tests/fixtures/make_onnx.py) import, and the generated code
+ *     reproduces PyTorch's outputs for the committed input;
+ *   - import -> export -> import gives the same .cnn and the same .cnnw,
+ *     and export -> import of a native .cnn keeps its weights;
+ *   - bad and unsupported files get a message naming the problem, exit 1,
+ *     and leave no file behind.
+ * The ONNX conformance suite is test_onnx_conf.c.  Run from the repository
+ * root (make check does).
+ */
+#include <check.h>
+#include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
+#include "frontend/frontend.h"
+#include "check_util.h"
+
+#if CNNC_HAVE_ONNX
+static const char *B;
+static char W[512];          /* this test's work directory */
+
+static long read_text(const char *path, float *x, long max)
+{
+    FILE *f = fopen(path, "r");
+    long n = 0;
+    while (f && n < max && fscanf(f, "%f", &x[n]) == 1)
+        n++;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* files in W whose name contains ".tmp" (a half-written output) */
+static int leftovers(void)
+{
+    DIR *d = opendir(W);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ".tmp") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* cnnc's stderr for a command, in buf */
+static int run_err(char *buf, size_t len, const char *args)
+{
+    char log[600];
+    snprintf(log, sizeof log, "%s/err.txt", W);
+    int rc = sh("\"$CNNC\" %s 2>%s >/dev/null", args, log);
+    FILE *f = fopen(log, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static const char *const fixtures[] = { "lenet5", "resnet_tiny" };
+
+START_TEST(pytorch_outputs)
+{
+    const char *name = fixtures[_i];
+    char upper[64];
+    for (int i = 0; (upper[i] = (char)(name[i] >= 'a' ? name[i] - 32 : name[i])); i++)
+        ;
+    ck_assert_int_eq(sh("\"$CNNC\" import tests/fixtures/onnx/%s.onnx -o %s/%s.cnn >/dev/null",
+                        name, W, name), 0);
+    static float x[4096], want[64], got[64];
+    char path[700];
+    snprintf(path, sizeof path, "tests/fixtures/onnx/%s.in.txt", name);
+    long nx = read_text(path, x, 4096);
+    snprintf(path, sizeof path, "tests/fixtures/onnx/%s.out.txt", name);
+    long ny = read_text(path, want, 64);
+    ck_assert(nx > 0 && ny > 0);
+    snprintf(path, sizeof path, "%s/%s.in.f32", W, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert(f && fwrite(x, sizeof *x, (size_t)nx, f) == (size_t)nx);
+    fclose(f);
+    ck_assert_int_eq(sh("\"$CNNC\" --inference --batch 2 %s/%s.cnn -o %s/%s.c && "
+                        "cc -std=c99 -O1 %s -Iruntime -I%s -DMODEL=%s -DMODEL_UC=%s "
+                        "'-DMODEL_H=\"%s.h\"' -o %s/%s tests/harness/onnx_run.c %s/%s.c "
+                        "%s/libcnnrt.a -lm && %s/%s %s/%s.cnnw %s/%s.in.f32 2 %s/%s.out.f32 %ld",
+                        W, name, W, name, check_san(), W, name, upper, name, W, name, W, name,
+                        B, W, name, W, name, W, name, W, name, ny / 2), 0);
+    snprintf(path, sizeof path, "%s/%s.out.f32", W, name);
+    f = fopen(path, "rb");
+    ck_assert(f && fread(got, sizeof *got, (size_t)ny, f) == (size_t)ny);
+    fclose(f);
+    for (long i = 0; i < ny; i++)
+        ck_assert_msg(fabsf(got[i] - want[i]) <= 1e-6f + 1e-4f * fabsf(want[i]),
+                      "%s output %ld: cnnc %.9g, PyTorch %.9g", name, i, got[i], want[i]);
+}
+END_TEST
+
+static int same_files(const char *a, const char *b)
+{
+    return sh("cmp -s %s %s", a, b) == 0;
+}
+
+/* import -> export -> import: the same text and the same weights */
+START_TEST(round_trip)
+{
+    const char *name = fixtures[_i];
+    ck_assert_int_eq(sh("\"$CNNC\" import tests/fixtures/onnx/%s.onnx -o %s/rt1.cnn >/dev/null && "
+                        "\"$CNNC\" --emit=onnx %s/rt1.cnn --weights %s/rt1.cnnw -o %s/rt.onnx >/dev/null && "
+                        "\"$CNNC\" import %s/rt.onnx -o %s/rt2.cnn >/dev/null", name, W, W, W, W, W, W), 0);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/rt1.cnn", W);
+    snprintf(b, sizeof b, "%s/rt2.cnn", W);
+    ck_assert_msg(same_files(a, b), "%s: the re-imported .cnn differs (diff %s %s)", name, a, b);
+    snprintf(a, sizeof a, "%s/rt1.cnnw", W);
+    snprintf(b, sizeof b, "%s/rt2.cnnw", W);
+    ck_assert_msg(same_files(a, b), "%s: the re-imported weights differ", name);
+}
+END_TEST
+
+/* a native program (every op the exporter writes) exports and re-imports
+ * with its weights; its statements keep their names */
+START_TEST(native_export)
+{
+    ck_assert_int_eq(sh("\"$CNNC\" --emit=onnx examples/tiny_neck.cnn -o %s/tn.onnx >/dev/null && "
+                        "\"$CNNC\" import %s/tn.onnx -o %s/tn.cnn >/dev/null && "
+                        "\"$CNNC\" --emit=onnx %s/tn.cnn --weights %s/tn.cnnw -o %s/tn2.onnx >/dev/null && "
+                        "\"$CNNC\" import %s/tn2.onnx -o %s/tn2.cnn >/dev/null", W, W, W, W, W, W, W, W), 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tn.cnn", W);
+    const char *src = check_slurp(path);
+    ck_assert(src != NULL);
+    ck_assert_msg(strstr(src, "input image[3, 64, 64]") && strstr(src, "concat(up, c2)") &&
+                  strstr(src, "leaky_relu(0.1)") && strstr(src, "-> silu") &&
+                  strstr(src, "upsample(2)") && strstr(src, "output r"), "%s", src);
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/tn.cnnw", W);
+    snprintf(b, sizeof b, "%s/tn2.cnnw", W);
+    ck_assert(same_files(a, b));
+    /* the default initialisation is the generated _init's: lenet5's first weight */
+    ck_assert_int_eq(sh("\"$CNNC\" --emit=onnx examples/lenet5.cnn -o %s/l5.onnx >/dev/null && "
+                        "\"$CNNC\" import %s/l5.onnx -o %s/l5.cnn >/dev/null", W, W, W), 0);
+    snprintf(path, sizeof path, "%s/l5.cnn", W);
+    ck_assert_ptr_nonnull(strstr(check_slurp(path), "conv(6, kernel=5, pad=2) -> relu -> maxpool(2)"));
+}
+END_TEST
+
+START_TEST(errors)
+{
+    char err[2048], args[2400];
+    const char *data = "/usr/share/libonnx-testdata/data/node";
+    struct {
+        const char *file;       /* %s: the test data's node directory */
+        const char *want[2];    /* in the message */
+    } cases[] = {
+        { "%s/test_abs/model.onnx", { "node computing 'y' (Abs): operator Abs is not supported",
+                                      "nearest supported form" } },
+        { "%s/test_maxpool_2d_ceil/model.onnx", { "(MaxPool): ceil_mode=1", "ceil_mode=0" } },
+        { "%s/test_conv_with_strides_and_asymmetric_padding/model.onnx", { "several inputs", "" } },
+        { "tests/fixtures/lenet5_losses.txt", { "not an ONNX model", "" } },
+        { "%s/no_such_case/model.onnx", { "No such file", "" } },
+        { "%s/test_averagepool_2d_pads/model.onnx", { "count_include_pad=0 with padding",
+                                                       "count_include_pad=1" } },
+        { "%s/test_softmax_axis_2/model.onnx", { "(Softmax): softmax over axis 2",
+                                                 "Softmax over axis 1" } },
+        { "%s/test_maxpool_2d_dilations/model.onnx", { "(MaxPool): dilated pooling",
+                                                       "dilations=[1, 1]" } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char file[700];
+        snprintf(file, sizeof file, cases[i].file, data);
+        snprintf(args, sizeof args, "import %s -o %s/bad.cnn", file, W);
+        ck_assert_msg(run_err(err, sizeof err, args) == 1, "%s: exit status", file);
+        for (int k = 0; k < 2; k++)
+            ck_assert_msg(strstr(err, cases[i].want[k]), "%s: '%s' not in:\n%s", file,
+                          cases[i].want[k], err);
+        char out[700];
+        snprintf(out, sizeof out, "%s/bad.cnn", W);
+        ck_assert_msg(!exists(out), "%s: %s written", file, out);
+        snprintf(out, sizeof out, "%s/bad.cnnw", W);
+        ck_assert_msg(!exists(out), "%s: %s written", file, out);
+    }
+    /* export with weights of another model: refused, nothing written */
+    snprintf(args, sizeof args, "--emit=onnx examples/tiny_neck.cnn --weights tests/fixtures/lenet5_init.cnnw "
+             "-o %s/bad.onnx", W);
+    ck_assert_int_eq(run_err(err, sizeof err, args), 1);
+    ck_assert_msg(strstr(err, "lenet5_init.cnnw"), "%s", err);
+    snprintf(args, sizeof args, "%s/bad.onnx", W);
+    ck_assert(!exists(args));
+    ck_assert_int_eq(leftovers(), 0);
+    /* import into a directory that does not exist: an error, no crash */
+    snprintf(args, sizeof args, "import tests/fixtures/onnx/lenet5.onnx -o %s/no/dir/x.cnn", W);
+    ck_assert_int_eq(run_err(err, sizeof err, args), 1);
+    ck_assert_msg(strstr(err, "cannot write"), "%s", err);
+}
+END_TEST
+#endif
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("onnx");
+    TCase *tc = tcase_create("onnx");
+    tcase_set_timeout(tc, 300);
+#if CNNC_HAVE_ONNX
+    B = check_build();
+    snprintf(W, sizeof W, "%s/onnx-test", B);
+    sh("rm -rf %s && mkdir -p %s", W, W);
+    tcase_add_loop_test(tc, pytorch_outputs, 0, 2);
+    tcase_add_loop_test(tc, round_trip, 0, 2);
+    tcase_add_test(tc, native_export);
+    tcase_add_test(tc, errors);
+#endif
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return check_run(suite(), 1);
+}
