@@ -151,6 +151,59 @@ START_TEST(native_export)
 }
 END_TEST
 
+/* last "accuracy NN.NN%" in a file */
+static double accuracy(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    double acc = -1;
+    while (f && fgets(line, sizeof line, f)) {
+        const char *p = strstr(line, "accuracy ");
+        while (p) {
+            sscanf(p + 9, "%lf", &acc);
+            p = strstr(p + 9, "accuracy ");
+        }
+    }
+    if (f)
+        fclose(f);
+    return acc;
+}
+
+/* The imported LeNet-5 with a train block, fine-tuned by the generated
+ * trainer from its imported weights (train --weights), learns as well as
+ * the native examples/lenet5.cnn trained from its own initialisation: one
+ * epoch over Fashion-MNIST's 10,000 test images each. */
+START_TEST(fine_tune)
+{
+    const char *data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    const char *train = "train {\n loss = cross_entropy\n optimizer = adam(lr=0.001)\n batch = 64\n}\n";
+    ck_assert_int_eq(sh("\"$CNNC\" import tests/fixtures/onnx/lenet5.onnx -o %s/ft.cnn >/dev/null && "
+                        "printf '%s' >> %s/ft.cnn && grep -v augment examples/lenet5.cnn > %s/nat.cnn",
+                        W, train, W, W), 0);
+    const char *names[2] = { "ft", "nat" };
+    double acc[2];
+    for (int i = 0; i < 2; i++) {
+        const char *n = names[i];
+        ck_assert_int_eq(sh("\"$CNNC\" --main %s/%s.cnn -o %s/%s.c && cc -std=c99 -O2 %s -Iruntime "
+                            "-o %s/%s %s/%s.c %s/libcnnrt.a -lm -lpthread && %s/%s train --train %s "
+                            "--epochs 1 --save %s/%s.out.cnnw %s%s%s > %s/%s.log 2>&1",
+                            W, n, W, n, check_san(), W, n, W, n, B, W, n, data, W, n,
+                            i ? "" : "--weights ", i ? "" : W, i ? "" : "/ft.cnnw", W, n), 0);
+        char log[600];
+        snprintf(log, sizeof log, "%s/%s.log", W, n);
+        acc[i] = accuracy(log);
+    }
+    ck_assert_msg(acc[0] > 45 && fabs(acc[0] - acc[1]) < 5,
+                  "fine-tuned imported LeNet-5 %.2f%%, native %.2f%% (chance: 10%%)", acc[0], acc[1]);
+    /* and it did start from the imported weights, not from _init's */
+    ck_assert_int_eq(sh("%s/ft train --train %s --epochs 1 --save %s/ft.init.cnnw > %s/ft0.log 2>&1",
+                        W, data, W, W), 0);
+    char log[600];
+    snprintf(log, sizeof log, "%s/ft0.log", W);
+    ck_assert_msg(accuracy(log) != acc[0], "the same accuracy with and without --weights");
+}
+END_TEST
+
 START_TEST(errors)
 {
     char err[2048], args[2400];
@@ -214,6 +267,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, pytorch_outputs, 0, 2);
     tcase_add_loop_test(tc, round_trip, 0, 2);
     tcase_add_test(tc, native_export);
+    tcase_add_test(tc, fine_tune);
     tcase_add_test(tc, errors);
 #endif
     suite_add_tcase(s, tc);
