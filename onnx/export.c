@@ -34,27 +34,24 @@ typedef struct {
     int ninits, capinits;
 } Ex;
 
-static void *ex_alloc(Ex *e, size_t size)
+/* p, to be freed with the message */
+static void *keep(Ex *e, void *p)
 {
     if (e->n == e->cap) {
         e->cap = e->cap ? 2 * e->cap : 256;
         e->p = realloc(e->p, sizeof *e->p * (size_t)e->cap);
     }
-    return e->p[e->n++] = calloc(1, size ? size : 1);
+    return e->p[e->n++] = p;
 }
 
-static char *ex_str(Ex *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *ex_str(Ex *e, const char *fmt, ...)
+static void *ex_alloc(Ex *e, size_t size)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = ex_alloc(e, (size_t)k + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    return s;
+    return keep(e, calloc(1, size ? size : 1));
+}
+
+static char *ex_str(Ex *e, const char *s)
+{
+    return keep(e, ir_strdup(s));
 }
 
 /* ---- attributes ---- */
@@ -62,7 +59,7 @@ static Onnx__AttributeProto *attr(Ex *e, const char *name, Onnx__AttributeProto_
 {
     Onnx__AttributeProto *a = ex_alloc(e, sizeof *a);
     onnx__attribute_proto__init(a);
-    a->name = ex_str(e, "%s", name);
+    a->name = ex_str(e, name);
     a->has_type = 1;
     a->type = t;
     return a;
@@ -88,7 +85,7 @@ static Onnx__AttributeProto *attr_str(Ex *e, const char *name, const char *v)
 {
     Onnx__AttributeProto *a = attr(e, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
     a->has_s = 1;
-    a->s.data = (uint8_t *)ex_str(e, "%s", v);
+    a->s.data = (uint8_t *)ex_str(e, v);
     a->s.len = strlen(v);
     return a;
 }
@@ -109,15 +106,15 @@ static Onnx__NodeProto *node(Ex *e, const char *op, const char *name, const char
 {
     Onnx__NodeProto *n = ex_alloc(e, sizeof *n);
     onnx__node_proto__init(n);
-    n->op_type = ex_str(e, "%s", op);
-    n->name = ex_str(e, "%s", name);
+    n->op_type = ex_str(e, op);
+    n->name = ex_str(e, name);
     n->n_input = (size_t)nin;
     n->input = ex_alloc(e, sizeof *n->input * (size_t)nin);
     for (int i = 0; i < nin; i++)
-        n->input[i] = ex_str(e, "%s", in[i]);
+        n->input[i] = ex_str(e, in[i]);
     n->n_output = 1;
     n->output = ex_alloc(e, sizeof *n->output);
-    n->output[0] = ex_str(e, "%s", out);
+    n->output[0] = ex_str(e, out);
     n->attribute = ex_alloc(e, sizeof *n->attribute * 8);
     if (e->nnodes == e->capnodes) {
         e->capnodes = e->capnodes ? 2 * e->capnodes : 64;
@@ -137,7 +134,7 @@ static void init(Ex *e, const char *name, int rank, const long *dims, float *dat
 {
     Onnx__TensorProto *t = ex_alloc(e, sizeof *t);
     onnx__tensor_proto__init(t);
-    t->name = ex_str(e, "%s", name);
+    t->name = ex_str(e, name);
     t->has_data_type = 1;
     t->data_type = PB_FLOAT;
     t->n_dims = (size_t)rank;
@@ -158,7 +155,7 @@ static Onnx__ValueInfoProto *value_info(Ex *e, const char *name, Shape s)
 {
     Onnx__ValueInfoProto *v = ex_alloc(e, sizeof *v);
     onnx__value_info_proto__init(v);
-    v->name = ex_str(e, "%s", name);
+    v->name = ex_str(e, name);
     Onnx__TypeProto *tp = v->type = ex_alloc(e, sizeof *tp);
     onnx__type_proto__init(tp);
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
@@ -245,7 +242,7 @@ static int base_len(const char *layer)
 static char **value_names(Ex *e, const Graph *g)
 {
     char **v = ex_alloc(e, sizeof *v * (size_t)g->nvals);
-    v[g->input] = ex_str(e, "%s", g->vals[g->input].name);
+    v[g->input] = ex_str(e, g->vals[g->input].name);
     int last = -1;
     for (int i = 0; i < g->nfwd; i++)
         if (!g->nodes[i].dead)
@@ -260,12 +257,12 @@ static char **value_names(Ex *e, const Graph *g)
         int b = base_len(n->layer);
         int end = i == last || base_len(g->nodes[next].layer) != b ||
                   strncmp(g->nodes[next].layer, n->layer, (size_t)b);
-        char *name = end ? ex_str(e, "%.*s", b, n->layer) : ex_str(e, "%s", n->layer);
+        char *name = end ? keep(e, ir_fmt("%.*s", b, n->layer)) : ex_str(e, n->layer);
         for (int u = 0; u < i; u++)     /* "up" (a conv) and "up.1" ending statement up */
             if (!g->nodes[u].dead && v[g->nodes[u].out[0]] &&
                 strcmp(v[g->nodes[u].out[0]], name) == 0) {
                 char *o = v[g->nodes[u].out[0]];
-                v[g->nodes[u].out[0]] = ex_str(e, "%s_", o);
+                v[g->nodes[u].out[0]] = keep(e, ir_fmt("%s_", o));
                 u = -1;                 /* check the new name from the start */
             }
         v[n->out[0]] = name;
@@ -321,7 +318,7 @@ static void export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
         node(e, "PRelu", n->layer, y, 2, in);
         break;
     case OP_silu: {
-        const char *s = ex_str(e, "%s.sigmoid", n->layer);
+        const char *s = keep(e, ir_fmt("%s.sigmoid", n->layer));
         node(e, "Sigmoid", s, s, 1, in);
         in[1] = s;
         node(e, "Mul", n->layer, y, 2, in);
@@ -347,7 +344,7 @@ static void export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
     case OP_dropout: {
         float *r = ex_alloc(e, sizeof *r);
         *r = a->drop;
-        in[1] = ex_str(e, "%s.ratio", n->layer);
+        in[1] = keep(e, ir_fmt("%s.ratio", n->layer));
         init(e, in[1], 0, NULL, r, 1);
         node(e, "Dropout", n->layer, y, 2, in);
         break;
@@ -358,7 +355,7 @@ static void export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
         sc[0] = sc[1] = 1;
         sc[2] = sc[3] = (float)a->factor;
         in[1] = "";
-        in[2] = ex_str(e, "%s.scales", n->layer);
+        in[2] = keep(e, ir_fmt("%s.scales", n->layer));
         init(e, in[2], 1, &four, sc, 4);
         o = node(e, "Resize", n->layer, y, 3, in);
         add_attr(o, attr_str(e, "mode", "nearest"));

@@ -43,6 +43,7 @@ typedef struct {
     Term *terms; int nterms, capterms;
     unsigned char *done;            /* nodes folded into an earlier term */
     int input;                      /* the model's input value */
+    int ni;                         /* the node being imported */
     OnnxImport *r;                  /* msg and op on failure */
 } Imp;
 

@@ -283,11 +283,9 @@ static int pair_arg(char *buf, int len, const char *name, const long *v, long de
 
 /* ---- the operators ---- */
 
-static int op_conv(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_conv(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0 || need_spatial(m, n, x, 1, "Conv on [N, C, H, W] or [N, C, L]"))
+    if (need_spatial(m, n, x, 1, "Conv on [N, C, H, W] or [N, C, L]"))
         return -1;
     const Onnx__TensorProto *W = const_in(m, n, 1, 0), *B = const_in(m, n, 2, 1);
     if (!W || (!B && n->n_input > 2 && n->input[2][0]))
@@ -332,12 +330,11 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-static int pool(Imp *m, const Onnx__NodeProto *n, int avg)
+static int pool(Imp *m, const Onnx__NodeProto *n, int x, int avg)
 {
-    int x = data_in(m, n, 0);
     const char *near = avg ? "AveragePool on [N, C, H, W] or [N, C, L]" :
                        "MaxPool on [N, C, H, W] or [N, C, L]";
-    if (x < 0 || need_spatial(m, n, x, 1, near))
+    if (need_spatial(m, n, x, 1, near))
         return -1;
     if (n->n_output > 1 && n->output[1][0])
         return imp_fail(m, n, "MaxPool without its Indices output", "the Indices output is used");
@@ -366,14 +363,12 @@ static int pool(Imp *m, const Onnx__NodeProto *n, int avg)
     return 0;
 }
 
-static int op_maxpool(Imp *m, const Onnx__NodeProto *n, int ni) { (void)ni; return pool(m, n, 0); }
-static int op_avgpool(Imp *m, const Onnx__NodeProto *n, int ni) { (void)ni; return pool(m, n, 1); }
+static int op_maxpool(Imp *m, const Onnx__NodeProto *n, int x) { return pool(m, n, x, 0); }
+static int op_avgpool(Imp *m, const Onnx__NodeProto *n, int x) { return pool(m, n, x, 1); }
 
-static int op_gap(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_gap(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0 || need_spatial(m, n, x, 1, "GlobalAveragePool on [N, C, H, W] or [N, C, L]"))
+    if (need_spatial(m, n, x, 1, "GlobalAveragePool on [N, C, H, W] or [N, C, L]"))
         return -1;
     long d[4] = { m->vals[x].d[0], m->vals[x].d[1], 1, 1 };
     snprintf(unary(m, n, x, m->vals[x].rank, d)->text, sizeof m->terms[0].text, "global_avgpool");
@@ -392,11 +387,9 @@ static long channels(Imp *m, const Onnx__NodeProto *n, int x)
     return -1;
 }
 
-static int op_batchnorm(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_batchnorm(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    long c = x < 0 ? -1 : channels(m, n, x);
+    long c = channels(m, n, x);
     if (c < 0)
         return -1;
     if (!pb_attr_int(n, "spatial", 1))
@@ -461,15 +454,12 @@ static int silu_mul(Imp *m, const Onnx__NodeProto *n, int ni)
     return strcmp(other, n->input[0]) == 0 ? found : -1;
 }
 
-static int elementwise(Imp *m, const Onnx__NodeProto *n, int ni)
+static int elementwise(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    int x = data_in(m, n, 0);
-    if (x < 0)
-        return -1;
     const Val *v = &m->vals[x];
     const char *op = n->op_type;
     if (strcmp(op, "Sigmoid") == 0) {
-        int mul = silu_mul(m, n, ni);
+        int mul = silu_mul(m, n, m->ni);
         if (mul >= 0) {
             m->done[mul] = 1;
             Term *t = add_term(m, add_val(m, out_name(m->gp->node[mul]), v->rank, v->d), "silu");
@@ -493,11 +483,9 @@ static int elementwise(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-static int op_prelu(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_prelu(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    long c = x < 0 ? -1 : channels(m, n, x);
+    long c = channels(m, n, x);
     const Onnx__TensorProto *s = c < 0 ? NULL : const_in(m, n, 1, 0);
     if (!s)
         return -1;
@@ -532,12 +520,8 @@ static int op_prelu(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-static int op_softmax(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_softmax(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0)
-        return -1;
     const Val *v = &m->vals[x];
     long axis = pb_attr_int(n, "axis", m->opset < 13 ? 1 : -1);
     if (axis < 0)
@@ -576,12 +560,8 @@ static int flat(Imp *m, const Onnx__NodeProto *n, int x)
     return 0;
 }
 
-static int op_flatten(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_flatten(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0)
-        return -1;
     long axis = pb_attr_int(n, "axis", 1);
     if (axis < 0)
         axis += m->vals[x].rank;
@@ -590,11 +570,9 @@ static int op_flatten(Imp *m, const Onnx__NodeProto *n, int ni)
     return flat(m, n, x);
 }
 
-static int op_reshape(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_reshape(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    const Onnx__TensorProto *s = x < 0 ? NULL : const_in(m, n, 1, 0);
+    const Onnx__TensorProto *s = const_in(m, n, 1, 0);
     if (!s)
         return -1;
     const Val *v = &m->vals[x];
@@ -674,11 +652,9 @@ static int dense(Imp *m, const Onnx__NodeProto *n, int x, const Onnx__TensorProt
     return 0;
 }
 
-static int op_gemm(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_gemm(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    const Onnx__TensorProto *W = x < 0 ? NULL : const_in(m, n, 1, 0);
+    const Onnx__TensorProto *W = const_in(m, n, 1, 0);
     const Onnx__TensorProto *B = W ? const_in(m, n, 2, 1) : NULL;
     if (!W || (!B && n->n_input > 2 && n->input[2][0]))
         return -1;
@@ -688,10 +664,9 @@ static int op_gemm(Imp *m, const Onnx__NodeProto *n, int ni)
                  B, pb_attr_float(n, "beta", 1), out_name(n));
 }
 
-static int op_matmul(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_matmul(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    int x = data_in(m, n, 0);
-    const Onnx__TensorProto *W = x < 0 ? NULL : const_in(m, n, 1, 0);
+    const Onnx__TensorProto *W = const_in(m, n, 1, 0);
     if (!W)
         return -1;
     /* an Add of a constant that is the product's only reader is its bias */
@@ -699,7 +674,7 @@ static int op_matmul(Imp *m, const Onnx__NodeProto *n, int ni)
     const char *p = out_name(n), *out = p;
     const Onnx__TensorProto *B = NULL;
     int readers = 0, add = -1;
-    for (size_t i = (size_t)ni + 1; i < gp->n_node; i++)
+    for (size_t i = (size_t)m->ni + 1; i < gp->n_node; i++)
         for (size_t k = 0; k < gp->node[i]->n_input; k++)
             if (strcmp(gp->node[i]->input[k], p) == 0)
                 readers++, add = (int)i;
@@ -768,22 +743,20 @@ static int multi(Imp *m, const Onnx__NodeProto *n, int cat)
     return 0;
 }
 
-static int op_add(Imp *m, const Onnx__NodeProto *n, int ni) { (void)ni; return multi(m, n, 0); }
-static int op_concat(Imp *m, const Onnx__NodeProto *n, int ni) { (void)ni; return multi(m, n, 1); }
+static int op_add(Imp *m, const Onnx__NodeProto *n, int x) { (void)x; return multi(m, n, 0); }
+static int op_concat(Imp *m, const Onnx__NodeProto *n, int x) { (void)x; return multi(m, n, 1); }
 
-static int op_mul(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_mul(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
+    (void)x;
     return imp_fail(m, n, "Mul as x * Sigmoid(x) (SiLU)", "Mul is only supported as SiLU");
 }
 
 /* Resize (opset 10+) and Upsample: nearest, integer factor, equal in H and W,
  * with a coordinate mapping that picks input pixel floor(i / f) */
-static int op_resize(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_resize(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0 || need_spatial(m, n, x, 0, "Resize (nearest) of [N, C, H, W]"))
+    if (need_spatial(m, n, x, 0, "Resize (nearest) of [N, C, H, W]"))
         return -1;
     const Val *v = &m->vals[x];
     char mode[32], ct[40], nm[40];
@@ -841,12 +814,8 @@ static int op_resize(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-static int op_dropout(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_dropout(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = data_in(m, n, 0);
-    if (x < 0)
-        return -1;
     float p = pb_attr_float(n, "ratio", 0.5f);
     if (n->n_input > 1 && n->input[1][0]) {
         const Onnx__TensorProto *r = const_in(m, n, 1, 0);
@@ -885,10 +854,9 @@ static int op_dropout(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-static int op_identity(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_identity(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
-    int x = root(m, imp_val(m, n->n_input ? n->input[0] : ""));
+    x = root(m, imp_val(m, n->n_input ? n->input[0] : ""));     /* may be a constant */
     if (x < 0)
         return imp_fail(m, n, NULL, "its input is not defined before it");
     if (m->vals[x].konst) {
@@ -899,9 +867,9 @@ static int op_identity(Imp *m, const Onnx__NodeProto *n, int ni)
     return alias_of(m, n, x);
 }
 
-static int op_constant(Imp *m, const Onnx__NodeProto *n, int ni)
+static int op_constant(Imp *m, const Onnx__NodeProto *n, int x)
 {
-    (void)ni;
+    (void)x;
     const Onnx__AttributeProto *a = pb_attr(n, "value");
     if (!a || !a->t)
         return imp_fail(m, n, "a Constant with a tensor 'value'", "a Constant without a tensor value");
@@ -910,19 +878,22 @@ static int op_constant(Imp *m, const Onnx__NodeProto *n, int ni)
     return 0;
 }
 
-typedef int (*OpFn)(Imp *, const Onnx__NodeProto *, int);
+/* x: the node's first input when it is computed from the model's input
+ * (checked before the call), or -1 for the ops that read it themselves */
+typedef int (*OpFn)(Imp *, const Onnx__NodeProto *, int x);
 static const struct {
     const char *name;
     OpFn fn;
+    int data;                       /* input 0 must be computed (x >= 0) */
 } ops[] = {
-    { "Conv", op_conv }, { "MaxPool", op_maxpool }, { "AveragePool", op_avgpool },
-    { "GlobalAveragePool", op_gap }, { "BatchNormalization", op_batchnorm },
-    { "Relu", elementwise }, { "LeakyRelu", elementwise }, { "Sigmoid", elementwise },
-    { "Tanh", elementwise }, { "PRelu", op_prelu }, { "Softmax", op_softmax },
-    { "Flatten", op_flatten }, { "Reshape", op_reshape }, { "Gemm", op_gemm },
-    { "MatMul", op_matmul }, { "Concat", op_concat }, { "Add", op_add }, { "Mul", op_mul },
-    { "Resize", op_resize }, { "Upsample", op_resize }, { "Dropout", op_dropout },
-    { "Identity", op_identity }, { "Constant", op_constant },
+    { "Conv", op_conv, 1 }, { "MaxPool", op_maxpool, 1 }, { "AveragePool", op_avgpool, 1 },
+    { "GlobalAveragePool", op_gap, 1 }, { "BatchNormalization", op_batchnorm, 1 },
+    { "Relu", elementwise, 1 }, { "LeakyRelu", elementwise, 1 }, { "Sigmoid", elementwise, 1 },
+    { "Tanh", elementwise, 1 }, { "PRelu", op_prelu, 1 }, { "Softmax", op_softmax, 1 },
+    { "Flatten", op_flatten, 1 }, { "Reshape", op_reshape, 1 }, { "Gemm", op_gemm, 1 },
+    { "MatMul", op_matmul, 1 }, { "Concat", op_concat, 0 }, { "Add", op_add, 0 },
+    { "Mul", op_mul, 0 }, { "Resize", op_resize, 1 }, { "Upsample", op_resize, 1 },
+    { "Dropout", op_dropout, 1 }, { "Identity", op_identity, 0 }, { "Constant", op_constant, 0 },
 };
 #define NOPS_ONNX ((int)(sizeof ops / sizeof ops[0]))
 
@@ -1012,7 +983,9 @@ int imp_graph(Imp *m)
             k++;
         if (k == NOPS_ONNX)
             return unsupported(m, n);
-        if (ops[k].fn(m, n, (int)i))
+        m->ni = (int)i;
+        int x = ops[k].data ? data_in(m, n, 0) : -1;
+        if ((ops[k].data && x < 0) || ops[k].fn(m, n, x))
             return -1;
     }
     for (size_t i = 0; i < gp->n_output; i++) {

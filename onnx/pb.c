@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "onnx/pb.h"
 
 /* at most 1 GiB: protobuf's own message limit is 2 GiB */
@@ -16,6 +17,11 @@
 
 static unsigned char *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -42,35 +48,37 @@ static unsigned char *slurp(const char *path, size_t *len, char *err, size_t err
     return buf;
 }
 
-Onnx__ModelProto *pb_read_model(const char *path, char *err, size_t errlen)
+/* a whole file unpacked as message type d; NULL with err set */
+static ProtobufCMessage *read_message(const char *path, const ProtobufCMessageDescriptor *d,
+                                      const char *what, char *err, size_t errlen)
 {
     size_t len;
     unsigned char *buf = slurp(path, &len, err, errlen);
     if (!buf)
         return NULL;
-    Onnx__ModelProto *m = len ? onnx__model_proto__unpack(NULL, len, buf) : NULL;
+    ProtobufCMessage *m = len ? protobuf_c_message_unpack(d, NULL, len, buf) : NULL;
     free(buf);
-    if (!m || !m->graph) {
-        snprintf(err, errlen, "%s: not an ONNX model (%s)", path,
-                 m ? "it has no graph" : "the protobuf does not parse as a ModelProto");
-        if (m)
-            onnx__model_proto__free_unpacked(m, NULL);
-        return NULL;
+    if (!m)
+        snprintf(err, errlen, "%s: not an ONNX %s (the protobuf does not parse as one)", path, what);
+    return m;
+}
+
+Onnx__ModelProto *pb_read_model(const char *path, char *err, size_t errlen)
+{
+    Onnx__ModelProto *m = (Onnx__ModelProto *)read_message(path, &onnx__model_proto__descriptor,
+                                                           "model", err, errlen);
+    if (m && !m->graph) {
+        snprintf(err, errlen, "%s: not an ONNX model (it has no graph)", path);
+        onnx__model_proto__free_unpacked(m, NULL);
+        m = NULL;
     }
     return m;
 }
 
 Onnx__TensorProto *pb_read_tensor(const char *path, char *err, size_t errlen)
 {
-    size_t len;
-    unsigned char *buf = slurp(path, &len, err, errlen);
-    if (!buf)
-        return NULL;
-    Onnx__TensorProto *t = onnx__tensor_proto__unpack(NULL, len, buf);
-    free(buf);
-    if (!t)
-        snprintf(err, errlen, "%s: not an ONNX TensorProto", path);
-    return t;
+    return (Onnx__TensorProto *)read_message(path, &onnx__tensor_proto__descriptor, "tensor",
+                                             err, errlen);
 }
 
 long pb_numel(const Onnx__TensorProto *t)
@@ -140,17 +148,24 @@ static int tensor_values(const Onnx__TensorProto *t, double *out, long n)
     return 0;
 }
 
+/* all values of t as malloc'd doubles (*n of them), NULL when unreadable */
+static double *doubles(const Onnx__TensorProto *t, long *n)
+{
+    *n = pb_numel(t);
+    double *d = malloc(sizeof *d * (size_t)(*n ? *n : 1));
+    if (d && tensor_values(t, d, *n)) {
+        free(d);
+        d = NULL;
+    }
+    return d;
+}
+
 float *pb_floats(const Onnx__TensorProto *t)
 {
-    long n = pb_numel(t);
-    double *d = malloc(sizeof *d * (size_t)(n ? n : 1));
-    float *f = malloc(sizeof *f * (size_t)(n ? n : 1));
-    if (!d || !f || tensor_values(t, d, n)) {
-        free(d);
-        free(f);
-        return NULL;
-    }
-    for (long i = 0; i < n; i++)
+    long n;
+    double *d = doubles(t, &n);
+    float *f = d ? malloc(sizeof *f * (size_t)(n ? n : 1)) : NULL;
+    for (long i = 0; f && i < n; i++)
         f[i] = (float)d[i];
     free(d);
     return f;
@@ -158,17 +173,10 @@ float *pb_floats(const Onnx__TensorProto *t)
 
 int64_t *pb_ints(const Onnx__TensorProto *t)
 {
-    if (t->data_type != PB_INT64 && t->data_type != PB_INT32)
-        return NULL;
-    long n = pb_numel(t);
-    double *d = malloc(sizeof *d * (size_t)(n ? n : 1));
-    int64_t *v = malloc(sizeof *v * (size_t)(n ? n : 1));
-    if (!d || !v || tensor_values(t, d, n)) {
-        free(d);
-        free(v);
-        return NULL;
-    }
-    for (long i = 0; i < n; i++)
+    long n;
+    double *d = t->data_type == PB_INT64 || t->data_type == PB_INT32 ? doubles(t, &n) : NULL;
+    int64_t *v = d ? malloc(sizeof *v * (size_t)(n ? n : 1)) : NULL;
+    for (long i = 0; v && i < n; i++)
         v[i] = (int64_t)d[i];
     free(d);
     return v;

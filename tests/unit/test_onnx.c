@@ -57,11 +57,11 @@ static int run_err(char *buf, size_t len, const char *args)
     char log[600];
     snprintf(log, sizeof log, "%s/err.txt", W);
     int rc = sh("\"$CNNC\" %s 2>%s >/dev/null", args, log);
-    FILE *f = fopen(log, "r");
-    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    const char *text = check_slurp(log);
+    size_t n = text ? strlen(text) : 0;
+    n = n < len - 1 ? n : len - 1;
+    memcpy(buf, text ? text : "", n);
     buf[n] = 0;
-    if (f)
-        fclose(f);
     return rc;
 }
 
