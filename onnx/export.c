@@ -271,7 +271,8 @@ static char **value_names(Ex *e, const Graph *g)
 }
 
 /* ---- the graph ---- */
-static void export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
+/* one forward node as ONNX nodes; -1 (reported) for an op ONNX cannot express */
+static int export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
 {
     const Node *n = &g->nodes[i];
     const char *x = vn[n->in[0]], *y = vn[n->out[0]];
@@ -372,8 +373,11 @@ static void export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
             add_attr(o, attr_int(e, "axis", 1));
         break;
     default:
-        break;
+        fprintf(stderr, "cnnc: error: %s: op '%s' (layer %s) has no ONNX form\n", g->file,
+                ir_ops[n->op].name, n->layer ? n->layer : "?");
+        return -1;
     }
+    return 0;
 }
 
 static int write_model(const Onnx__ModelProto *m, const char *out)
@@ -405,9 +409,10 @@ int onnx_export(const Graph *g, const char *out, const char *weights)
     Ex e;
     memset(&e, 0, sizeof e);
     char **vn = value_names(&e, g);
-    for (int i = 0; i < g->nfwd; i++)
+    int rc = 0;
+    for (int i = 0; i < g->nfwd && rc == 0; i++)
         if (!g->nodes[i].dead)
-            export_node(&e, g, i, vn, w);
+            rc = export_node(&e, g, i, vn, w);
 
     Onnx__GraphProto gp;
     onnx__graph_proto__init(&gp);
@@ -439,7 +444,7 @@ int onnx_export(const Graph *g, const char *out, const char *weights)
     m.n_opset_import = 1;
     m.opset_import = opsp;
     m.graph = &gp;
-    int rc = write_model(&m, out);
+    rc = rc ? rc : write_model(&m, out);
     if (rc == 0)
         printf("cnnc: wrote %s (%d nodes, %d initializers; weights %s)\n", out, e.nnodes,
                e.ninits, weights ? weights : "from the default initialisation with the model's seed");

@@ -163,7 +163,7 @@ static int run_case(const char *dir, const char *name, const OnnxImport *r, char
     int rc = -1;
     if (sh("\"$CNNC\" --inference --batch %ld %s -o %s/m.c", n, cnn, w))
         snprintf(err, len, "cnnc failed on the imported %s", cnn);
-    else if (sh("cc -std=c99 -O1 %s -Iruntime -I%s -DMODEL=%s -DMODEL_UC=%s '-DMODEL_H=\"m.h\"' "
+    else if (sh("cc -std=c99 -O0 %s -Iruntime -I%s -DMODEL=%s -DMODEL_UC=%s '-DMODEL_H=\"m.h\"' "
                 "-o %s/prog tests/harness/onnx_run.c %s/m.c %s/libcnnrt.a -lm",
                 check_san(), w, model, upper, w, w, B))
         snprintf(err, len, "the generated C does not build");
