@@ -1,7 +1,8 @@
-# Makefile — builds cnnc (the compiler), libcnnrt.a (the runtime), the tests,
+# Makefile — builds cnnc (the compiler), the runtime (libcnnrt_core.a,
+# libcnnrt_data.a, libcnnrt_train.a and their union libcnnrt.a), the tests,
 # and runs the demo and benchmarks.  GNU make; everything lands in build/.
 #
-#   make            cnnc and build/libcnnrt.a
+#   make            cnnc and the runtime libraries (build/libcnnrt*.a)
 #   make check      unit suites (Check), golden diagnostics, generated-code tests
 #   make asan       the same suite under AddressSanitizer and UBSan
 #   make demo       LeNet-5 on Fashion-MNIST, end to end
@@ -12,7 +13,7 @@ CFLAGS  ?= -O2 -g
 RTOPT   ?= -O3
 WARN     = -Wall -Wextra
 B       ?= build
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -I. -Iruntime -I$(B)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -I. -Iruntime/include -I$(B)
 SAN     ?=
 LDLIBS   = -lm
 
@@ -20,21 +21,38 @@ LDLIBS   = -lm
 DEPS_BIN = flex:flex bison:bison
 DEPS_PKG = check libstb-dev dataset-fashion-mnist
 
+SUP_SRC = $(wildcard support/*.c)
 FE_SRC  = $(wildcard frontend/*.c)
 IR_SRC  = $(wildcard ir/*.c)
 PS_SRC  = $(wildcard passes/*.c)
+LW_SRC  = $(wildcard lower/*.c)
 CG_SRC  = $(wildcard codegen/*.c)
-RT_SRC  = $(wildcard runtime/*.c)
 GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
 
-CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(FE_SRC) $(IR_SRC) $(PS_SRC) $(CG_SRC)) \
+CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC)) \
            $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
-RT_OBJ   = $(patsubst %.c,$(B)/%.o,$(RT_SRC))
 include onnx/onnx.mk
 
-all: $(B)/cnnc $(B)/libcnnrt.a
+# What generated code calls (kernels, init, optimizers, .cnnw files): the
+# core of the runtime, and the part --embed-runtime copies into the model's
+# C file (headers first).
+RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h) \
+          $(addprefix runtime/core/,gemm.h gemm.c conv.c dense.c activ.c pool.c \
+          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c)
 
-$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt.a
+# The runtime, in three layers (each may use the ones before it): core is
+# what generated code calls (libc and libm only; exactly the part
+# --embed-runtime copies, so its file list is RT_CORE); data reads
+# data sets (pthreads, stb_image); train is cnnrt_main and its progress.
+RT_CORE_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter %.c,$(RT_CORE)))
+RT_DATA_OBJ  = $(patsubst %.c,$(B)/%.o,$(wildcard runtime/data/*.c))
+RT_TRAIN_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard runtime/train/*.c))
+RT_OBJ       = $(RT_CORE_OBJ) $(RT_DATA_OBJ) $(RT_TRAIN_OBJ)
+RT_LIBS      = $(B)/libcnnrt_core.a $(B)/libcnnrt_data.a $(B)/libcnnrt_train.a
+
+all: $(B)/cnnc $(B)/libcnnrt.a $(RT_LIBS)
+
+$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(ONNX_LIBS)
 
 # ./cnnc is the default build's compiler (other B= builds keep their own)
@@ -48,7 +66,12 @@ $(B)/libcnnc.a: $(CNNC_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# libcnnrt.a: the union of the three, so users link one library
+$(B)/libcnnrt_core.a: $(RT_CORE_OBJ)
+$(B)/libcnnrt_data.a: $(RT_DATA_OBJ)
+$(B)/libcnnrt_train.a: $(RT_TRAIN_OBJ)
 $(B)/libcnnrt.a: $(RT_OBJ)
+$(B)/libcnnrt.a $(RT_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -58,11 +81,7 @@ $(B)/parser.c $(B)/parser.h: frontend/parser.y | $(B)
 $(B)/lexer.c $(B)/lexer.h: frontend/lexer.l | $(B)
 	flex -o $(B)/lexer.c --header-file=$(B)/lexer.h $<
 
-# The runtime's source text, for --embed-runtime.
-# What generated code calls (kernels, init, optimizers, .cnnw files): the
-# part of the runtime --embed-runtime copies into the model's C file.
-RT_CORE = $(addprefix runtime/,cnnrt.h gemm.h gemm.c conv.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c cnnw.c file.c)
+# The runtime's source text, for --embed-runtime (RT_CORE, above).
 $(B)/rtsrc.c: $(RT_CORE) tools/embed.sh | $(B)
 	sh tools/embed.sh $(RT_CORE) > $@
 
@@ -73,11 +92,11 @@ $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h
 $(B)/rtsrc.o: $(B)/rtsrc.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/runtime/%.o: runtime/%.c runtime/*.h | $(B)
+$(B)/runtime/%.o: runtime/%.c runtime/include/*.h runtime/*/*.h | $(B)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(RTOPT) $(WARN) $(SAN) -c -o $@ $<
 
-$(B)/%.o: %.c $(B)/parser.h $(B)/lexer.h $(wildcard */*.h) ir/ops.def | $(B)
+$(B)/%.o: %.c $(B)/parser.h $(B)/lexer.h $(wildcard */*.h runtime/include/*.h) ir/ops.def | $(B)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -c -o $@ $<
 
@@ -89,18 +108,28 @@ deps:
 	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison
 
 # ---- tests ----
-TESTS_RT   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_rt_*.c))
-TESTS_CC   = $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out tests/unit/test_rt_%,$(wildcard tests/unit/test_*.c)))
+# tests/unit/<stage>/test_*.c -> $(B)/tests/test_*; each runtime stage's
+# tests link only that stage's library and those below it.
+test_bins  = $(patsubst %.c,$(B)/tests/%,$(notdir $(wildcard tests/unit/$(1)/test_*.c)))
+TESTS_RT   = $(call test_bins,core) $(call test_bins,data) $(call test_bins,train)
+TESTS_CC   = $(call test_bins,compiler)
 TESTS_UNIT = $(TESTS_RT) $(TESTS_CC)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm $(ONNX_LIBS)
 
-# test_rt_*: runtime only; test_*: compiler and runtime
-$(B)/tests/test_rt_%: tests/unit/test_rt_%.c $(B)/libcnnrt.a
+# core tests may look at core's internal gemm.h
+TEST_CC = $(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) $(SAN)
+$(B)/tests/%: tests/unit/core/%.c $(B)/libcnnrt_core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(B)/libcnnrt.a $(CHECK_LIBS)
-$(B)/tests/%: tests/unit/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
+	$(TEST_CC) -Iruntime/core -o $@ $< $(B)/libcnnrt_core.a $(CHECK_LIBS)
+$(B)/tests/%: tests/unit/data/%.c $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(SAN) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
+	$(TEST_CC) -o $@ $< $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a $(CHECK_LIBS)
+$(B)/tests/%: tests/unit/train/%.c $(RT_LIBS)
+	@mkdir -p $(dir $@)
+	$(TEST_CC) -o $@ $< $(B)/libcnnrt_train.a $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a $(CHECK_LIBS)
+$(B)/tests/%: tests/unit/compiler/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
+	@mkdir -p $(dir $@)
+	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
 
 check: deps all $(TESTS_UNIT)
 	@CNNC_SAN="$(SAN)" sh tests/run.sh $(B) $(TESTS_UNIT)
@@ -114,7 +143,7 @@ FMNIST  ?= /usr/share/datasets/fashion-mnist
 EPOCHS  ?= 2
 demo: deps all
 	$(B)/cnnc --main examples/lenet5.cnn -o $(B)/lenet5.c
-	$(CC) -std=c99 -O2 $(WARN) -Iruntime -o $(B)/lenet5 $(B)/lenet5.c $(B)/libcnnrt.a -lm -lpthread
+	$(CC) -std=c99 -O2 $(WARN) -Iruntime/include -o $(B)/lenet5 $(B)/lenet5.c $(B)/libcnnrt.a -lm -lpthread
 	$(B)/lenet5 train --train $(FMNIST)/train-images-idx3-ubyte.gz \
 	    --val $(FMNIST)/t10k-images-idx3-ubyte.gz --epochs $(EPOCHS) --save $(B)/lenet5.cnnw
 	$(B)/lenet5 eval --weights $(B)/lenet5.cnnw $(FMNIST)/t10k-images-idx3-ubyte.gz
@@ -140,7 +169,7 @@ FOLDER_TRAIN ?= 10000
 FOLDER_TEST  ?= 2000
 FOLDER_DIR    = $(B)/fashion-folder
 BOXES_DIR     = $(B)/fashion-boxes
-MODEL_CC      = $(CC) -std=c99 -O2 $(WARN) -Iruntime
+MODEL_CC      = $(CC) -std=c99 -O2 $(WARN) -Iruntime/include
 
 $(B)/fashion_png: examples/fashion_png.c $(B)/libcnnrt.a
 	$(CC) $(CPPFLAGS) -std=c99 -O2 $(WARN) -o $@ $< $(B)/libcnnrt.a -lm -lpthread
@@ -176,6 +205,6 @@ bench-data: deps all
 # stb_image_write's JPEG writer (which only the tests use, to make JPEG
 # files) shifts signed ints past their width; keep UBSan's shift check
 # for everything but the stb translation unit.
-$(B)/runtime/stb.o: override SAN := $(SAN)$(if $(SAN), -fno-sanitize=shift)
+$(B)/runtime/data/stb.o: override SAN := $(SAN)$(if $(SAN), -fno-sanitize=shift)
 
 .PHONY: folder-demo boxes-demo bench-data

@@ -174,7 +174,7 @@ static int out_open(OutFile *o, const char *path)
         }
         o->f = fopen(path, "w");        /* /dev/null, a pipe */
     } else {
-        o->tmp = ir_fmt("%s.tmp%ld", path, (long)getpid());
+        o->tmp = xfmt("%s.tmp%ld", path, (long)getpid());
         o->f = fopen(o->tmp, "w");
     }
     if (!o->f) {
@@ -214,17 +214,17 @@ static char *header_path(const char *out)
 {
     size_t n = strlen(out);
     if (n > 2 && strcmp(out + n - 2, ".c") == 0)
-        return ir_fmt("%.*s.h", (int)(n - 2), out);
-    return ir_fmt("%s.h", out);
+        return xfmt("%.*s.h", (int)(n - 2), out);
+    return xfmt("%s.h", out);
 }
 
 static int write_c(Graph *g, const Options *o, int argc, char **argv)
 {
-    char *out = o->out ? ir_strdup(o->out) : NULL;
+    char *out = o->out ? xstrdup(o->out) : NULL;
     if (!out) {
         const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
         const char *dot = strrchr(base, '.');
-        out = ir_fmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
+        out = xfmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
     }
     char *hpath = header_path(out);
     const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
@@ -254,7 +254,7 @@ static int write_c(Graph *g, const Options *o, int argc, char **argv)
 
 static void print_arena(const Graph *g)
 {
-    const Plan *p = &plan_last;
+    const Plan *p = &g->plan;
     double kib = 4.0 / 1024;
     printf("activation arena (%s, batch %d):\n", g->inference || g->loss_node < 0 ?
            "forward pass" : "training step", g->batch);
@@ -287,9 +287,9 @@ int main(int argc, char **argv)
     }
     if (o.batch)
         g->batch = o.batch;
-    g->inference = o.inference || g->train.loss == L_NONE;
+    g->inference = o.inference || g->loss_node < 0;
     if (strcmp(o.emit, "onnx") == 0) {      /* the graph as written, before the passes */
-        char *out = o.out ? ir_strdup(o.out) : ir_fmt("%.*s.onnx", (int)(strrchr(o.in, '.') &&
+        char *out = o.out ? xstrdup(o.out) : xfmt("%.*s.onnx", (int)(strrchr(o.in, '.') &&
                     strrchr(o.in, '.') > o.in ? strrchr(o.in, '.') - o.in : (long)strlen(o.in)), o.in);
         int rc = onnx_export(g, out, o.weights) ? 1 : 0;
         free(out);
@@ -319,6 +319,5 @@ int main(int argc, char **argv)
     }
     ir_free(g);
     free(src);
-    plan_free(&plan_last);
     return rc;
 }

@@ -16,27 +16,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit.h"
+#include "emit_main.h"
+#include "literal.h"
 #include "../passes/passes.h"
 
-#define NBUF 24
-static char bufs[NBUF][192];
-static int nextbuf;
-
-/* a short-lived string: valid for the next NBUF calls */
-static char *tmp(const char *fmt, ...)
-{
-    char *b = bufs[nextbuf++ % NBUF];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(b, sizeof bufs[0], fmt, ap);
-    va_end(ap);
-    return b;
-}
+/* what the printing functions share */
+typedef struct {
+    const Graph *g;
+    const Lowered *L;       /* the kernel calls this file prints */
+    FILE *f;
+    char **vmacro;          /* per value: "A_CONV1", or NULL outside the arena */
+    char **pfield;          /* per param: struct field, "conv1_weight" */
+    char **gname;           /* per geometry: "conv1_geom" */
+    int embed;              /* --embed-runtime */
+    char M[128];            /* the model name in capitals, for macros */
+    long struct_bytes;      /* reserved for the model struct */
+    long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
+} Emitter;
 
 /* "d.conv1.scratch" -> "D_CONV1_SCRATCH" (upper) or "d_conv1_scratch" */
 static char *c_ident(const char *prefix, const char *name, int upper)
 {
-    char *s = ir_fmt("%s%s", prefix, name);
+    char *s = xfmt("%s%s", prefix, name);
     for (char *p = s; *p; p++) {
         if (!isalnum((unsigned char)*p))
             *p = '_';
@@ -77,9 +78,7 @@ static void uniquify(char **names, int n)
     NameSet t = { NULL, 16 };
     while (t.cap < (size_t)n * 4)
         t.cap *= 2;
-    t.slot = calloc(t.cap, sizeof(char *));
-    if (!t.slot)
-        abort();
+    t.slot = xcalloc(t.cap, sizeof(char *));
     for (int i = 0; i < n; i++) {
         if (!names[i])
             continue;
@@ -87,7 +86,7 @@ static void uniquify(char **names, int n)
         for (int k = 2; !set_add(&t, names[i]); k++) {
             if (names[i] != base)
                 free(names[i]);
-            names[i] = ir_fmt("%s_%d", base, k);
+            names[i] = xfmt("%s_%d", base, k);
         }
         if (names[i] != base)
             free(base);
@@ -95,92 +94,132 @@ static void uniquify(char **names, int n)
     free(t.slot);
 }
 
-const char *emit_val(Emitter *e, int v)
+/* ---- one lowered call as a line of C ---- */
+static void print_value(Emitter *e, int v, long off)
 {
-    int r = ir_root(e->g, v);
-    const Value *x = &e->g->vals[r];
+    const Value *x = &e->g->vals[ir_root(e->g, v)];
     if (x->kind == V_TARGET)
-        return "target";
-    if (x->kind == V_INPUT && e->g->inference)
-        return "x";
-    return tmp("a + %s", e->vmacro[v]);
+        fprintf(e->f, "target");
+    else if (x->kind == V_INPUT && e->g->inference)
+        fprintf(e->f, "x");
+    else
+        fprintf(e->f, "a + %s", e->vmacro[v]);
+    if (off)
+        fprintf(e->f, " + %ld", off);
 }
 
-const char *emit_param(Emitter *e, const Node *n, int i)
-{
-    return i < n->npar ? tmp("p->%s", e->pfield[n->par[i]]) : "NULL";
-}
+static const char *const act_const[] = {
+    "CNNRT_ACT_NONE", "CNNRT_ACT_RELU", "CNNRT_ACT_LEAKY",
+    "CNNRT_ACT_SIGMOID", "CNNRT_ACT_TANH", "CNNRT_ACT_SILU"
+};
+static const char *const buffers[] = {
+    [BUF_PARAMS] = "m->params", [BUF_GRADS] = "m->grads", [BUF_OPT1] = "m->opt1",
+    [BUF_OPT2] = "m->opt2", [BUF_STATS] = "m->stats",
+};
 
-const char *emit_grad(Emitter *e, const Node *n, int i)
+static void print_arg(Emitter *e, const Arg *a)
 {
-    return i < n->npar ? tmp("g->%s", e->pfield[n->par[i]]) : "NULL";
-}
-
-const char *emit_derived(long off)
-{
-    return tmp("m->derived + %ld", off);
-}
-
-const char *emit_scratch(Emitter *e, const Node *n)
-{
-    for (int k = 0; k < n->nout; k++)
-        if (e->g->vals[n->out[k]].kind == V_SCRATCH)
-            return emit_val(e, n->out[k]);
-    return "NULL";
-}
-
-const char *emit_len(Emitter *e, int v)
-{
-    return tmp("(long)n * %ld", e->g->vals[v].size);
-}
-
-const char *emit_float(float v)
-{
-    char *b = bufs[nextbuf++ % NBUF];
-    for (int prec = 1; prec <= 9; prec++) {     /* the shortest that reads back */
-        snprintf(b, sizeof bufs[0], "%.*g", prec, (double)v);
-        if (strtof(b, NULL) == v)
-            break;
+    FILE *f = e->f;
+    switch (a->kind) {
+    case ARG_NULL:       fprintf(f, "NULL"); break;
+    case ARG_CTX:        fprintf(f, "&m->ctx"); break;
+    case ARG_N:          fprintf(f, "n"); break;
+    case ARG_INT:        fprintf(f, "%d", a->i); break;
+    case ARG_LONG:       fprintf(f, "%ld", a->l); break;
+    case ARG_NPARAMS:    fprintf(f, "NPARAMS"); break;
+    case ARG_FLOAT:      emit_float(f, a->f); break;
+    case ARG_LEN:        fprintf(f, "(long)n * %ld", a->l); break;
+    case ARG_ACT:        fprintf(f, "%s", act_const[a->i]); break;
+    case ARG_VALUE:      print_value(e, a->v, a->l); break;
+    case ARG_PARAM:      fprintf(f, "p->%s", e->pfield[a->v]); break;
+    case ARG_GRAD:       fprintf(f, "g->%s", e->pfield[a->v]); break;
+    case ARG_DERIVED:    fprintf(f, "m->derived + %ld", a->l); break;
+    case ARG_GEOM:       fprintf(f, "&%s", e->gname[a->i]); break;
+    case ARG_TRAINING:   fprintf(f, "%s", e->g->inference ? "0" : "m->training"); break;
+    case ARG_RNG:        fprintf(f, "&m->rng"); break;
+    case ARG_INIT_RNG:   fprintf(f, "&r"); break;
+    case ARG_BUFFER:     fprintf(f, "%s", buffers[a->i]); break;
+    case ARG_STEP:       fprintf(f, "m->step"); break;
+    case ARG_VALUES:
+    case ARG_VALUES_OUT: fprintf(f, "parts"); break;
+    case ARG_SIZES:      fprintf(f, "sizes"); break;
     }
-    if (!strpbrk(b, ".eni"))
-        strcat(b, ".0");
-    strcat(b, "f");
-    return b;
 }
 
-const char *emit_geom_name(Emitter *e, const Node *n)
+/* arrays (concat's parts and sizes) are declared in a block around the call */
+static int print_arrays(Emitter *e, const Call *c)
 {
-    const Node *f = n->bwd ? &e->g->nodes[n->fwd] : n;
-    char *id = c_ident("", f->layer, 0);
-    const char *s = tmp("%s_geom", id);
-    free(id);
-    return s;
+    int any = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < c->nargs; k++) {
+            const Arg *a = &c->args[k];
+            if (pass == 0 && a->kind == ARG_SIZES) {
+                fprintf(e->f, "%s        static const long sizes[] = {", any++ ? "" : "    {\n");
+                for (int i = 0; i < a->count; i++)
+                    fprintf(e->f, "%s%ld", i ? ", " : " ", a->ls[i]);
+                fprintf(e->f, " };\n");
+            } else if (pass == 1 && (a->kind == ARG_VALUES || a->kind == ARG_VALUES_OUT)) {
+                fprintf(e->f, "%s        %sfloat *const parts[] = {", any++ ? "" : "    {\n",
+                        a->kind == ARG_VALUES ? "const " : "");
+                for (int i = 0; i < a->count; i++) {
+                    fprintf(e->f, "%s", i ? ", " : " ");
+                    print_value(e, a->vs[i], 0);
+                }
+                fprintf(e->f, " };\n");
+            }
+        }
+    return any;
 }
 
-void emit_comment(Emitter *e, const Node *n)
+static void print_call(Emitter *e, const Call *c)
 {
-    const Graph *g = e->g;
-    const Node *f = n->bwd ? &g->nodes[n->fwd] : n;
-    char in[64] = "", out[64] = "";
-    if (f->nin)
-        ir_shape_str(g->vals[f->in[0]].shape, in, sizeof in);
-    if (f->nout)
-        ir_shape_str(g->vals[f->out[0]].shape, out, sizeof out);
-    static const char *acts[] = { "", "relu", "leaky_relu", "sigmoid", "tanh", "silu" };
-    const char *base = strrchr(g->file, '/') ? strrchr(g->file, '/') + 1 : g->file;
-    if (n->op == OP_loss) {
-        static const char *ln[] = { "", "cross_entropy", "bce", "mse" };
-        const Node *last = &g->nodes[g->vals[n->in[1]].producer];
-        fprintf(e->f, "    /* loss: %s  %s:%d  on %s%s%s */\n", ln[n->a.loss], base, n->loc.line, in,
-                n->a.loss == L_MSE ? "" : ", computed with ",
-                n->a.loss == L_MSE ? "" : tmp("%s (log-sum-exp)", last->layer));
+    FILE *f = e->f;
+    if (c->comment)
+        fprintf(f, "    /* %s */\n", c->comment);
+    if (!c->kernel)
         return;
+    int block = print_arrays(e, c);
+    const char *ind = block ? "        " : "    ";
+    int has_ctx = c->nargs && c->args[0].kind == ARG_CTX;
+    if (c->scratch >= 0 && has_ctx) {
+        fprintf(f, "%sm->ctx.scratch = ", ind);
+        print_value(e, c->scratch, 0);
+        fprintf(f, ";  /* %ld floats */\n", e->g->vals[c->scratch].size);
     }
-    fprintf(e->f, "    /* %s%s: %s%s%s%s  %s:%d  %s -> %s%s */\n",
-            n->bwd ? "d " : "", n->layer ? n->layer : "",
-            ir_ops[n->op].name, n->fold_bn ? "+batchnorm" : "", n->act ? "+" : "",
-            n->act ? acts[n->act] : "", base, n->loc.line, in, out,
-            n->act_line ? tmp(", %s from line %d", acts[n->act], n->act_line) : "");
+    /* arguments are printed into a buffer first, so that a long list
+       wraps under the opening parenthesis at a whole argument */
+    int open = fprintf(f, "%s%s%s(", ind, c->returns_loss ? "loss = " : "", c->kernel);
+    int col = open;
+    for (int k = 0; k < c->nargs; k++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&text, &len);
+        if (!m)
+            xoom();
+        e->f = m;
+        print_arg(e, &c->args[k]);
+        fclose(m);
+        e->f = f;
+        if (k && col + 2 + (int)len > 100) {
+            fprintf(f, ",\n%*s", open, "");
+            col = open;
+        } else if (k) {
+            fprintf(f, ", ");
+            col += 2;
+        }
+        fputs(text, f);
+        col += (int)len;
+        free(text);
+    }
+    fprintf(f, ");\n");
+    if (block)
+        fprintf(f, "    }\n");
+}
+
+static void print_calls(Emitter *e, const CallList *list)
+{
+    for (int i = 0; i < list->n; i++)
+        print_call(e, &list->calls[i]);
 }
 
 /* ---- the header ---- */
@@ -212,6 +251,9 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     fprintf(h, "#define %s_BATCH      %d   /* largest batch */\n", M, g->batch);
     fprintf(h, "#define %s_IN_SIZE    %ld  /* floats per sample: C*H*W */\n", M, g->vals[g->input].size);
     fprintf(h, "#define %s_OUT_SIZE   %ld  /* floats per sample of output 0 */\n", M, out0);
+    /* the loss declares its target's layout; without one, the output's */
+    fprintf(h, "#define %s_TARGET_SIZE %ld  /* floats per sample of the training target */\n",
+            M, g->target >= 0 ? g->vals[g->target].size : out0);
     fprintf(h, "#define %s_NOUTPUTS   %d\n", M, g->noutputs);
     for (int i = 1; i < g->noutputs; i++)
         fprintf(h, "#define %s_OUT%d_SIZE  %ld\n", M, i, g->vals[g->outputs[i]].size);
@@ -261,7 +303,7 @@ static void emit_offsets(Emitter *e)
     fprintf(f, "#define NPARAMS %ldL\n#define NSTATS  %ldL\n\n", g->nparam_floats, g->nstate_floats);
     fprintf(f, "/* Activation arena: offsets in floats chosen by the memory planner\n"
                " * (%s); per-sample shapes, times the batch. */\n",
-               plan_last.heuristic ? plan_last.heuristic : "no plan");
+               g->plan.heuristic ? g->plan.heuristic : "no plan");
     for (int v = 0; v < g->nvals; v++) {
         if (!e->vmacro[v])
             continue;
@@ -298,8 +340,8 @@ static void emit_struct(Emitter *e, int train)
         fprintf(f, "    float *grads;           /* NPARAMS, same layout as params */\n"
                    "    float *opt1, *opt2;     /* optimizer state, same layout */\n");
     fprintf(f, "    float *arena;           /* ARENA */\n");
-    if (e->nderived)
-        fprintf(f, "    float *derived;         /* %ld floats: batchnorm folded into convs */\n", e->nderived);
+    if (e->L->nderived)
+        fprintf(f, "    float *derived;         /* %ld floats: batchnorm folded into convs */\n", e->L->nderived);
     fprintf(f, "    %s_tensors p;          /* parameters and statistics */\n", m);
     if (train)
         fprintf(f, "    %s_tensors g;          /* their gradients */\n", m);
@@ -308,92 +350,40 @@ static void emit_struct(Emitter *e, int train)
         fprintf(f, "    cnnrt_tensor opt_tensors[%d];\n    long step;               /* optimizer steps taken */\n"
                    "    int training;\n", g->nparams ? 2 * g->nparams : 1);
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
+               "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
 
 static void emit_geoms(Emitter *e)
 {
-    const Graph *g = e->g;
     FILE *f = e->f;
-    int any = 0;
-    for (int i = 0; i < g->nnodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (n->dead || n->bwd)
-            continue;
-        if (n->op == OP_conv) {
-            cnnrt_conv c;
-            ir_conv_geom(g, n, &c);
+    for (int i = 0; i < e->L->ngeoms; i++) {
+        const Geom *gm = &e->L->geoms[i];
+        const cnnrt_conv *c = &gm->conv;
+        const cnnrt_pool *p = &gm->pool;
+        if (gm->is_conv)
             fprintf(f, "static const cnnrt_conv %s = {  /* c h w, f oh ow, kh kw, sh sw, ph pw, dh dw, groups */\n"
                        "    %d, %d, %d,  %d, %d, %d,  %d, %d,  %d, %d,  %d, %d,  %d, %d,  %d };\n",
-                    emit_geom_name(e, n), c.c, c.h, c.w, c.f, c.oh, c.ow, c.kh, c.kw, c.sh, c.sw,
-                    c.ph, c.pw, c.dh, c.dw, c.groups);
-            any = 1;
-        } else if (n->op == OP_maxpool || n->op == OP_avgpool) {
-            cnnrt_pool p;
-            ir_pool_geom(g, n, &p);
+                    e->gname[i], c->c, c->h, c->w, c->f, c->oh, c->ow, c->kh, c->kw, c->sh, c->sw,
+                    c->ph, c->pw, c->dh, c->dw, c->groups);
+        else
             fprintf(f, "static const cnnrt_pool %s = {  /* c h w, oh ow, kh kw, sh sw, ph pw */\n"
                        "    %d, %d, %d,  %d, %d,  %d, %d,  %d, %d,  %d, %d };\n",
-                    emit_geom_name(e, n), p.c, p.h, p.w, p.oh, p.ow, p.kh, p.kw, p.sh, p.sw, p.ph, p.pw);
-            any = 1;
-        }
+                    e->gname[i], p->c, p->h, p->w, p->oh, p->ow, p->kh, p->kw, p->sh, p->sw, p->ph, p->pw);
     }
-    if (any)
+    if (e->L->ngeoms)
         fprintf(f, "\n");
-}
-
-static void emit_nodes(Emitter *e, int from, int to, int reverse_comment)
-{
-    (void)reverse_comment;
-    for (int i = from; i < to; i++) {
-        const Node *n = &e->g->nodes[i];
-        if (n->dead)
-            continue;
-        typedef void (*EmitFn)(Emitter *, const Node *);
-        static const EmitFn fns[NOPS] = {
-#define OP(name, nin, flags, args) emit_##name,
-#include "../ir/ops.def"
-#undef OP
-        };
-        fns[n->op](e, n);
-    }
-}
-
-static const char *opt_names[][2] = {
-    { "momentum_buffer", NULL }, { "sum", NULL }, { "square_avg", NULL }, { "exp_avg", "exp_avg_sq" }
-};
-
-static int opt_nbuf(const Graph *g)
-{
-    const TrainCfg *t = &g->train;
-    if (t->opt == OPT_ADAM)
-        return 2;
-    if (t->opt == OPT_SGD && t->momentum == 0)
-        return 0;
-    return 1;
 }
 
 /* fold(m): the conv weights an inference build runs with, from the real
  * parameters and the batchnorm that followed each conv */
 static void emit_fold(Emitter *e)
 {
-    const Graph *g = e->g;
-    FILE *f = e->f;
-    fprintf(f, "/* Batchnorm folded into the conv before it (running statistics); run\n"
-               "   after every change of the parameters: _init and _load. */\n"
-               "static void fold(%s *m)\n{\n    const %s_tensors *p = &m->p;\n", g->name, g->name);
-    for (int i = 0; i < g->nnodes; i++) {
-        const Node *n = &g->nodes[i];
-        if (e->fold_off[i] < 0)
-            continue;
-        const Node *b = &g->nodes[n->fold_bn - 1];
-        const Param *w = &g->params[n->par[0]];
-        fprintf(f, "    cnnrt_fold_batchnorm(%d, %ld, %s, %s, %s, %s, %s, %s, %s,\n"
-                   "                         %s, %s);\n",
-                w->shape[0], w->size / w->shape[0], emit_param(e, n, 0), emit_param(e, n, 1),
-                emit_param(e, b, 0), emit_param(e, b, 1), emit_param(e, b, 2), emit_param(e, b, 3),
-                emit_float(b->a.eps), emit_derived(e->fold_off[i]), emit_derived(e->fold_off[i] + w->size));
-    }
-    fprintf(f, "}\n\n");
+    fprintf(e->f, "/* Batchnorm folded into the conv before it (running statistics); run\n"
+                  "   after every change of the parameters: _init and _load. */\n"
+                  "static void fold(%s *m)\n{\n    const %s_tensors *p = &m->p;\n", e->g->name, e->g->name);
+    print_calls(e, &e->L->fold);
+    fprintf(e->f, "}\n\n");
 }
 
 static void emit_lifecycle(Emitter *e, int train)
@@ -401,7 +391,7 @@ static void emit_lifecycle(Emitter *e, int train)
     const Graph *g = e->g;
     FILE *f = e->f;
     const char *m = g->name;
-    if (e->nderived)
+    if (e->L->nderived)
         emit_fold(e);
     /* _new_in carves everything out of the caller's memory; _new is
      * _new_in on one malloc'd block */
@@ -417,12 +407,13 @@ static void emit_lifecycle(Emitter *e, int train)
                "    char *p = (char *)mem + (64 - (uintptr_t)mem %% 64) %% 64;\n"
                "    %s *m = (%s *)p;\n    p += STRUCT_BYTES;\n"
                "    m->params = carve(&p, NPARAMS);\n    m->stats = carve(&p, NSTATS);\n"
-               "    m->arena = carve(&p, ARENA);\n", m, m, e->M, e->M, m, m);
-    if (e->nderived)
-        fprintf(f, "    m->derived = carve(&p, %ld);\n", e->nderived);
+               "    m->arena = carve(&p, ARENA);\n"
+               "    m->ctx.threads = 1;\n", m, m, e->M, e->M, m, m);
+    if (e->L->nderived)
+        fprintf(f, "    m->derived = carve(&p, %ld);\n", e->L->nderived);
     if (train) {
         fprintf(f, "    m->grads = carve(&p, NPARAMS);\n");
-        for (int i = 1; i <= opt_nbuf(g); i++)
+        for (int i = 1; i <= e->L->opt_buffers; i++)
             fprintf(f, "    m->opt%d = carve(&p, NPARAMS);\n", i);
     }
     for (int i = 0; i < g->nparams; i++) {
@@ -435,12 +426,12 @@ static void emit_lifecycle(Emitter *e, int train)
         fprintf(f, "    m->tensors[%d] = (cnnrt_tensor){ \"%s\", %d, { ", i, p->name, p->rank);
         for (int k = 0; k < 4; k++)
             fprintf(f, "%s%d", k ? ", " : "", k < p->rank ? p->shape[k] : 0);
-        fprintf(f, " }, %ld, m->p.%s, %s };\n", p->size, e->pfield[i],
-                train && p->learned ? tmp("m->g.%s", e->pfield[i]) : "NULL");
+        fprintf(f, " }, %ld, m->p.%s, %s%s };\n", p->size, e->pfield[i],
+                train && p->learned ? "m->g." : "NULL", train && p->learned ? e->pfield[i] : "");
         free(id);
     }
     if (train) {
-        int nb = opt_nbuf(g), k = 0;
+        int nb = e->L->opt_buffers, k = 0;
         for (int b = 0; b < nb; b++)
             for (int i = 0; i < g->nparams; i++) {
                 const Param *p = &g->params[i];
@@ -448,7 +439,7 @@ static void emit_lifecycle(Emitter *e, int train)
                     continue;
                 char *id = c_ident("P_", e->pfield[i], 1);
                 fprintf(f, "    m->opt_tensors[%d] = (cnnrt_tensor){ \"%s.%s\", %d, { ", k++, p->name,
-                        opt_names[g->train.opt == OPT_SGD ? 0 : g->train.opt][b], p->rank);
+                        lower_opt_name(&g->train, b), p->rank);
                 for (int d = 0; d < 4; d++)
                     fprintf(f, "%s%d", d ? ", " : "", d < p->rank ? p->shape[d] : 0);
                 fprintf(f, " }, %ld, m->opt%d + %s, NULL };\n", p->size, b + 1, id);
@@ -466,26 +457,16 @@ static void emit_lifecycle(Emitter *e, int train)
 
     /* init: every tensor in declaration order from one generator */
     fprintf(f, "void %s_init(%s *m, uint64_t seed)\n{\n    cnnrt_rng r;\n    cnnrt_rng_seed(&r, seed);\n", m, m);
-    for (int i = 0; i < g->nparams; i++) {
-        const Param *p = &g->params[i];
-        if (p->kind == P_WEIGHT)
-            fprintf(f, "    cnnrt_init_weight(&r, %d, m->p.%s, %ld, %ld, %ld);\n", p->init,
-                    e->pfield[i], p->size, p->fan_in, p->fan_out);
-        else if (p->kind == P_BIAS)
-            fprintf(f, "    cnnrt_init_bias(&r, %d, m->p.%s, %ld, %ld);\n", p->init, e->pfield[i],
-                    p->size, p->fan_in);
-        else
-            fprintf(f, "    cnnrt_fill(m->p.%s, %ld, %s);\n", e->pfield[i], p->size,
-                    emit_float(p->initval));
-    }
+    fprintf(f, "    const %s_tensors *p = &m->p;\n", m);
+    print_calls(e, &e->L->init);
     fprintf(f, "    m->seed = seed;\n    cnnrt_rng_seed(&m->rng, seed ^ 0x9e3779b97f4a7c15ULL);\n");
     if (train) {
         fprintf(f, "    memset(m->grads, 0, sizeof(float) * NPARAMS);\n");
-        for (int i = 1; i <= opt_nbuf(g); i++)
+        for (int i = 1; i <= e->L->opt_buffers; i++)
             fprintf(f, "    memset(m->opt%d, 0, sizeof(float) * NPARAMS);\n", i);
         fprintf(f, "    m->step = 0;\n");
     }
-    if (e->nderived)
+    if (e->L->nderived)
         fprintf(f, "    fold(m);\n");
     fprintf(f, "}\n\n");
     if (train)
@@ -497,31 +478,37 @@ static void emit_passes(Emitter *e, int train)
     const Graph *g = e->g;
     FILE *f = e->f;
     const char *m = g->name;
-    int nfwd = g->nfwd ? g->nfwd : g->nnodes;
     fprintf(f, "const float *%s_forward(%s *m, const float *x, int n)\n{\n    float *a = m->arena;\n"
                "    const %s_tensors *p = &m->p;\n", m, m, m);
-    if (!g->inference)
-        fprintf(f, "    memcpy(%s, x, sizeof(float) * (size_t)n * %ld);  /* kept for backward */\n",
-                emit_val(e, g->input), g->vals[g->input].size);
-    else
+    if (!g->inference) {
+        fprintf(f, "    memcpy(");
+        print_value(e, g->input, 0);
+        fprintf(f, ", x, sizeof(float) * (size_t)n * %ld);  /* kept for backward */\n", g->vals[g->input].size);
+    } else
         fprintf(f, "    (void)a;\n");
     fprintf(f, "    (void)p;\n");
     int dropout = 0;
-    for (int i = 0; i < nfwd; i++)
-        dropout |= !g->nodes[i].dead && g->nodes[i].op == OP_dropout;
+    for (int i = 0; i < e->L->forward.n; i++)
+        dropout |= e->L->forward.calls[i].node >= 0 && g->nodes[e->L->forward.calls[i].node].op == OP_dropout;
     if (dropout && train)
         fprintf(f, "    /* dropout masks depend on the seed and step only, so repeated\n"
                    "       forwards between updates (and resumed runs) see the same masks */\n"
                    "    cnnrt_rng_seed(&m->rng, m->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(m->step + 1)));\n");
-    emit_nodes(e, 0, nfwd, 0);
-    fprintf(f, "    m->n = n;\n    return %s;\n}\n\n", emit_val(e, g->outputs[0]));
+    print_calls(e, &e->L->forward);
+    fprintf(f, "    m->n = n;\n    return ");
+    print_value(e, g->outputs[0], 0);
+    fprintf(f, ";\n}\n\n");
 
     fprintf(f, "const float *%s_output(%s *m, int i)\n{\n    float *a = m->arena;\n", m, m);
     if (g->inference)
         fprintf(f, "    (void)a;\n");
     for (int i = 0; i < g->noutputs; i++) {
-        const char *v = emit_val(e, g->outputs[i]);
-        fprintf(f, "    if (i == %d)\n        return %s;\n", i, strcmp(v, "x") ? v : "NULL");
+        fprintf(f, "    if (i == %d)\n        return ", i);
+        if (g->vals[ir_root(g, g->outputs[i])].kind == V_INPUT && g->inference)
+            fprintf(f, "NULL");     /* the caller's own x */
+        else
+            print_value(e, g->outputs[i], 0);
+        fprintf(f, ";\n");
     }
     fprintf(f, "    return NULL;\n}\n\n");
     if (!train)
@@ -530,30 +517,11 @@ static void emit_passes(Emitter *e, int train)
     fprintf(f, "float %s_backward(%s *m, const float *target, int n)\n{\n    float *a = m->arena;\n"
                "    const %s_tensors *p = &m->p, *g = &m->g;\n    float loss;\n    (void)p;\n    (void)g;\n",
             m, m, m);
-    emit_nodes(e, nfwd, g->nnodes, 1);
+    print_calls(e, &e->L->backward);
     fprintf(f, "    return loss;\n}\n\n");
 
-    const TrainCfg *t = &g->train;
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
-    switch (t->opt) {
-    case OPT_SGD:
-        fprintf(f, "    cnnrt_sgd_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %d, m->step);\n",
-                emit_float(t->lr), emit_float(t->momentum), emit_float(t->wd), t->nesterov);
-        break;
-    case OPT_ADAGRAD:
-        fprintf(f, "    cnnrt_adagrad_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s);\n",
-                emit_float(t->lr), emit_float(t->eps), emit_float(t->wd));
-        break;
-    case OPT_RMSPROP:
-        fprintf(f, "    cnnrt_rmsprop_update(NPARAMS, m->params, m->grads, m->opt1, %s, %s, %s, %s);\n",
-                emit_float(t->lr), emit_float(t->rho), emit_float(t->eps), emit_float(t->wd));
-        break;
-    default:
-        fprintf(f, "    cnnrt_adam_update(NPARAMS, m->params, m->grads, m->opt1, m->opt2, %s, %s, %s, %s, %s, m->step);\n",
-                emit_float(t->lr), emit_float(t->beta1), emit_float(t->beta2), emit_float(t->eps),
-                emit_float(t->wd));
-        break;
-    }
+    print_calls(e, &e->L->update);
     fprintf(f, "}\n\n");
     fprintf(f, "void %s_zero_grad(%s *m)\n{\n    memset(m->grads, 0, sizeof(float) * NPARAMS);\n}\n\n", m, m);
     fprintf(f, "float %s_train_step(%s *m, const float *x, const float *target, int n)\n{\n"
@@ -572,7 +540,7 @@ static void emit_io(Emitter *e, int train)
         int nstate = 0;
         for (int i = 0; i < g->nparams; i++)
             nstate += g->params[i].learned;
-        nstate *= opt_nbuf(g);
+        nstate *= e->L->opt_buffers;
         fprintf(f, "int %s_state(%s *m, const cnnrt_tensor **out, long **step)\n{\n"
                    "    *out = m->opt_tensors;\n    *step = &m->step;\n    return %d;\n}\n\n", m, m, nstate);
         fprintf(f, "int %s_save(const %s *m, const char *path)\n{\n"
@@ -581,7 +549,7 @@ static void emit_io(Emitter *e, int train)
     fprintf(f, "int %s_load(%s *m, const char *path)\n{\n    char err[512];\n    long step;\n"
                "    if (cnnrt_load(path, m->tensors, %d, NULL, 0, &step, err, sizeof err) == 0) {\n"
                "%s        return 0;\n    }\n    fprintf(stderr, \"%s: %%s\\n\", err);\n    return -1;\n}\n",
-            m, m, g->nparams, e->nderived ? "        fold(m);\n" : "", m);
+            m, m, g->nparams, e->L->nderived ? "        fold(m);\n" : "", m);
 }
 
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
@@ -592,10 +560,8 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     e.f = c;
     e.embed = o->embed;
     int train = !g->inference && g->loss_node >= 0;
-    e.vmacro = calloc((size_t)g->nvals + 1, sizeof(char *));
-    e.pfield = calloc((size_t)g->nparams + 1, sizeof(char *));
-    if (!e.vmacro || !e.pfield)
-        return -1;
+    e.vmacro = xcalloc((size_t)g->nvals + 1, sizeof(char *));
+    e.pfield = xcalloc((size_t)g->nparams + 1, sizeof(char *));
     for (int v = 0; v < g->nvals; v++) {
         int r = ir_root(g, v);
         const Value *x = &g->vals[r];
@@ -606,24 +572,19 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     for (int i = 0; i < g->nparams; i++)
         e.pfield[i] = c_ident("", g->params[i].name, 0);
     uniquify(e.pfield, g->nparams);
-    e.fold_off = malloc(sizeof(long) * (size_t)(g->nnodes + 1));
-    if (!e.fold_off)
-        return -1;
-    for (int i = 0; i < g->nnodes; i++) {
-        e.fold_off[i] = -1;
-        const Node *n = &g->nodes[i];
-        if (n->dead || !n->fold_bn)
-            continue;
-        const Param *w = &g->params[n->par[0]];
-        e.fold_off[i] = e.nderived;
-        e.nderived += (w->size + w->shape[0] + 15) / 16 * 16;
+    Lowered *L = lower_graph(g);
+    e.L = L;
+    e.gname = xcalloc((size_t)L->ngeoms + 1, sizeof(char *));
+    for (int i = 0; i < L->ngeoms; i++) {
+        char *id = c_ident("", g->nodes[L->geoms[i].node].layer, 0);
+        e.gname[i] = xfmt("%s_geom", id);
+        free(id);
     }
-
     upper(e.M, g->name, sizeof e.M);
     e.struct_bytes = (4096 + (long)g->nparams * 256 + 63) / 64 * 64;
     {
-        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, e.nderived, 0 };
-        long nbuf = train ? 1 + opt_nbuf(g) : 0;    /* grads, optimizer state */
+        long floats[5] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived, 0 };
+        long nbuf = train ? 1 + L->opt_buffers : 0;    /* grads, optimizer state */
         e.memory_bytes = 64 + e.struct_bytes;
         for (int i = 0; i < 4; i++)
             e.memory_bytes += (floats[i] * 4 + 63) / 64 * 64;
@@ -655,13 +616,16 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     emit_passes(&e, train);
     emit_io(&e, train);
     if (o->with_main)
-        emit_main(&e);
+        emit_main(g, c);
     for (int v = 0; v < g->nvals; v++)
         free(e.vmacro[v]);
     for (int i = 0; i < g->nparams; i++)
         free(e.pfield[i]);
     free(e.vmacro);
     free(e.pfield);
-    free(e.fold_off);
+    for (int i = 0; i < L->ngeoms; i++)
+        free(e.gname[i]);
+    free(e.gname);
+    lower_free(L);
     return ferror(c) || ferror(h) ? -1 : 0;
 }

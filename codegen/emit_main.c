@@ -4,20 +4,20 @@
  * to convert between the model's typed pointer and void *.
  */
 #include <stdio.h>
-#include "emit.h"
+#include "emit_main.h"
+#include "literal.h"
 
 static const char *aug_names[] = {
     "CNNRT_AUG_FLIP", "CNNRT_AUG_CROP", "CNNRT_AUG_HSV", "CNNRT_AUG_MOSAIC", "CNNRT_AUG_MIXUP"
 };
 
-void emit_main(Emitter *e)
+void emit_main(const Graph *g, FILE *f)
 {
-    const Graph *g = e->g;
-    FILE *f = e->f;
     const char *m = g->name;
     int train = !g->inference && g->loss_node >= 0;
     Shape in = g->vals[g->input].shape;
     fprintf(f, "\n/* ---- the trainer: %s train|eval|predict (cnnc --main) ---- */\n", m);
+    fprintf(f, "#include \"cnnrt_train.h\"\n\n");
     fprintf(f, "static void *w_new(void) { return %s_new(); }\n", m);
     fprintf(f, "static void w_free(void *m) { %s_free(m); }\n", m);
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
@@ -35,17 +35,23 @@ void emit_main(Emitter *e)
         fprintf(f, "    static const cnnrt_augment augment[] = {\n");
         for (int i = 0; i < t->naug; i++) {
             const Augment *a = &t->aug[i];
-            fprintf(f, "        { %s, { %s, %s, %s, %s } },\n", aug_names[a->kind], emit_float(a->f[0]),
-                    emit_float(a->f[1]), emit_float(a->f[2]), emit_float(a->f[3]));
+            fprintf(f, "        { %s, { ", aug_names[a->kind]);
+            for (int k = 0; k < 4; k++) {
+                fprintf(f, "%s", k ? ", " : "");
+                emit_float(f, a->f[k]);
+            }
+            fprintf(f, " } },\n");
         }
         fprintf(f, "    };\n");
     }
-    static const char *loss[] = { "0", "CNNRT_LOSS_XENT", "CNNRT_LOSS_BCE", "CNNRT_LOSS_MSE" };
+    /* the runtime's name for the loss, for validation figures */
+    const char *loss = !train ? "0" : t->loss == OP_cross_entropy ? "CNNRT_LOSS_XENT"
+                     : t->loss == OP_bce ? "CNNRT_LOSS_BCE" : "CNNRT_LOSS_MSE";
     fprintf(f, "    static const cnnrt_model model = {\n");
     fprintf(f, "        \"%s\", %d, %d, %d, %d, %ld, %ld,\n", m, g->batch, in.d[0],
             in.rank == 3 ? in.d[1] : 1, in.rank == 3 ? in.d[2] : 1, g->vals[g->input].size,
             g->vals[g->outputs[0]].size);
-    fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", train ? loss[t->loss] : "0", t->epochs, t->seed,
+    fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", loss, t->epochs, t->seed,
             t->naug ? "augment" : "NULL", t->naug);
     fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s\n",
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",

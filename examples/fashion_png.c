@@ -16,7 +16,7 @@
  * Labels are read beside IMAGES as the trainer does.  Not a general
  * converter: 28x28 gray input, class names of Fashion-MNIST.
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <errno.h>
 #include <stdio.h>

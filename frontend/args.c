@@ -8,9 +8,11 @@
  * range, and fills in defaults; it reports unknown, repeated, missing and
  * surplus arguments, wrong types and values out of range, each at the
  * argument.  It does not know what an argument does, except for the ranges
- * below and args_attr, which copies op arguments into an IR Attr.
+ * below and args_attr, which copies op arguments into an IR Attr where
+ * ops.def's ATTR rows say.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ static const struct {
     { NULL,         "factor",       1, BIG, 0, 0 },
     { NULL,         "pad",          0, BIG, 0, 0 },
     { "dropout",    "p",            0, 1,   0, 1 },
+    { "conv",       "prior",        0, 1,   1, 1 },
+    { "detect",     "classes",      1, BIG, 0, 0 },
     { "batchnorm",  "momentum",     0, 1,   0, 0 },
     { "sgd",        "momentum",     0, 1,   0, 1 },
     { "mixup",      "alpha",        0, HUGE_VAL, 1, 0 },
@@ -52,6 +56,7 @@ static const struct {
     { "hsv",        "v",            0, 1,   0, 0 },
     { "train",      "batch",        1, BIG, 0, 0 },
     { "train",      "epochs",       1, BIG, 0, 0 },
+    { "train",      "max_boxes",    1, 100000, 0, 0 },
     { "train",      "seed",         0, HUGE_VAL, 0, 0 },
 };
 
@@ -115,7 +120,7 @@ static int source_text(const Diag *d, Loc loc, char *buf, int len)
     return !memchr(buf, '\n', strlen(buf));
 }
 
-void args_describe(const Sema *s, const AValue *v, char *buf, int len)
+void args_describe(const Diag *d, const AValue *v, char *buf, int len)
 {
     switch (v->kind) {
     case AV_INT:
@@ -135,7 +140,7 @@ void args_describe(const Sema *s, const AValue *v, char *buf, int len)
         snprintf(buf, len, "'%s%s'", v->text, v->parens ? "(...)" : "");
         break;
     case AV_LIST:
-        if (!source_text(s->d, v->loc, buf, len))
+        if (!source_text(d, v->loc, buf, len))
             snprintf(buf, len, "a list of %d values", v->items.n);
         break;
     }
@@ -157,7 +162,7 @@ static void fmt_num(char *buf, int len, double x)
 }
 
 /* Checks x against the ranges of (what, key). */
-static int in_range(Sema *s, const char *what, const char *key, double x,
+static int in_range(Diag *d, const char *what, const char *key, double x,
                     const AValue *v)
 {
     for (size_t i = 0; i < sizeof ranges / sizeof *ranges; i++) {
@@ -169,34 +174,34 @@ static int in_range(Sema *s, const char *what, const char *key, double x,
         if (lo_ok && hi_ok)
             return 1;
         char got[64], a[32], b[32];
-        args_describe(s, v, got, sizeof got);
+        args_describe(d, v, got, sizeof got);
         fmt_num(a, sizeof a, lo);
         fmt_num(b, sizeof b, hi);
         if (!isinf(hi) && !lo_ok && hi >= BIG)
-            diag_error(s->d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
+            diag_error(d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
         else if (hi >= BIG && !isinf(hi))
-            diag_error(s->d, v->loc, "'%s' must be at most %s, got %s", key, b, got);
+            diag_error(d, v->loc, "'%s' must be at most %s, got %s", key, b, got);
         else if (!isinf(hi))
-            diag_error(s->d, v->loc, "'%s' must be in %c%s, %s%c, got %s", key,
+            diag_error(d, v->loc, "'%s' must be in %c%s, %s%c, got %s", key,
                        ranges[i].lo_open ? '(' : '[', a, b, ranges[i].hi_open ? ')' : ']', got);
         else if (ranges[i].lo_open && lo == 0)
-            diag_error(s->d, v->loc, "'%s' must be positive, got %s", key, got);
+            diag_error(d, v->loc, "'%s' must be positive, got %s", key, got);
         else
-            diag_error(s->d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
+            diag_error(d, v->loc, "'%s' must be at least %s, got %s", key, a, got);
         return 0;
     }
     return 1;
 }
 
-static int type_error(Sema *s, const char *key, const char *expects, const AValue *v)
+static int type_error(Diag *d, const char *key, const char *expects, const AValue *v)
 {
     char got[64];
-    args_describe(s, v, got, sizeof got);
-    diag_error(s->d, v->loc, "'%s' expects %s, got %s", key, expects, got);
+    args_describe(d, v, got, sizeof got);
+    diag_error(d, v->loc, "'%s' expects %s, got %s", key, expects, got);
     return 1;
 }
 
-int args_value(Sema *s, const char *what, const char *key, int type,
+int args_value(Diag *d, const char *what, const char *key, int type,
                const AValue *v, ArgVal *out)
 {
     if (v->bad)
@@ -205,17 +210,17 @@ int args_value(Sema *s, const char *what, const char *key, int type,
     switch (type) {
     case T_INT:
         if (v->kind != AV_INT)
-            return type_error(s, key, "an integer", v);
+            return type_error(d, key, "an integer", v);
         out->i[0] = out->i[1] = v->i;
-        return !in_range(s, what, key, v->i, v);
+        return !in_range(d, what, key, v->i, v);
     case T_FLOAT:
         if (!is_number(v))
-            return type_error(s, key, "a number", v);
+            return type_error(d, key, "a number", v);
         out->f[0] = out->f[1] = v->f;
-        return !in_range(s, what, key, v->f, v);
+        return !in_range(d, what, key, v->f, v);
     case T_BOOL:
         if (v->kind != AV_BOOL)
-            return type_error(s, key, "true or false", v);
+            return type_error(d, key, "true or false", v);
         out->i[0] = v->b;
         return 0;
     case T_INIT:
@@ -225,25 +230,25 @@ int args_value(Sema *s, const char *what, const char *key, int type,
                 return 0;
             }
         if (v->kind == AV_NAME) {
-            diag_error(s->d, v->loc, "unknown init '%s'", v->text);
-            sema_did_you_mean(s, v->loc, v->text, inits, 4);
+            diag_error(d, v->loc, "unknown init '%s'", v->text);
+            diag_did_you_mean(d, v->loc, v->text, inits, 4);
             return 1;
         }
-        return type_error(s, key, "default, he, xavier or zeros", v);
+        return type_error(d, key, "default, he, xavier or zeros", v);
     case T_RANGE:
         if (v->kind != AV_LIST || v->items.n != 2 || !is_number(v->items.v[0]) ||
             !is_number(v->items.v[1]))
-            return type_error(s, key, "[low, high]", v);
+            return type_error(d, key, "[low, high]", v);
         out->f[0] = ((AValue *)v->items.v[0])->f;
         out->f[1] = ((AValue *)v->items.v[1])->f;
         if (out->f[0] > out->f[1]) {
             char got[64];
-            args_describe(s, v, got, sizeof got);
-            diag_error(s->d, v->loc, "'%s' must be [low, high] with low <= high, got %s",
+            args_describe(d, v, got, sizeof got);
+            diag_error(d, v->loc, "'%s' must be [low, high] with low <= high, got %s",
                        key, got);
             return 1;
         }
-        return !in_range(s, what, key, out->f[0], v);
+        return !in_range(d, what, key, out->f[0], v);
     case T_PAD:
         if (v->kind == AV_NAME && !strcmp(v->text, "same")) {
             out->same = 1;
@@ -257,15 +262,15 @@ int args_value(Sema *s, const char *what, const char *key, int type,
         }
         if (h->kind != AV_INT || w->kind != AV_INT || (v->kind == AV_LIST && v->items.n != 2)) {
             static const char *const same[] = { "same" };
-            type_error(s, key, type == T_PAD ? "an integer, [h, w] or same"
+            type_error(d, key, type == T_PAD ? "an integer, [h, w] or same"
                                              : "an integer or [h, w]", v);
             if (type == T_PAD && v->kind == AV_NAME)
-                sema_did_you_mean(s, v->loc, v->text, same, 1);
+                diag_did_you_mean(d, v->loc, v->text, same, 1);
             return 1;
         }
         out->i[0] = h->i;
         out->i[1] = w->i;
-        return !in_range(s, what, key, h->i, v) || !in_range(s, what, key, w->i, v);
+        return !in_range(d, what, key, h->i, v) || !in_range(d, what, key, w->i, v);
     }
     return 1;
 }
@@ -273,7 +278,7 @@ int args_value(Sema *s, const char *what, const char *key, int type,
 /* ---- a whole call ---- */
 
 /* "conv(filters, kernel=3, ...)" */
-static void usage(Sema *s, Loc at, const char *what, const ArgSpec *spec, int nspec)
+static void usage(Diag *d, Loc at, const char *what, const ArgSpec *spec, int nspec)
 {
     char buf[400];
     int len = snprintf(buf, sizeof buf, "%s(", what);
@@ -281,7 +286,7 @@ static void usage(Sema *s, Loc at, const char *what, const ArgSpec *spec, int ns
         len += snprintf(buf + len, sizeof buf - len, "%s%s%s%.*s", i ? ", " : "",
                         spec[i].key, spec[i].def ? "=" : "",
                         spec[i].def ? spec[i].deflen : 0, spec[i].def ? spec[i].def : "");
-    diag_note(s->d, at, "usage: %s)", buf);
+    diag_note(d, at, "usage: %s)", buf);
 }
 
 static void set_default(const ArgSpec *a, ArgVal *v, Loc at)
@@ -322,7 +327,7 @@ static int find_key(const ArgSpec *spec, int nspec, const char *key)
     return -1;
 }
 
-int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec,
+int args_check(Diag *d, const char *what, Loc at, const ArgSpec *spec, int nspec,
                const Vec *args, ArgVal *vals)
 {
     int bad = 0, pos = 0, keyed = 0, npos = 0;
@@ -335,18 +340,18 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
         int slot;
         if (!a->key) {
             if (keyed) {
-                diag_error(s->d, a->val->loc,
+                diag_error(d, a->val->loc,
                            "positional argument after a key=value argument");
                 bad = 1;
                 continue;
             }
             if (pos >= nspec) {
                 if (nspec == 0)
-                    diag_error(s->d, a->val->loc, "'%s' takes no arguments", what);
+                    diag_error(d, a->val->loc, "'%s' takes no arguments", what);
                 else {
-                    diag_error(s->d, a->val->loc, "'%s' takes at most %d argument%s, got %d",
+                    diag_error(d, a->val->loc, "'%s' takes at most %d argument%s, got %d",
                                what, nspec, nspec == 1 ? "" : "s", npos);
-                    usage(s, at, what, spec, nspec);
+                    usage(d, at, what, spec, nspec);
                 }
                 bad = 1;
                 pos = -MAX_ARGS - args->n;      /* report it once */
@@ -360,30 +365,30 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
             slot = find_key(spec, nspec, a->key);
             if (slot < 0) {
                 if (nspec == 0) {
-                    diag_error(s->d, a->keyloc, "'%s' takes no arguments", what);
+                    diag_error(d, a->keyloc, "'%s' takes no arguments", what);
                 } else {
-                    diag_error(s->d, a->keyloc, "'%s' has no argument '%s'", what, a->key);
+                    diag_error(d, a->keyloc, "'%s' has no argument '%s'", what, a->key);
                     const char *keys[MAX_ARGS];
                     for (int k = 0; k < nspec; k++)
                         keys[k] = spec[k].key;
                     if (diag_nearest(a->key, keys, nspec))
-                        sema_did_you_mean(s, a->keyloc, a->key, keys, nspec);
+                        diag_did_you_mean(d, a->keyloc, a->key, keys, nspec);
                     else
-                        usage(s, at, what, spec, nspec);
+                        usage(d, at, what, spec, nspec);
                 }
                 bad = 1;
                 continue;
             }
             if (vals[slot].given) {
-                diag_error(s->d, a->keyloc, "argument '%s' is given twice", a->key);
-                diag_note(s->d, vals[slot].loc, "'%s' is first given here", a->key);
+                diag_error(d, a->keyloc, "argument '%s' is given twice", a->key);
+                diag_note(d, vals[slot].loc, "'%s' is first given here", a->key);
                 bad = 1;
                 continue;
             }
         }
         vals[slot].given = 1;
         vals[slot].loc = a->val->loc;
-        if (args_value(s, what, spec[slot].key, spec[slot].type, a->val, &vals[slot]))
+        if (args_value(d, what, spec[slot].key, spec[slot].type, a->val, &vals[slot]))
             bad = 1;
     }
 
@@ -393,8 +398,8 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
         if (spec[i].def) {
             set_default(&spec[i], &vals[i], at);
         } else if (!bad) {
-            diag_error(s->d, at, "'%s' needs the argument '%s'", what, spec[i].key);
-            usage(s, at, what, spec, nspec);
+            diag_error(d, at, "'%s' needs the argument '%s'", what, spec[i].key);
+            usage(d, at, what, spec, nspec);
             bad = 1;
         }
     }
@@ -415,41 +420,56 @@ int args_check(Sema *s, const char *what, Loc at, const ArgSpec *spec, int nspec
 
 /* ---- op arguments into the IR ---- */
 
-void args_attr(Attr *a, const ArgSpec *spec, int nspec, const ArgVal *vals)
+/* where each op argument lands in Attr: ops.def's ATTR rows */
+static const struct {
+    int op;
+    const char *key;
+    size_t off;
+} attr_fields[] = {
+#define OP(name, nin, flags, args)
+#define ATTR(op, key, field) { OP_##op, #key, offsetof(Attr, field) },
+#include "ir/ops.def"
+#undef ATTR
+#undef OP
+};
+
+static size_t attr_find(int op, const char *key)
+{
+    size_t k = 0, n = sizeof attr_fields / sizeof *attr_fields;
+    while (k < n && (attr_fields[k].op != op || strcmp(attr_fields[k].key, key)))
+        k++;
+    return k;
+}
+
+int args_attr_has(int op, const char *key)
+{
+    return attr_find(op, key) < sizeof attr_fields / sizeof *attr_fields;
+}
+
+void args_attr(Attr *a, int op, const ArgSpec *spec, int nspec, const ArgVal *vals)
 {
     a->s[0] = a->s[1] = a->d[0] = a->d[1] = a->groups = 1;
     for (int i = 0; i < nspec; i++) {
-        const char *k = spec[i].key;
         const ArgVal *v = &vals[i];
-        if (!strcmp(k, "filters") || !strcmp(k, "units"))
-            a->filters = v->i[0];
-        else if (!strcmp(k, "kernel") || !strcmp(k, "size"))
-            memcpy(a->k, v->i, sizeof a->k);
-        else if (!strcmp(k, "stride"))
-            memcpy(a->s, v->i, sizeof a->s);
-        else if (!strcmp(k, "dilation"))
-            memcpy(a->d, v->i, sizeof a->d);
-        else if (!strcmp(k, "pad")) {   /* shape.c works out pad=same */
+        size_t k = attr_find(op, spec[i].key);
+        if (!args_attr_has(op, spec[i].key))
+            continue;       /* no field: test_parser checks there is none */
+        char *field = (char *)a + attr_fields[k].off;
+        switch (spec[i].type) {
+        case T_FLOAT:
+            *(float *)field = (float)v->f[0];
+            break;
+        case T_PAIR:
+            memcpy(field, v->i, 2 * sizeof(int));
+            break;
+        case T_PAD:         /* shape.c works out pad=same */
             a->same = v->same;
             if (!v->same)
-                memcpy(a->p, v->i, sizeof a->p);
-        } else if (!strcmp(k, "groups"))
-            a->groups = v->i[0];
-        else if (!strcmp(k, "bias"))
-            a->bias = v->i[0];
-        else if (!strcmp(k, "init") && spec[i].type == T_INIT)
-            a->init = v->i[0];
-        else if (!strcmp(k, "init"))
-            a->slope = v->f[0];
-        else if (!strcmp(k, "factor"))
-            a->factor = v->i[0];
-        else if (!strcmp(k, "alpha"))
-            a->alpha = v->f[0];
-        else if (!strcmp(k, "momentum"))
-            a->momentum = v->f[0];
-        else if (!strcmp(k, "eps"))
-            a->eps = v->f[0];
-        else if (!strcmp(k, "p"))
-            a->drop = v->f[0];
+                memcpy(field, v->i, 2 * sizeof(int));
+            break;
+        default:            /* int, bool, init */
+            *(int *)field = v->i[0];
+            break;
+        }
     }
 }

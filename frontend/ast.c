@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "support/alloc.h"
 
 enum { BLOCK = 64 * 1024 };
 
@@ -19,16 +20,6 @@ typedef struct Block {
     size_t used, cap;
     _Alignas(max_align_t) unsigned char mem[];
 } Block;
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) {
-        fputs("cnnc: out of memory\n", stderr);
-        abort();
-    }
-    return p;
-}
 
 Arena *arena_new(void)
 {

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#include "diag.h"
+#include "support/diag.h"
 
 typedef struct Arena Arena;
 Arena *arena_new(void);

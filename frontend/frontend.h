@@ -8,7 +8,7 @@
 #ifndef FRONTEND_H
 #define FRONTEND_H
 
-#include "frontend/diag.h"
+#include "support/diag.h"
 #include "ir/ir.h"
 
 /* Largest source file accepted. */

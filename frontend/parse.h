@@ -14,7 +14,7 @@
 #define PARSE_H
 
 #include "ast.h"
-#include "diag.h"
+#include "support/diag.h"
 #include "parser.h"
 
 enum { REC_NONE, REC_STMT, REC_TOP };

@@ -23,14 +23,7 @@
 
 #include "frontend/parse.h"
 #include "frontend/sema.h"
-
-void sema_did_you_mean(Sema *s, Loc loc, const char *word,
-                       const char *const *names, int n)
-{
-    const char *near = s->d->capped ? NULL : diag_nearest(word, names, n);
-    if (near)
-        diag_note(s->d, loc, "did you mean '%s'?", near);
-}
+#include "frontend/train.h"
 
 int sema_user_op(const char *name)
 {
@@ -74,9 +67,7 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
 {
     if (s->nnames == s->capnames) {
         s->capnames = s->capnames ? 2 * s->capnames : 32;
-        s->names = realloc(s->names, s->capnames * sizeof *s->names);
-        if (!s->names)
-            abort();
+        s->names = xrealloc(s->names, s->capnames * sizeof *s->names);
     }
     s->names[s->nnames++] = (Name){ name, loc, stmt, POISON };
     if (2 * s->nnames <= s->nslots) {
@@ -85,9 +76,7 @@ static void add_name(Sema *s, const char *name, Loc loc, int stmt)
     }
     free(s->slots);                 /* grow: at most half full */
     s->nslots = s->nslots ? 2 * s->nslots : 64;
-    s->slots = calloc(s->nslots, sizeof *s->slots);
-    if (!s->slots)
-        abort();
+    s->slots = xcalloc(s->nslots, sizeof *s->slots);
     for (int k = 0; k < s->nnames; k++)
         insert(s, k);
 }
@@ -97,7 +86,7 @@ static const char *nearest_tensor(Sema *s, const char *word)
 {
     if (s->d->capped)               /* nobody will read it */
         return NULL;
-    const char **names = malloc((s->nnames + 1) * sizeof *names);
+    const char **names = xmalloc((s->nnames + 1) * sizeof *names);
     int n = 0;
     if (!names)
         return NULL;
@@ -177,7 +166,7 @@ static int lower_input(Sema *s, const AStmt *st)
     for (int i = 0; i < n; i++) {
         const AValue *v = st->items.v[i];
         if (v->kind != AV_INT || v->i < 1 || v->i > MAX_SIZE) {
-            args_describe(s, v, got, sizeof got);
+            args_describe(s->d, v, got, sizeof got);
             diag_error(s->d, v->loc, "input sizes must be integers from 1 to %d, got %s",
                        MAX_SIZE, got);
             ok = 0;
@@ -243,11 +232,11 @@ static char *layer_name(Sema *s, const AStmt *st, int op, int index, int nparam)
     s->counter[op]++;
     if (st->name && sema_user_op(st->name) < 0) {
         if (nparam == 1 && (ir_ops[op].flags & F_PARAM))
-            return ir_strdup(st->name);
-        return ir_fmt("%s.%d", st->name, index);
+            return xstrdup(st->name);
+        return xfmt("%s.%d", st->name, index);
     }
     for (;;) {
-        char *name = ir_fmt("%s%d", ir_ops[op].name, s->counter[op]);
+        char *name = xfmt("%s%d", ir_ops[op].name, s->counter[op]);
         if (!find(s, name))
             return name;
         free(name);
@@ -273,7 +262,7 @@ static int tensor_args(Sema *s, const AValue *t, int op, int chain, int *ins, in
         named++;
         if (a->val->kind != AV_NAME) {
             char got[64];
-            args_describe(s, a->val, got, sizeof got);
+            args_describe(s->d, a->val, got, sizeof got);
             diag_error(s->d, a->val->loc, "'%s' takes tensor names, got %s", name, got);
             bad = 1;
             continue;
@@ -315,25 +304,25 @@ static int lower_op(Sema *s, const AStmt *st, const AValue *t, int in, int index
                       "tensor, but not continue with one", t->text);
         } else {
             diag_error(s->d, t->loc, "unknown op '%s'", t->text);
-            sema_did_you_mean(s, t->loc, t->text, s->opnames, s->nopnames);
+            diag_did_you_mean(s->d, t->loc, t->text, s->opnames, s->nopnames);
         }
         return POISON;
     }
     char *layer = layer_name(s, st, op, index, nparam);
-    int *ins = malloc((t->items.n + 2) * sizeof *ins), nin = 0, bad;
+    int *ins = xmalloc((t->items.n + 2) * sizeof *ins), nin = 0, bad;
     Attr a;
     memset(&a, 0, sizeof a);
     if (ir_ops[op].flags & F_TENSORS) {
         bad = tensor_args(s, t, op, in, ins, &nin);
-        args_attr(&a, NULL, 0, NULL);
+        args_attr(&a, op, NULL, 0, NULL);
     } else {
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(ir_ops[op].args, spec);
-        bad = args_check(s, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
+        bad = args_check(s->d, ir_ops[op].name, t->loc, spec, ns, &t->items, vals);
         bad |= in == POISON || in == -1;
         if (!bad)
-            args_attr(&a, spec, ns, vals);
+            args_attr(&a, op, spec, ns, vals);
         ins[nin++] = in;
     }
     if (bad) {
@@ -423,7 +412,7 @@ static void lower_outputs(Sema *s, int last, Loc lastloc)
         }
         out = st;
     }
-    g->outputs = malloc((out ? out->items.n : 1) * sizeof *g->outputs);
+    g->outputs = xmalloc((out ? out->items.n : 1) * sizeof *g->outputs);
     if (!out) {
         if (last == g->input && last >= 0 && g->nnodes == 0) {
             diag_error(s->d, s->model->nameloc, "model '%s' has no layers", s->model->name);
@@ -458,6 +447,40 @@ static void lower_outputs(Sema *s, int last, Loc lastloc)
     }
 }
 
+/* A detect is a model output and nothing reads it: decoding, the loss and
+ * _detect work on the raw head.  Every detect has the same classes. */
+static void check_detects(Sema *s)
+{
+    Graph *g = s->g;
+    int first = -1;
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    ir_count_uses(g, uses, NULL);
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = &g->nodes[i];
+        if (n->op != OP_detect || !n->nout)
+            continue;
+        int out = 0;
+        for (int k = 0; k < g->noutputs; k++)
+            out |= g->outputs[k] == n->out[0];
+        if (!out || uses[n->out[0]] > 1) {
+            diag_error(s->d, n->loc, "detect must be a model output, and nothing may read it");
+            diag_note(s->d, n->loc, "list it in 'output'; a chain that starts with an op "
+                      "continues from the statement before it, so start the next one from a tensor "
+                      "name");
+            continue;
+        }
+        if (first < 0) {
+            first = i;
+        } else if (g->nodes[first].a.filters != n->a.filters) {
+            diag_error(s->d, n->loc, "detect(classes=%d) differs from the first detect's classes=%d",
+                       n->a.filters, g->nodes[first].a.filters);
+            diag_note(s->d, g->nodes[first].loc, "the first detect is here; every level "
+                      "predicts the same classes");
+        }
+    }
+    free(uses);
+}
+
 /* ---- the model ---- */
 
 static void lower_model(Sema *s)
@@ -485,6 +508,7 @@ static void lower_model(Sema *s)
         }
     }
     lower_outputs(s, prev, lastloc);
+    check_detects(s);
     s->g->nfwd = s->g->nnodes;
 }
 
@@ -505,11 +529,11 @@ static Graph *lower(Diag *d, const char *file, const AProgram *p)
         if (ir_ops[op].flags & F_USER)
             s.opnames[s.nopnames++] = ir_ops[op].name;
     s.g = ir_new(m->name, file ? file : "", d);
-    sema_train_defaults(&s.g->train);
+    train_defaults(&s.g->train);
 
     lower_model(&s);
     if (p->trains.n)
-        sema_train(&s, p->trains.v[0]);
+        train_resolve(s.g, d, s.input_loc, p->trains.v[0]);
     s.g->batch = s.g->train.batch;
 
     /* the extra blocks, in source order */

@@ -76,7 +76,7 @@ int fe_read_file(Diag *d, const char *path, char **src, long *len)
         return 1;
     }
     long cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
+    char *buf = xmalloc(cap + 1);
     for (;;) {
         if (!buf) {
             fclose(f);
@@ -93,7 +93,7 @@ int fe_read_file(Diag *d, const char *path, char **src, long *len)
             return 1;
         }
         cap *= 2;
-        char *nb = realloc(buf, cap + 1);
+        char *nb = xrealloc(buf, cap + 1);
         if (!nb)
             free(buf);
         buf = nb;

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/sema.h"
+#include "frontend/args.h"
+#include "frontend/train.h"
 
 static const struct {
     const char *name;
@@ -37,20 +38,25 @@ static const struct {
     { "mixup",  AUG_MIXUP,  "alpha:float=0.2 p:float=1.0",         0 },
 };
 
-static const char *const losses[] = { "cross_entropy", "bce", "mse" };
-static const int loss_kinds[] = { L_XENT, L_BCE, L_MSE };
 
-enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, NKEYS };
+enum { K_LOSS, K_OPTIMIZER, K_BATCH, K_EPOCHS, K_SEED, K_AUGMENT, K_MAX_BOXES, NKEYS };
 static const char *const keys[NKEYS] = {
-    "loss", "optimizer", "batch", "epochs", "seed", "augment"
+    "loss", "optimizer", "batch", "epochs", "seed", "augment", "max_boxes"
 };
 
 #define COUNT(a) ((int)(sizeof (a) / sizeof *(a)))
 
-void sema_train_defaults(TrainCfg *t)
+/* what resolving a train block needs: the model's graph and where to report */
+typedef struct {
+    Graph *g;
+    Diag *d;
+    Loc input_loc;          /* the model's input, for notes */
+} Train;
+
+void train_defaults(TrainCfg *t)
 {
     memset(t, 0, sizeof *t);
-    t->loss = L_NONE;
+    t->loss = -1;
     t->opt = OPT_ADAM;
     t->lr = 0.001f;
     t->beta1 = 0.9f;
@@ -59,17 +65,18 @@ void sema_train_defaults(TrainCfg *t)
     t->rho = 0.99f;
     t->batch = 32;
     t->epochs = 10;
+    t->max_boxes = 50;
 }
 
 /* Index of v's callee in a table of names, or -1 after reporting.  key:
  * the setting (for a value of the wrong kind); what: the kind of name. */
-static int lookup(Sema *s, const AValue *v, const char *key, const char *what,
+static int lookup(Train *s, const AValue *v, const char *key, const char *what,
                   const char *const *names, int n, const char *expects)
 {
     const char *callee = ast_callee(v);
     if (!callee) {
         char got[64];
-        args_describe(s, v, got, sizeof got);
+        args_describe(s->d, v, got, sizeof got);
         diag_error(s->d, v->loc, "'%s' expects %s, got %s", key, expects, got);
         return -1;
     }
@@ -78,7 +85,7 @@ static int lookup(Sema *s, const AValue *v, const char *key, const char *what,
             return i;
     diag_error(s->d, v->loc, "unknown %s '%s'", what, callee);
     if (diag_nearest(callee, names, n))
-        sema_did_you_mean(s, v->loc, callee, names, n);
+        diag_did_you_mean(s->d, v->loc, callee, names, n);
     else
         diag_note(s->d, v->loc, "expected %s", expects);
     return -1;
@@ -90,40 +97,70 @@ static const Vec *call_args(const AValue *v)
     return v->kind == AV_CALL ? &v->items : &none;
 }
 
-/* cross_entropy needs softmax last, bce needs sigmoid last */
-static void check_loss(Sema *s, const TrainCfg *t)
+/* The losses are the F_LOSS rows of the op table: their names, in table
+ * order, and "cross_entropy, bce or mse" for messages. */
+static int loss_names(const char **names, int *ops, char *list, size_t len)
 {
-    const Graph *g = s->g;
-    if ((t->loss != L_XENT && t->loss != L_BCE) || g->noutputs == 0)
-        return;
-    int need = t->loss == L_XENT ? OP_softmax : OP_sigmoid;
-    int p = g->vals[g->outputs[0]].producer;
-    if (p >= 0 && g->nodes[p].op == need)
-        return;
-    diag_error(s->d, t->loss_loc, "loss '%s' needs a model that ends in %s",
-               t->loss == L_XENT ? "cross_entropy" : "bce", ir_ops[need].name);
-    if (p >= 0)
-        diag_note(s->d, g->nodes[p].loc, "the model ends in '%s' here",
-                  ir_ops[g->nodes[p].op].name);
+    int n = 0;
+    for (int op = 0; op < NOPS; op++)
+        if (ir_ops[op].flags & F_LOSS) {
+            ops[n] = op;
+            names[n++] = ir_ops[op].name;
+        }
+    list[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(list);
+        snprintf(list + used, len - used, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    }
+    return n;
 }
 
-/* loss = cross_entropy | bce | mse */
-static void set_loss(Sema *s, TrainCfg *t, const AValue *v)
+/* loss = cross_entropy | bce | mse | ... (the op table's losses), with the
+ * loss's arguments when it takes any (make_loss makes the node). */
+static void set_loss(Train *s, TrainCfg *t, const AValue *v)
 {
+    const char *names[NOPS];
+    int ops[NOPS];
+    char list[256];
+    int n = loss_names(names, ops, list, sizeof list);
     t->loss_loc = v->loc;
-    if (v->kind == AV_CALL && v->parens) {
+    int i = lookup(s, v, "loss", "loss", names, n, list);
+    if (i < 0)
+        return;
+    ArgSpec spec[MAX_ARGS];
+    ArgVal vals[MAX_ARGS];
+    int nspec = args_spec(ir_ops[ops[i]].args, spec);
+    if (v->kind == AV_CALL && v->parens && nspec == 0) {
         diag_error(s->d, v->loc, "a loss takes no arguments: write 'loss = %s'", v->text);
         return;
     }
-    int i = lookup(s, v, "loss", "loss", losses, COUNT(losses), "cross_entropy, bce or mse");
-    if (i >= 0) {
-        t->loss = loss_kinds[i];
-        check_loss(s, t);
-    }
+    if (args_check(s->d, names[i], v->loc, spec, nspec, call_args(v), vals))
+        return;
+    args_attr(&t->loss_args, ops[i], spec, nspec, vals);
+    t->loss = ops[i];
+}
+
+/* The loss node, after the model and the whole block (its target may
+ * depend on settings such as max_boxes): it reads the model's outputs, and
+ * its shape function checks the model and declares the target. */
+static void make_loss(Train *s, const TrainCfg *t)
+{
+    Graph *g = s->g;
+    if (t->loss < 0 || g->noutputs == 0)
+        return;
+    int node = ir_node(g, t->loss, t->loss_loc);
+    g->nodes[node].layer = xstrdup("loss");
+    g->nodes[node].a = t->loss_args;
+    for (int i = 0; i < g->noutputs; i++)
+        ir_add_in(g, node, g->outputs[i]);
+    if (ir_infer_node(g, node) == 0)
+        g->loss_node = node;
+    else
+        g->nodes[node].dead = 1;
 }
 
 /* optimizer = sgd(lr, ...) | adagrad(...) | rmsprop(...) | adam(...) */
-static void set_optimizer(Sema *s, TrainCfg *t, const AValue *v)
+static void set_optimizer(Train *s, TrainCfg *t, const AValue *v)
 {
     const char *names[COUNT(optimizers)];
     for (int i = 0; i < COUNT(optimizers); i++)
@@ -135,7 +172,7 @@ static void set_optimizer(Sema *s, TrainCfg *t, const AValue *v)
     ArgSpec spec[MAX_ARGS];
     ArgVal vals[MAX_ARGS];
     int n = args_spec(optimizers[o].args, spec);
-    if (args_check(s, names[o], v->loc, spec, n, call_args(v), vals))
+    if (args_check(s->d, names[o], v->loc, spec, n, call_args(v), vals))
         return;
     t->opt = optimizers[o].opt;
     for (int i = 0; i < n; i++) {
@@ -181,7 +218,7 @@ static const char *input_mismatch(const Graph *g, int channels, char *buf, int l
 }
 
 /* augment = [flip(p=0.5), ...] (or one augmentation without the list) */
-static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
+static void set_augment(Train *s, TrainCfg *t, const AValue *v)
 {
     const AValue *one[1] = { v };
     const AValue *const *items = v->kind == AV_LIST ? (const AValue *const *)v->items.v : one;
@@ -190,7 +227,7 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
     for (int i = 0; i < COUNT(augments); i++)
         names[i] = augments[i].name;
     free(t->aug);
-    t->aug = calloc(n ? n : 1, sizeof *t->aug);
+    t->aug = xcalloc(n ? n : 1, sizeof *t->aug);
     t->naug = 0;
     for (int k = 0; k < n; k++) {
         const AValue *it = items[k];
@@ -201,7 +238,7 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
         ArgSpec spec[MAX_ARGS];
         ArgVal vals[MAX_ARGS];
         int ns = args_spec(augments[a].args, spec);
-        if (args_check(s, names[a], it->loc, spec, ns, call_args(it), vals))
+        if (args_check(s->d, names[a], it->loc, spec, ns, call_args(it), vals))
             continue;
         char buf[160];
         const Graph *g = s->g;
@@ -223,8 +260,9 @@ static void set_augment(Sema *s, TrainCfg *t, const AValue *v)
     }
 }
 
-void sema_train(Sema *s, const ATrain *tb)
+void train_resolve(Graph *g, Diag *d, Loc input_loc, const ATrain *tb)
 {
+    Train ctx = { g, d, input_loc }, *s = &ctx;
     TrainCfg *t = &s->g->train;
     const AEntry *seen[NKEYS] = { 0 };
     t->present = 1;
@@ -236,10 +274,10 @@ void sema_train(Sema *s, const ATrain *tb)
         if (k == NKEYS) {
             diag_error(s->d, e->keyloc, "unknown train setting '%s'", e->key);
             if (diag_nearest(e->key, keys, NKEYS))
-                sema_did_you_mean(s, e->keyloc, e->key, keys, NKEYS);
+                diag_did_you_mean(s->d, e->keyloc, e->key, keys, NKEYS);
             else
                 diag_note(s->d, e->keyloc, "the settings are loss, optimizer, batch, "
-                          "epochs, seed and augment");
+                          "epochs, seed, augment and max_boxes");
             continue;
         }
         if (seen[k]) {
@@ -261,18 +299,30 @@ void sema_train(Sema *s, const ATrain *tb)
             set_augment(s, t, e->val);
             break;
         default:
-            if (args_value(s, "train", e->key, T_INT, e->val, &v))
+            if (args_value(s->d, "train", e->key, T_INT, e->val, &v))
                 break;
             if (k == K_BATCH)
                 t->batch = v.i[0];
             else if (k == K_EPOCHS)
                 t->epochs = v.i[0];
+            else if (k == K_MAX_BOXES)
+                t->max_boxes = v.i[0];
             else
                 t->seed = (unsigned long long)v.i[0];
         }
     }
     if (!seen[K_LOSS]) {
         diag_error(s->d, tb->loc, "the train block needs a loss");
-        diag_note(s->d, tb->loc, "add 'loss = cross_entropy', 'loss = bce' or 'loss = mse'");
+        const char *names[NOPS];
+        int ops[NOPS];
+        char list[256], note[400] = "add ";
+        int n = loss_names(names, ops, list, sizeof list);
+        for (int i = 0; i < n; i++) {
+            size_t used = strlen(note);
+            snprintf(note + used, sizeof note - used, "%s'loss = %s'", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                     names[i]);
+        }
+        diag_note(s->d, tb->loc, "%s", note);
     }
+    make_loss(s, t);
 }

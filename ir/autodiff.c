@@ -1,7 +1,8 @@
 /* autodiff.c — reverse-mode differentiation of the forward graph.
  *
- * ir_autodiff appends to the schedule: a loss node, then for each forward
- * node in reverse order the backward nodes that grad_NAME creates.  Each
+ * ir_autodiff turns the loss node (the last node, made by sema) into the
+ * first backward node, then appends for each forward node in reverse
+ * order the backward nodes that grad_NAME creates.  Each
  * backward node is the same op with bwd = 1 and fwd pointing at the
  * forward node, so an op's forward and backward stay side by side in the
  * op table, the emitter and the runtime (x_forward / x_backward).
@@ -26,7 +27,8 @@
  *   concat          in dy                            out dx0, dx1, ...
  *   flatten         in dy                  out dx (a view of dy)
  *   add (act fused) in dy, y                out dz, for both inputs
- * and the loss node (forward section's end): in z, p, target; out dz.
+ * and the loss node (the backward section's start): in z, p, target;
+ * out dz.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,7 @@ typedef struct {
     int **contrib;          /* per value: gradient contributions */
     int *ncontrib;
     char *needs;            /* per value: depends on a learned parameter */
+    int absorbed;           /* the forward node the loss computes with */
 } AD;
 
 static AD ad;               /* live only during ir_autodiff */
@@ -45,9 +48,7 @@ static void contribute(int v, int dv)
 {
     if (v < 0 || !ad.needs[v])
         return;
-    ad.contrib[v] = realloc(ad.contrib[v], (size_t)(ad.ncontrib[v] + 1) * sizeof(int));
-    if (!ad.contrib[v])
-        abort();
+    ad.contrib[v] = xrealloc(ad.contrib[v], (size_t)(ad.ncontrib[v] + 1) * sizeof(int));
     ad.contrib[v][ad.ncontrib[v]++] = dv;
 }
 
@@ -60,7 +61,7 @@ static int gradient(int v)
     int sum = ad.contrib[v][0];
     for (int i = 1; i < ad.ncontrib[v]; i++) {
         int node = ir_node(g, OP_add, g->nodes[g->vals[v].producer].loc);
-        g->nodes[node].layer = ir_fmt("d.%s", g->vals[v].name);
+        g->nodes[node].layer = xfmt("d.%s", g->vals[v].name);
         ir_add_in(g, node, sum);
         ir_add_in(g, node, ad.contrib[v][i]);
         sum = ir_add_out(g, node, ir_value(g, V_ACT, g->vals[v].shape, g->nodes[node].layer));
@@ -85,7 +86,7 @@ static int bwd_node(Graph *g, int f, int dy)
     n->act_line = fn->act_line;
     memcpy(n->par, fn->par, sizeof n->par);
     n->npar = fn->npar;
-    n->layer = ir_strdup(fn->layer ? fn->layer : ir_ops[fn->op].name);
+    n->layer = xstrdup(fn->layer ? fn->layer : ir_ops[fn->op].name);
     ir_add_in(g, node, dy);
     return node;
 }
@@ -95,7 +96,7 @@ static void add_dx(Graph *g, int node, int x)
 {
     if (!ad.needs[x])
         return;
-    char *name = ir_fmt("d.%s", g->vals[x].name);
+    char *name = xfmt("d.%s", g->vals[x].name);
     int dx = ir_value(g, V_ACT, g->vals[x].shape, name);
     free(name);
     ir_add_out(g, node, dx);
@@ -119,7 +120,6 @@ static void simple(Graph *g, int f, int extra1, int extra2)
 }
 
 void grad_input(Graph *g, int f) { (void)g; (void)f; }
-void grad_loss(Graph *g, int f)  { (void)g; (void)f; }
 
 static void host(Graph *g, int f)
 {
@@ -149,7 +149,7 @@ void grad_batchnorm(Graph *g, int f)
 {
     Value *x = &g->vals[x_of(g, f)];
     long c = x->shape.d[0];
-    char *name = ir_fmt("%s.saved", g->nodes[f].layer);
+    char *name = xfmt("%s.saved", g->nodes[f].layer);
     int saved = ir_scratch(g, V_SAVED, 2 * c, name);
     free(name);
     ir_add_out(g, f, saved);
@@ -171,7 +171,7 @@ void grad_maxpool(Graph *g, int f)
         simple(g, f, x_of(g, f), -1);
         return;
     }
-    char *name = ir_fmt("%s.argmax", g->nodes[f].layer);
+    char *name = xfmt("%s.argmax", g->nodes[f].layer);
     int idx = ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name);
     free(name);
     ir_add_out(g, f, idx);
@@ -181,15 +181,15 @@ void grad_maxpool(Graph *g, int f)
 /* the forward keeps its mask (0 or 1/(1-p) per element) */
 void grad_dropout(Graph *g, int f)
 {
-    char *name = ir_fmt("%s.mask", g->nodes[f].layer);
+    char *name = xfmt("%s.mask", g->nodes[f].layer);
     int mask = ir_value(g, V_ACT, g->vals[x_of(g, f)].shape, name);
     free(name);
     ir_add_out(g, f, mask);
     simple(g, f, mask, -1);
 }
 
-/* dx is dy seen with the input's shape: a view, no code */
-void grad_flatten(Graph *g, int f)
+/* dx is dy seen with the input's shape: a view, no code (flatten, detect) */
+static void grad_view(Graph *g, int f)
 {
     int node = bwd_node(g, f, dy_of(g, f));
     int x = x_of(g, f);
@@ -197,18 +197,21 @@ void grad_flatten(Graph *g, int f)
         return;
     int dx = ir_value(g, V_ACT, g->vals[x].shape, "");
     free(g->vals[dx].name);
-    g->vals[dx].name = ir_fmt("d.%s", g->vals[x].name);
+    g->vals[dx].name = xfmt("d.%s", g->vals[x].name);
     g->vals[dx].alias = dy_of(g, f);
     ir_add_out(g, node, dx);
     contribute(x, dx);
 }
+
+void grad_flatten(Graph *g, int f) { grad_view(g, f); }
+void grad_detect(Graph *g, int f)  { grad_view(g, f); }
 
 void grad_concat(Graph *g, int f)
 {
     int node = bwd_node(g, f, dy_of(g, f));
     for (int i = 0; i < g->nodes[f].nin; i++) {
         int x = g->nodes[f].in[i];
-        char *name = ir_fmt("d.%s", g->vals[x].name);
+        char *name = xfmt("d.%s", g->vals[x].name);
         int dx = ir_value(g, V_ACT, g->vals[x].shape, name);
         free(name);
         ir_add_out(g, node, dx);
@@ -225,7 +228,7 @@ void grad_add(Graph *g, int f)
     if (g->nodes[f].act) {
         int node = bwd_node(g, f, dy);
         ir_add_in(g, node, y_of(g, f));
-        char *name = ir_fmt("d.%s.act", g->vals[y_of(g, f)].name);
+        char *name = xfmt("d.%s.act", g->vals[y_of(g, f)].name);
         dy = ir_add_out(g, node, ir_value(g, V_ACT, g->vals[y_of(g, f)].shape, name));
         free(name);
     }
@@ -255,53 +258,49 @@ static void mark_needs(Graph *g)
     }
 }
 
-/* The loss node: reads the logits z (the input of the final softmax or
- * sigmoid, which the loss absorbs), the prediction p and the target, and
- * writes dz.  Returns the forward node whose backward the loss replaces,
- * or -1 (mse). */
-static int add_loss(Graph *g)
+/* The loss node (made by sema, reading the prediction p) is turned into its
+ * own backward: it reads the logits z (the input of the final softmax or
+ * sigmoid it absorbs; p itself for mse), p and the target, and writes dz.
+ * The absorbed node gets no backward of its own. */
+static void loss_grad(Graph *g, int node, int absorbs)
 {
-    int p = g->outputs[0];
-    int last = g->vals[p].producer;
-    int absorbed = -1, z = p;
-    if (g->train.loss == L_XENT || g->train.loss == L_BCE) {
-        absorbed = last;
-        z = g->nodes[last].in[0];
-    }
-    Shape s = g->vals[p].shape;
-    g->target = ir_value(g, V_TARGET, s, "target");
-    int node = ir_node(g, OP_loss, g->nodes[last].loc);
     Node *n = &g->nodes[node];
-    n->a.loss = g->train.loss;
-    n->loc = g->train.loss_loc;
-    n->layer = ir_strdup("loss");
+    int p = n->in[0];
+    int z = p;
+    if (absorbs) {
+        ad.absorbed = g->vals[p].producer;
+        z = g->nodes[ad.absorbed].in[0];
+    }
+    n->nin = 0;
     ir_add_in(g, node, z);
     ir_add_in(g, node, p);
     ir_add_in(g, node, g->target);
-    char *name = ir_fmt("d.%s", g->vals[z].name);
+    char *name = xfmt("d.%s", g->vals[z].name);
     int dz = ir_value(g, V_ACT, g->vals[z].shape, name);
     free(name);
     ir_add_out(g, node, dz);
-    g->loss_node = node;
     contribute(z, dz);
-    return absorbed;
 }
+
+void grad_cross_entropy(Graph *g, int f) { loss_grad(g, f, 1); }
+void grad_bce(Graph *g, int f)           { loss_grad(g, f, 1); }
+void grad_mse(Graph *g, int f)           { loss_grad(g, f, 0); }
 
 int ir_autodiff(Graph *g)
 {
-    if (g->inference || g->train.loss == L_NONE || g->noutputs == 0)
+    if (g->inference || g->loss_node < 0 || g->noutputs == 0)
         return 0;
     /* only forward values (those existing now) are ever indexed below */
     int nv = g->nvals;
     ad.g = g;
-    ad.contrib = calloc((size_t)nv, sizeof(int *));
-    ad.ncontrib = calloc((size_t)nv, sizeof(int));
-    ad.needs = calloc((size_t)nv, 1);
-    if (!ad.contrib || !ad.ncontrib || !ad.needs)
-        abort();
-    g->nfwd = g->nnodes;
+    ad.contrib = xcalloc((size_t)nv, sizeof(int *));
+    ad.ncontrib = xcalloc((size_t)nv, sizeof(int));
+    ad.needs = xcalloc((size_t)nv, 1);
+    g->nfwd = g->loss_node;     /* the loss is the last node sema made */
+    ad.absorbed = -1;
     mark_needs(g);
-    int absorbed = add_loss(g);
+    grad_fns[g->nodes[g->loss_node].op](g, g->loss_node);
+    int absorbed = ad.absorbed;
     for (int f = g->nfwd - 1; f >= 0; f--) {
         Node *n = &g->nodes[f];
         if (n->dead || f == absorbed || n->op == OP_input)

@@ -25,16 +25,6 @@ int ir_op_lookup(const char *name)
     return -1;
 }
 
-static void *xrealloc(void *p, size_t n)
-{
-    p = realloc(p, n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "cnnc: error: out of memory\n");
-        exit(1);
-    }
-    return p;
-}
-
 /* grow *arr (of elements of size sz) so that it holds at least need */
 static void grow(void **arr, int *cap, int need, size_t sz)
 {
@@ -47,31 +37,12 @@ static void grow(void **arr, int *cap, int need, size_t sz)
     *cap = c;
 }
 
-char *ir_strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    return memcpy(xrealloc(NULL, n), s, n);
-}
-
-char *ir_fmt(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = xrealloc(NULL, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return s;
-}
-
 Graph *ir_new(const char *name, const char *file, Diag *d)
 {
     Graph *g = xrealloc(NULL, sizeof *g);
     memset(g, 0, sizeof *g);
-    g->name = ir_strdup(name);
-    g->file = ir_strdup(file);
+    g->name = xstrdup(name);
+    g->file = xstrdup(file);
     g->diag = d;
     g->input = g->target = g->loss_node = -1;
     g->batch = 32;
@@ -96,10 +67,17 @@ void ir_free(Graph *g)
     free(g->vals);
     free(g->params);
     free(g->outputs);
+    ir_plan_free(&g->plan);
     free(g->train.aug);
     free(g->name);
     free(g->file);
     free(g);
+}
+
+void ir_plan_free(Plan *p)
+{
+    free(p->items);
+    memset(p, 0, sizeof *p);
 }
 
 long ir_shape_size(Shape s)
@@ -116,7 +94,7 @@ static int new_value(Graph *g, int kind, const char *name)
     Value *v = &g->vals[g->nvals];
     memset(v, 0, sizeof *v);
     v->kind = kind;
-    v->name = ir_strdup(name ? name : "");
+    v->name = xstrdup(name ? name : "");
     v->producer = v->alias = v->grad = -1;
     v->off = -1;
     return g->nvals++;
@@ -172,7 +150,7 @@ int ir_param(Graph *g, int node, int kind, const char *suffix,
     Node *n = &g->nodes[node];
     Param *p = &g->params[g->nparams];
     memset(p, 0, sizeof *p);
-    p->name = ir_fmt("%s.%s", n->layer ? n->layer : ir_ops[n->op].name, suffix);
+    p->name = xfmt("%s.%s", n->layer ? n->layer : ir_ops[n->op].name, suffix);
     p->kind = kind;
     p->rank = rank;
     p->size = 1;
@@ -216,7 +194,7 @@ void ir_layout_params(Graph *g)
  * --verify-each.  Returns 0, or -1 with a message in err. */
 int ir_verify(const Graph *g, char *err, int errlen)
 {
-    char *written = calloc((size_t)g->nvals + 1, 1);
+    char *written = xcalloc((size_t)g->nvals + 1, 1);
     if (!written)
         return snprintf(err, errlen, "out of memory"), -1;
     int bad = 0;

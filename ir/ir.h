@@ -18,8 +18,9 @@
 #ifndef IR_H
 #define IR_H
 
-#include "../frontend/diag.h"
-#include "../runtime/cnnrt.h"
+#include "../support/alloc.h"
+#include "../support/diag.h"
+#include "../runtime/include/cnnrt_abi.h"
 
 enum op {
 #define OP(name, nin, flags, args) OP_##name,
@@ -28,9 +29,31 @@ enum op {
     NOPS
 };
 
+/* Named operand slots (ops.def's SLOT rows): conv_par_weight, conv_bin_dy... */
+enum {
+#define OP(name, nin, flags, args)
+#define SLOT(op, list, name, index) op##_##list##_##name = index,
+#include "ops.def"
+#undef SLOT
+#undef OP
+    SLOT_END
+};
+/* n's operand in a named slot: IN(n, conv, x), PAR(n, batchnorm, scale),
+ * BIN(n, conv, dy) (backward node), BOUT(n, add, dz).  Values (or Param
+ * indices for PAR); an absent optional slot is the caller's to check. */
+#define IN(n, op, name)   ((n)->in[op##_in_##name])
+#define OUT(n, op, name)  ((n)->out[op##_out_##name])
+#define PAR(n, op, name)  ((n)->par[op##_par_##name])
+#define BIN(n, op, name)  ((n)->in[op##_bin_##name])
+#define BOUT(n, op, name) ((n)->out[op##_bout_##name])
+#define HAS_IN(n, op, name)  ((n)->nin > op##_in_##name)
+#define HAS_BIN(n, op, name) ((n)->nin > op##_bin_##name)
+#define HAS_PAR(n, op, name) ((n)->npar > op##_par_##name)
+
 enum {
     F_USER = 1 << 0, F_PARAM = 1 << 1, F_ELEM = 1 << 2, F_ACT = 1 << 3,
-    F_HOST = 1 << 4, F_INPLACE = 1 << 5, F_VIEW = 1 << 6, F_TENSORS = 1 << 7
+    F_HOST = 1 << 4, F_INPLACE = 1 << 5, F_VIEW = 1 << 6, F_TENSORS = 1 << 7,
+    F_LOSS = 1 << 8
 };
 
 typedef struct {
@@ -83,6 +106,8 @@ typedef struct {
     int init;               /* CNNRT_INIT_* for weights and biases */
     long fan_in, fan_out;
     float initval;          /* prelu init, batchnorm 1/0, running var 1 */
+    float prior;            /* bias: after the usual init, set to
+                               -ln((1-prior)/prior); 0 for none */
     int node;               /* owning forward node */
 } Param;
 
@@ -97,10 +122,8 @@ typedef struct {
     float slope;            /* prelu init */
     float momentum, eps;    /* batchnorm */
     float drop;             /* dropout probability p */
-    int loss;               /* loss node: L_* */
+    float prior;            /* conv: bias prior probability, 0 for none */
 } Attr;
-
-enum { L_NONE, L_XENT, L_BCE, L_MSE };
 
 typedef struct {
     int op;
@@ -133,15 +156,34 @@ typedef struct {
 
 typedef struct {
     int present;            /* a train block was given */
-    int loss;               /* L_*; L_NONE when absent */
+    int loss;               /* the loss op (F_LOSS), -1 when absent */
+    Attr loss_args;         /* its arguments */
     Loc loss_loc;
     int opt;                /* OPT_* */
     float lr, momentum, wd, eps, rho, beta1, beta2;
     int nesterov;
     int batch, epochs;
+    int max_boxes;          /* detection: ground-truth boxes per sample */
     unsigned long long seed;
     Augment *aug; int naug;
 } TrainCfg;
+
+/* ---- the memory plan: pass_plan_memory fills Graph.plan; --stats, the
+ * printers and the plan checker read it ---- */
+typedef struct {
+    int value;              /* storage root */
+    long size;              /* floats */
+    int start, end;         /* first and last schedule position, inclusive */
+    long off;               /* planned, floats */
+} PlanItem;
+
+typedef struct {
+    PlanItem *items; int n;
+    long naive;             /* sum of sizes: one buffer per tensor */
+    long lower;             /* most floats live at one time */
+    long planned;           /* arena size chosen */
+    const char *heuristic;  /* which ordering won */
+} Plan;
 
 typedef struct Graph {
     char *name;             /* model name: prefix of every exported symbol */
@@ -150,9 +192,11 @@ typedef struct Graph {
     Value *vals;   int nvals, capvals;
     Param *params; int nparams, capparams;
     int input;              /* value */
-    int target;             /* value, -1 until autodiff */
+    int target;             /* value, declared by the loss node's shape_NAME */
     int *outputs; int noutputs;
-    int loss_node;          /* -1 until autodiff */
+    int loss_node;          /* the loss (made by sema after the model; its
+                               last node), -1 without a train block and in
+                               inference builds */
     int nfwd;               /* nodes [0, nfwd) are the forward pass */
     TrainCfg train;
     int batch;              /* BATCH: train.batch or --batch */
@@ -160,11 +204,13 @@ typedef struct Graph {
     long nparam_floats;     /* learned parameters, one buffer */
     long nstate_floats;     /* running statistics, one buffer */
     long arena_floats;      /* planned */
+    Plan plan;              /* the memory plan (items freed by ir_free) */
     Diag *diag;
 } Graph;
 
 Graph *ir_new(const char *name, const char *file, Diag *d);
 void   ir_free(Graph *g);
+void   ir_plan_free(Plan *p);
 int    ir_value(Graph *g, int kind, Shape s, const char *name);   /* index */
 int    ir_scratch(Graph *g, int kind, long size, const char *name);
 int    ir_node(Graph *g, int op, Loc loc);                         /* index */
@@ -172,8 +218,6 @@ void   ir_add_in(Graph *g, int node, int value);
 int    ir_add_out(Graph *g, int node, int value);
 int    ir_param(Graph *g, int node, int kind, const char *suffix,
                 int rank, const int *shape);
-char  *ir_strdup(const char *s);
-char  *ir_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* the storage a value ends up in, following aliases */
 int    ir_root(const Graph *g, int v);
 /* uses[v] (nvals ints): live readers of v, plus one per model output;

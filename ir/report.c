@@ -74,11 +74,6 @@ static void print_attrs(const Node *n, FILE *f)
     case OP_upsample:
         fprintf(f, " factor=%d", a->factor);
         break;
-    case OP_loss: {
-        static const char *ln[] = { "none", "cross_entropy", "bce", "mse" };
-        fprintf(f, " %s", ln[a->loss]);
-        break;
-    }
     default:
         break;
     }

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "ir.h"
-#include "../runtime/cnnrt.h"
 
 #define MAX_SAMPLE_FLOATS ((long)INT_MAX)
 
@@ -167,6 +166,10 @@ int shape_conv(Graph *g, Node *n)
             int b = ir_param(g, node, P_BIAS, "bias", 1, ws);
             g->params[b].fan_in = g->params[w].fan_in;
             g->params[b].init = a->init;
+            g->params[b].prior = a->prior;
+        } else if (a->prior > 0) {
+            diag_error(g->diag, g->nodes[node].loc, "prior= sets the bias, but this conv has bias=false");
+            return 1;
         }
         n = &g->nodes[node];
     }
@@ -295,6 +298,36 @@ int shape_flatten(Graph *g, Node *n)
     return 0;
 }
 
+/* the output is the input seen as a detection head: channels 5+classes,
+ * a stride that divides the model's input exactly */
+int shape_detect(Graph *g, Node *n)
+{
+    Shape x = in_shape(g, n, 0), in = g->vals[g->input].shape;
+    char b[64];
+    if (need_rank3(g, n, x))
+        return 1;
+    if (x.d[0] != 5 + n->a.filters) {
+        diag_error(g->diag, n->loc, "detect(classes=%d) needs %d channels (box 4, objectness 1, "
+                   "classes %d), got %d", n->a.filters, 5 + n->a.filters, n->a.filters, x.d[0]);
+        diag_note(g->diag, n->loc, "the layer before it should end in conv(%d, ...) or a concat of "
+                  "4 + 1 + %d channels", 5 + n->a.filters, n->a.filters);
+        return 1;
+    }
+    if (in.rank != 3 || in.d[1] % x.d[1] || in.d[2] % x.d[2] ||
+        in.d[1] / x.d[1] != in.d[2] / x.d[2]) {
+        ir_shape_str(in, b, sizeof b);
+        diag_error(g->diag, n->loc, "detect on a %dx%d grid has no whole stride: the input is %s",
+                   x.d[1], x.d[2], b);
+        diag_note(g->diag, n->loc, "the stride is input height / grid height, and must be the same "
+                  "whole number for the width");
+        return 1;
+    }
+    n->a.s[0] = n->a.s[1] = in.d[1] / x.d[1];
+    set_out(g, n, x);
+    g->vals[n->out[0]].alias = n->in[0];
+    return 0;
+}
+
 int shape_upsample(Graph *g, Node *n)
 {
     Shape x = in_shape(g, n, 0);
@@ -360,9 +393,37 @@ static const ShapeFn shape_fns[NOPS] = {
 #undef OP
 };
 
+/* ---- losses: the node reads the model's first output (in[0]); shape_NAME
+ * checks the model ends in what the loss absorbs and declares the target,
+ * the layout the generated _backward takes (TARGET_SIZE floats a sample) */
+static int loss_target(Graph *g, Node *n, int absorbs)
+{
+    int p = g->outputs[0];
+    int last = g->vals[p].producer;
+    if (absorbs >= 0 && (last < 0 || g->nodes[last].op != absorbs)) {
+        diag_error(g->diag, n->loc, "loss '%s' needs a model that ends in %s",
+                   ir_ops[n->op].name, ir_ops[absorbs].name);
+        if (last >= 0)
+            diag_note(g->diag, g->nodes[last].loc, "the model ends in '%s' here",
+                      ir_ops[g->nodes[last].op].name);
+        return 1;
+    }
+    if (g->target < 0)
+        g->target = ir_value(g, V_TARGET, g->vals[p].shape, "target");
+    return 0;
+}
+
+/* probabilities (one-hot or soft) of the output's shape */
+int shape_cross_entropy(Graph *g, Node *n) { return loss_target(g, n, OP_softmax); }
+int shape_bce(Graph *g, Node *n)           { return loss_target(g, n, OP_sigmoid); }
+/* values of the output's shape */
+int shape_mse(Graph *g, Node *n)           { return loss_target(g, n, -1); }
+
 int ir_infer_node(Graph *g, int node)
 {
     Node *n = &g->nodes[node];
+    if (ir_ops[n->op].flags & F_LOSS)   /* writes no value to give a shape */
+        return shape_fns[n->op](g, n);
     for (int i = 0; i < n->nin; i++)
         if (g->vals[n->in[i]].shape.rank == 0) {
             set_out(g, n, (Shape){ 0, { 0, 0, 0 } });

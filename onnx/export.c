@@ -13,6 +13,7 @@
  * same .cnn.  It does not export the train block or optimizer state.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ static void *ex_alloc(Ex *e, size_t size)
 
 static char *ex_str(Ex *e, const char *s)
 {
-    return keep(e, ir_strdup(s));
+    return keep(e, xstrdup(s));
 }
 
 /* ---- attributes ---- */
@@ -211,7 +212,9 @@ static float **weights_of(const Graph *g, const char *path)
                 cnnrt_init_weight(&r, p->init, w[i], p->size, p->fan_in, p->fan_out);
             else if (p->kind == P_BIAS)
                 cnnrt_init_bias(&r, p->init, w[i], p->size, p->fan_in);
-            else
+            if (p->prior > 0)       /* drawn as usual, then set (lower.c) */
+                cnnrt_fill(w[i], p->size, (float)-log((1.0 - p->prior) / p->prior));
+            else if (p->kind != P_WEIGHT && p->kind != P_BIAS)
                 cnnrt_fill(w[i], p->size, p->initval);
         }
     }
@@ -257,12 +260,12 @@ static char **value_names(Ex *e, const Graph *g)
         int b = base_len(n->layer);
         int end = i == last || base_len(g->nodes[next].layer) != b ||
                   strncmp(g->nodes[next].layer, n->layer, (size_t)b);
-        char *name = end ? keep(e, ir_fmt("%.*s", b, n->layer)) : ex_str(e, n->layer);
+        char *name = end ? keep(e, xfmt("%.*s", b, n->layer)) : ex_str(e, n->layer);
         for (int u = 0; u < i; u++)     /* "up" (a conv) and "up.1" ending statement up */
             if (!g->nodes[u].dead && v[g->nodes[u].out[0]] &&
                 strcmp(v[g->nodes[u].out[0]], name) == 0) {
                 char *o = v[g->nodes[u].out[0]];
-                v[g->nodes[u].out[0]] = keep(e, ir_fmt("%s_", o));
+                v[g->nodes[u].out[0]] = keep(e, xfmt("%s_", o));
                 u = -1;                 /* check the new name from the start */
             }
         v[n->out[0]] = name;
@@ -319,7 +322,7 @@ static int export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
         node(e, "PRelu", n->layer, y, 2, in);
         break;
     case OP_silu: {
-        const char *s = keep(e, ir_fmt("%s.sigmoid", n->layer));
+        const char *s = keep(e, xfmt("%s.sigmoid", n->layer));
         node(e, "Sigmoid", s, s, 1, in);
         in[1] = s;
         node(e, "Mul", n->layer, y, 2, in);
@@ -345,7 +348,7 @@ static int export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
     case OP_dropout: {
         float *r = ex_alloc(e, sizeof *r);
         *r = a->drop;
-        in[1] = keep(e, ir_fmt("%s.ratio", n->layer));
+        in[1] = keep(e, xfmt("%s.ratio", n->layer));
         init(e, in[1], 0, NULL, r, 1);
         node(e, "Dropout", n->layer, y, 2, in);
         break;
@@ -356,7 +359,7 @@ static int export_node(Ex *e, const Graph *g, int i, char **vn, float **w)
         sc[0] = sc[1] = 1;
         sc[2] = sc[3] = (float)a->factor;
         in[1] = "";
-        in[2] = keep(e, ir_fmt("%s.scales", n->layer));
+        in[2] = keep(e, xfmt("%s.scales", n->layer));
         init(e, in[2], 1, &four, sc, 4);
         o = node(e, "Resize", n->layer, y, 3, in);
         add_attr(o, attr_str(e, "mode", "nearest"));
@@ -385,7 +388,7 @@ static int write_model(const Onnx__ModelProto *m, const char *out)
     size_t len = onnx__model_proto__get_packed_size(m);
     uint8_t *buf = malloc(len ? len : 1);
     onnx__model_proto__pack(m, buf);
-    char *tmp = ir_fmt("%s.tmp%ld", out, (long)getpid());
+    char *tmp = xfmt("%s.tmp%ld", out, (long)getpid());
     FILE *f = fopen(tmp, "wb");
     int bad = !f || fwrite(buf, 1, len, f) != len;
     if (f)

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "frontend/diag.h"
+#include "support/diag.h"
 #include "onnx/imp.h"
 
 int imp_val(Imp *m, const char *name)

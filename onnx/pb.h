@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 #include "onnx/onnx.pb-c.h"
-#include "runtime/cnnrt.h"
+#include "cnnrt.h"
 
 enum { PB_FLOAT = 1, PB_INT32 = 6, PB_INT64 = 7, PB_BOOL = 9, PB_DOUBLE = 11 };
 

@@ -87,7 +87,7 @@ typedef struct {
 /* ident(onnx), made unique among `taken` (and added to it) */
 static char *unique(Names *taken, const char *onnx)
 {
-    char *base = ident(onnx), *s = ir_strdup(base);
+    char *base = ident(onnx), *s = xstrdup(base);
     for (int k = 2;; k++) {
         int clash = 0;
         for (int i = 0; i < taken->n && !clash; i++)
@@ -95,7 +95,7 @@ static char *unique(Names *taken, const char *onnx)
         if (!clash)
             break;
         free(s);
-        s = ir_fmt("%s_%d", base, k);
+        s = xfmt("%s_%d", base, k);
     }
     free(base);
     taken->v = realloc(taken->v, sizeof *taken->v * (size_t)(taken->n + 1));
@@ -115,7 +115,7 @@ static char *model_name(const Imp *m)
         return ident(g);
     const char *base = strrchr(m->file, '/') ? strrchr(m->file, '/') + 1 : m->file;
     const char *dot = strrchr(base, '.');
-    char *b = ir_fmt("%.*s", dot ? (int)(dot - base) : (int)strlen(base), base);
+    char *b = xfmt("%.*s", dot ? (int)(dot - base) : (int)strlen(base), base);
     char *s = ident(b);
     free(b);
     return s;
@@ -239,7 +239,7 @@ static int weights(Imp *m)
                 const Param *pp = &g->params[nd->par[p]];
                 cnnrt_tensor *ct = &r->params[nd->par[p]];
                 bad = pp->size != t->npar_size[p];
-                ct->name = ir_strdup(pp->name);
+                ct->name = xstrdup(pp->name);
                 ct->rank = pp->rank;
                 memcpy(ct->shape, pp->shape, sizeof ct->shape);
                 ct->size = pp->size;
@@ -326,7 +326,7 @@ void onnx_import_free(OnnxImport *r)
 
 int onnx_import_write(const OnnxImport *r, const char *cnn, const char *cnnw, char *err, size_t errlen)
 {
-    char *tmp = ir_fmt("%s.tmp%ld", cnn, (long)getpid());
+    char *tmp = xfmt("%s.tmp%ld", cnn, (long)getpid());
     FILE *f = fopen(tmp, "w");
     int bad = !f;
     if (f) {
@@ -375,10 +375,10 @@ int onnx_import_main(int argc, char **argv)
         return import_usage("no input file");
     const char *base = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
     const char *dot = strrchr(base, '.');
-    char *cnn = out ? ir_strdup(out) : ir_fmt("%.*s.cnn", dot ? (int)(dot - base) : (int)strlen(base), base);
+    char *cnn = out ? xstrdup(out) : xfmt("%.*s.cnn", dot ? (int)(dot - base) : (int)strlen(base), base);
     size_t n = strlen(cnn);
-    char *cnnw = wout ? ir_strdup(wout) : n > 4 && strcmp(cnn + n - 4, ".cnn") == 0 ?
-                 ir_fmt("%.*sw", (int)n, cnn) : ir_fmt("%s.cnnw", cnn);
+    char *cnnw = wout ? xstrdup(wout) : n > 4 && strcmp(cnn + n - 4, ".cnn") == 0 ?
+                 xfmt("%.*sw", (int)n, cnn) : xfmt("%s.cnnw", cnn);
     char err[600];
     int rc = 1;
     Onnx__ModelProto *mp = pb_read_model(in, err, sizeof err);

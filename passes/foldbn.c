@@ -15,9 +15,7 @@ int pass_fold_batchnorm(Graph *g)
 {
     if (!g->inference)
         return 0;
-    int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    if (!uses)
-        abort();
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
     ir_count_uses(g, uses, NULL);
     for (int i = 0; i < g->nnodes; i++) {
         Node *b = &g->nodes[i];

@@ -39,10 +39,8 @@ static int feeds_add(const Graph *g, int v, const int *reader_of)
 
 int pass_fuse_epilogues(Graph *g)
 {
-    int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    if (!uses || !reader)
-        abort();
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    int *reader = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
     ir_count_uses(g, uses, reader);
     for (int i = 0; i < g->nnodes; i++) {
         Node *h = &g->nodes[i];
@@ -58,7 +56,7 @@ int pass_fuse_epilogues(Graph *g)
         int z = a->out[0];
         if (a->op == OP_leaky_relu && a->a.alpha <= 0)
             continue;
-        if (g->noutputs && z == g->outputs[0] && g->train.loss == L_BCE)
+        if (g->noutputs && z == g->outputs[0] && g->train.loss == OP_bce)
             continue;
         if (feeds_add(g, z, reader))
             continue;

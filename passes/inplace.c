@@ -18,10 +18,8 @@ static int inplace_ok(const Node *n)
 
 int pass_inplace(Graph *g)
 {
-    int *last = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    char *pinned = calloc((size_t)g->nvals + 1, 1);
-    if (!last || !pinned)
-        abort();
+    int *last = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    char *pinned = xcalloc((size_t)g->nvals + 1, 1);
     for (int v = 0; v < g->nvals; v++)
         last[v] = -1;
     for (int i = 0; i < g->nnodes; i++) {

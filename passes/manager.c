@@ -39,6 +39,10 @@ static int disabled(const PassOptions *o, const char *name)
 
 int pass_run_all(Graph *g, const PassOptions *o)
 {
+    if (g->inference && g->loss_node >= 0) {   /* forward only: no loss */
+        g->nodes[g->loss_node].dead = 1;
+        g->loss_node = -1;
+    }
     for (int i = 0; pass_list[i].name; i++) {
         const Pass *p = &pass_list[i];
         if (p->level > o->opt || (p->level > 0 && disabled(o, p->name)))

@@ -40,22 +40,8 @@ int pass_inplace(Graph *g);           /* inplace.c */
 int pass_scratch(Graph *g);           /* scratch.c */
 int pass_plan_memory(Graph *g);       /* plan.c */
 
-/* ---- memory planning, exposed for --stats and the plan checker ---- */
-typedef struct {
-    int value;              /* storage root */
-    long size;              /* floats */
-    int start, end;         /* first and last schedule position, inclusive */
-    long off;               /* planned, floats */
-} PlanItem;
-
-typedef struct {
-    PlanItem *items; int n;
-    long naive;             /* sum of sizes: one buffer per tensor */
-    long lower;             /* most floats live at one time */
-    long planned;           /* arena size chosen */
-    const char *heuristic;  /* which ordering won */
-} Plan;
-
+/* ---- memory planning (the Plan type lives in ir.h: the plan is part of
+ * the graph pass_plan_memory returns), exposed for the plan checker ---- */
 /* Build the items (liveness) of g; offsets unset. */
 int  plan_items(const Graph *g, Plan *p);
 /* Assign offsets; returns the arena size in floats. */
@@ -63,11 +49,7 @@ long plan_assign(Plan *p);
 /* 0 when no two items live at the same time overlap in memory; else -1
  * with the first offending pair in err. */
 int  plan_check(const Plan *p, char *err, int errlen);
-void plan_free(Plan *p);
 /* floats per arena item are rounded up to this (64-byte alignment) */
 #define PLAN_ALIGN 16
-
-/* the last plan made by pass_plan_memory, for --stats */
-extern Plan plan_last;
 
 #endif

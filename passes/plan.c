@@ -19,7 +19,6 @@
 #include <string.h>
 #include "passes.h"
 
-Plan plan_last;
 
 #define BIG_GRAPH 2500      /* items above which only the fast order runs */
 
@@ -41,8 +40,8 @@ static long arena_floats(const Graph *g, int v)
 int plan_items(const Graph *g, Plan *p)
 {
     memset(p, 0, sizeof *p);
-    int *first = malloc(sizeof(int) * (size_t)g->nvals);
-    int *last = malloc(sizeof(int) * (size_t)g->nvals);
+    int *first = xmalloc(sizeof(int) * (size_t)g->nvals);
+    int *last = xmalloc(sizeof(int) * (size_t)g->nvals);
     if (!first || !last)
         return free(first), free(last), -1;
     for (int v = 0; v < g->nvals; v++)
@@ -77,7 +76,7 @@ int plan_items(const Graph *g, Plan *p)
         if (last[r] < lastfwd)
             last[r] = lastfwd;
     }
-    p->items = calloc((size_t)g->nvals + 1, sizeof(PlanItem));
+    p->items = xcalloc((size_t)g->nvals + 1, sizeof(PlanItem));
     if (!p->items)
         return free(first), free(last), -1;
     for (int v = 0; v < g->nvals; v++) {
@@ -105,12 +104,6 @@ int plan_items(const Graph *g, Plan *p)
     return 0;
 }
 
-void plan_free(Plan *p)
-{
-    free(p->items);
-    memset(p, 0, sizeof *p);
-}
-
 /* ---- the lower bound: the most floats live at one position ---- */
 typedef struct { int pos; long delta; } Event;
 
@@ -124,7 +117,7 @@ static int cmp_event(const void *a, const void *b)
 
 static long lower_bound(const Plan *p)
 {
-    Event *ev = malloc(sizeof(Event) * (size_t)(2 * p->n + 1));
+    Event *ev = xmalloc(sizeof(Event) * (size_t)(2 * p->n + 1));
     if (!ev)
         return 0;
     for (int i = 0; i < p->n; i++) {
@@ -181,11 +174,9 @@ static int overlap(const PlanItem *a, const PlanItem *b)
 /* Place items in `order`; off[] receives offsets.  Returns the arena size. */
 static long greedy(const Plan *p, const int *order, long *off)
 {
-    int *placed = malloc(sizeof(int) * (size_t)(p->n + 1));
-    int *near = malloc(sizeof(int) * (size_t)(p->n + 1));
-    PlanItem *tmp = malloc(sizeof(PlanItem) * (size_t)(p->n + 1));
-    if (!placed || !near || !tmp)
-        abort();
+    int *placed = xmalloc(sizeof(int) * (size_t)(p->n + 1));
+    int *near = xmalloc(sizeof(int) * (size_t)(p->n + 1));
+    PlanItem *tmp = xmalloc(sizeof(PlanItem) * (size_t)(p->n + 1));
     memcpy(tmp, p->items, sizeof(PlanItem) * (size_t)p->n);
     int np = 0;
     long total = 0;
@@ -229,10 +220,8 @@ typedef struct { long off, size; } Block;
 
 static long schedule_order(const Plan *p, const int *by_start, long *off)
 {
-    int *by_end = malloc(sizeof(int) * (size_t)(p->n + 1));
-    Block *free_ = malloc(sizeof(Block) * (size_t)(p->n + 1));
-    if (!by_end || !free_)
-        abort();
+    int *by_end = xmalloc(sizeof(int) * (size_t)(p->n + 1));
+    Block *free_ = xmalloc(sizeof(Block) * (size_t)(p->n + 1));
     memcpy(by_end, by_start, sizeof(int) * (size_t)p->n);
     /* order by end for releasing */
     PlanItem *it = p->items;
@@ -298,11 +287,9 @@ long plan_assign(Plan *p)
         { "earliest first", cmp_start },
         { "longest-lived first", cmp_area },
     };
-    int *order = malloc(sizeof(int) * (size_t)(p->n + 1));
-    long *off = malloc(sizeof(long) * (size_t)(p->n + 1));
-    long *best_off = malloc(sizeof(long) * (size_t)(p->n + 1));
-    if (!order || !off || !best_off)
-        abort();
+    int *order = xmalloc(sizeof(int) * (size_t)(p->n + 1));
+    long *off = xmalloc(sizeof(long) * (size_t)(p->n + 1));
+    long *best_off = xmalloc(sizeof(long) * (size_t)(p->n + 1));
     p->lower = lower_bound(p);
     long best = -1;
     for (int o = 0; o < 3; o++) {
@@ -337,7 +324,7 @@ long plan_assign(Plan *p)
 
 int plan_check(const Plan *p, char *err, int errlen)
 {
-    int *order = malloc(sizeof(int) * (size_t)(p->n + 1));
+    int *order = xmalloc(sizeof(int) * (size_t)(p->n + 1));
     if (!order)
         return -1;
     for (int i = 0; i < p->n; i++)
@@ -370,16 +357,17 @@ int plan_check(const Plan *p, char *err, int errlen)
 
 int pass_plan_memory(Graph *g)
 {
-    plan_free(&plan_last);
-    if (plan_items(g, &plan_last))
+    Plan *p = &g->plan;
+    ir_plan_free(p);
+    if (plan_items(g, p))
         return -1;
-    g->arena_floats = plan_assign(&plan_last);
+    g->arena_floats = plan_assign(p);
     for (int v = 0; v < g->nvals; v++)
         g->vals[v].off = -1;
-    for (int i = 0; i < plan_last.n; i++)
-        g->vals[plan_last.items[i].value].off = plan_last.items[i].off;
+    for (int i = 0; i < p->n; i++)
+        g->vals[p->items[i].value].off = p->items[i].off;
     char err[256];
-    if (plan_check(&plan_last, err, sizeof err)) {
+    if (plan_check(p, err, sizeof err)) {
         fprintf(stderr, "cnnc: internal error: memory plan: %s\n", err);
         return -1;
     }

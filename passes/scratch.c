@@ -22,7 +22,7 @@ int pass_scratch(Graph *g)
         long size = cnnrt_conv_scratch(&c);
         if (has || size <= 0)
             continue;
-        char *name = ir_fmt("%s%s.scratch", n->bwd ? "d." : "", n->layer);
+        char *name = xfmt("%s%s.scratch", n->bwd ? "d." : "", n->layer);
         ir_add_out(g, i, ir_scratch(g, V_SCRATCH, size, name));
         free(name);
     }

@@ -21,10 +21,8 @@
 
 int pass_swap_relu_pool(Graph *g)
 {
-    int *uses = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    int *reader = malloc(sizeof(int) * (size_t)(g->nvals + 1));
-    if (!uses || !reader)
-        abort();
+    int *uses = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
+    int *reader = xmalloc(sizeof(int) * (size_t)(g->nvals + 1));
     ir_count_uses(g, uses, reader);
     for (int i = 0; i < g->nnodes; i++) {
         Node *r = &g->nodes[i];

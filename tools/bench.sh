@@ -18,7 +18,7 @@ have_torch=0
 build() {   # build NAME CNNFILE TAG FLAGS CDEFS
     $CNNC $4 $2 -o $D/$1-$3.c
     U=$(echo $1 | tr a-z A-Z)
-    cc -std=c99 -O2 -Iruntime -I$D -DMODEL=$1 -DMODEL_UC=$U "-DMODEL_H=\"$1-$3.h\"" $5 \
+    cc -std=c99 -O2 -Iruntime/include -I$D -DMODEL=$1 -DMODEL_UC=$U "-DMODEL_H=\"$1-$3.h\"" $5 \
         -o $D/$1-$3 tools/bench_main.c $D/$1-$3.c $B/libcnnrt.a -lm -lpthread
 }
 

@@ -9,7 +9,7 @@
  * e.g. flip:0.5 crop:2 hsv:0.015,0.7,0.4 mosaic:1,0.5,1.5 mixup:0.2,0.5.
  * Nothing consumes the batches: this is the rate the loader can feed.
  */
-#include "cnnrt.h"
+#include "cnnrt_data.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,9 +21,9 @@ TEST=$FMNIST/t10k-images-idx3-ubyte.gz
 [ -f $TRAIN ] || { echo "bench_data: $TRAIN missing (dataset-fashion-mnist)"; exit 1; }
 
 CC=${CC:-cc}
-$CC -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -Iruntime -o $D/bench_data tools/bench_data.c \
+$CC -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -Iruntime/include -o $D/bench_data tools/bench_data.c \
     $B/libcnnrt.a -lm -lpthread
-$CC -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -Iruntime -o $D/fashion_png examples/fashion_png.c \
+$CC -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -Iruntime/include -o $D/fashion_png examples/fashion_png.c \
     $B/libcnnrt.a -lm -lpthread
 FOLDER=$D/fashion-png
 [ -d $FOLDER ] || $D/fashion_png folder $TEST 10000 $FOLDER >/dev/null
@@ -46,9 +46,9 @@ loader "png folder (decode), none, 2 threads" $FOLDER 2
 
 # LeNet-5: train_step alone against the trainer over the 10k test images
 $CNNC --main examples/lenet5.cnn -o $D/lenet5-main.c
-$CC -std=c99 -O2 -Iruntime -o $D/lenet5-main $D/lenet5-main.c $B/libcnnrt.a -lm -lpthread
+$CC -std=c99 -O2 -Iruntime/include -o $D/lenet5-main $D/lenet5-main.c $B/libcnnrt.a -lm -lpthread
 $CNNC -O2 examples/lenet5.cnn -o $D/lenet5-step.c
-$CC -std=c99 -O2 -Iruntime -I$D -DMODEL=lenet5 -DMODEL_UC=LENET5 '-DMODEL_H="lenet5-step.h"' \
+$CC -std=c99 -O2 -Iruntime/include -I$D -DMODEL=lenet5 -DMODEL_UC=LENET5 '-DMODEL_H="lenet5-step.h"' \
     -DTRAIN -o $D/lenet5-step tools/bench_main.c $D/lenet5-step.c $B/libcnnrt.a -lm -lpthread
 printf "%-10s %-48s %10s\n" train "lenet5 train_step only, no data" "$($D/lenet5-step train $SECS)"
 trainer() {  # trainer LABEL DATA THREADS ARGS...

@@ -33,9 +33,13 @@
 #define BATCH   C(MODEL_UC, BATCH)
 #define IN      C(MODEL_UC, IN_SIZE)
 #define OUT     C(MODEL_UC, OUT_SIZE)
+#define TSIZE   C(MODEL_UC, TARGET_SIZE)
 #ifndef OUT_C
 #define OUT_C OUT
 #endif
+/* every loss of these models (cross_entropy, bce, mse) declares a target
+   of the output's layout: a model whose TARGET_SIZE differs fails to build */
+typedef char target_is_output_sized[TSIZE == OUT ? 1 : -1];
 
 static unsigned long long lcg = 12345;
 static float frand(void)       /* [-1, 1) */
@@ -49,7 +53,7 @@ static float *x, *t;
 static void make_data(int n)
 {
     x = malloc(sizeof(float) * (size_t)n * IN);
-    t = malloc(sizeof(float) * (size_t)n * OUT);
+    t = malloc(sizeof(float) * (size_t)n * TSIZE);
     for (long i = 0; i < (long)n * IN; i++)
         x[i] = frand();
     int hw = OUT / OUT_C;

@@ -5,12 +5,14 @@
  *   cc -DMODEL=name -DMODEL_UC=NAME '-DMODEL_H="name.h"' onnx_run.c name.c libcnnrt.a -lm
  *   ./prog WEIGHTS.cnnw IN.f32 N OUT.f32 SIZE...
  *
+ * WEIGHTS "-" keeps the default initialisation of _new.
  * IN.f32 holds N samples (N <= BATCH) as floats; OUT.f32 gets the outputs
  * of the forward pass in order, output i as [N][SIZE i].  Exit 1 with a
  * message on any failure.  It compares nothing: the test does.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include MODEL_H
 
 #define CAT_(a, b) a##_##b
@@ -31,7 +33,7 @@ int main(int argc, char **argv)
     MODEL *m = F(new)();
     if (!m || n < 1)
         die("no model, or no samples");
-    if (F(load)(m, argv[1]))
+    if (strcmp(argv[1], "-") && F(load)(m, argv[1]))
         die("cannot load the weights");
     FILE *f = fopen(argv[2], "rb");
     long in = (long)n * CAT(MODEL_UC, IN_SIZE);

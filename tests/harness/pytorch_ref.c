@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "cnnrt_data.h"
 #include "lenet5.h"
 
 int main(int argc, char **argv)

@@ -1,0 +1,311 @@
+/* conv.c — 2-D convolution (cross-correlation, as PyTorch) by im2col and
+ * gemm, one sample and one group at a time.
+ *
+ * Shapes (g = *geometry, G = groups, Cg = c/G, Fg = f/G, P = oh*ow):
+ *   x  [n][c][h][w]        w  [f][Cg][kh][kw]     b  [f] (may be NULL)
+ *   y  [n][f][oh][ow]      scratch: cnnrt_conv_scratch(g) floats
+ * Per sample and group, with K = Cg*kh*kw:
+ *   col[K][P] = unfold(x)                        (im2col; zero padding)
+ *   y[Fg][P]  = w[Fg][K] . col[K][P] + b         (then the epilogue act)
+ *   dw[Fg][K] += dy[Fg][P] . col[K][P]^T
+ *   dx        = fold(w[Fg][K]^T . dy[Fg][P])     (col2im, summing overlaps)
+ * A 1x1 convolution with stride 1 and no padding needs no unfolding: x is
+ * col, and dx is the gemm's output.
+ *
+ * dw's product has P contiguous in both operands, so the gemm would have to
+ * transpose col (K*P floats per sample) to pack it.  With Cg >= 4 channels
+ * the backward instead builds the transpose directly, "kernel-major": x is
+ * turned channels-last (Cg*H*W floats), then row p of colt[P][K] holds the
+ * patch of output pixel p in (ki, kj, c) order, copied in runs of Cg (or
+ * kw*Cg) floats; t[Fg][K] += dy . colt needs no transposing, and t is
+ * permuted into dw's (c, ki, kj) order once per call.
+ *
+ * Not here: the gemm (gemm.c), the activations (activ.c); no direct or
+ * Winograd algorithms; geometry is trusted (the compiler checked it).
+ */
+#include "cnnrt.h"
+#include "gemm.h"
+
+#include <string.h>
+
+/* 1x1, stride 1, no padding: the input already is the column matrix */
+static int conv_pointwise(const cnnrt_conv *g)
+{
+    return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 &&
+           g->ph == 0 && g->pw == 0;
+}
+
+/* the kernel-major dw path (see the top of the file) */
+static int conv_kernel_major(const cnnrt_conv *g)
+{
+    return g->c / g->groups >= 4;
+}
+
+/* Scratch layout, in floats (K = Cg*kh*kw, P = oh*ow, HW = h*w):
+ *   col   K*P    col, dcol or colt of one sample and group (not pointwise)
+ *   xt    Cg*HW  one sample and group channels-last (kernel-major only;
+ *                for a pointwise conv it is colt itself)
+ *   t     F*K    dw in (ki, kj, c) order, all groups (kernel-major, not
+ *                pointwise), summed over the samples of the call */
+long cnnrt_conv_scratch(const cnnrt_conv *g)
+{
+    long cg = g->c / g->groups, hw = (long)g->h * g->w;
+    long k = cg * g->kh * g->kw, col = k * g->oh * g->ow;
+    if (conv_pointwise(g))
+        return conv_kernel_major(g) ? cg * hw : 0;
+    return col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+}
+
+void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    int h = nin - off <= 0 ? 0 : (nin - off + stride - 1) / stride;
+    if (h > nout)
+        h = nout;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+static void conv_zero(float *p, long n)
+{
+    if (n > 0)
+        memset(p, 0, (size_t)n * sizeof *p);
+}
+
+/* The im2col correspondence for cg channels of one sample, in one of two
+ * directions:  dx == NULL: col[K][P] = x (unfold, padding reads as 0);
+ *              dx != NULL: dx += col  (fold; dx zeroed by the caller; the
+ *                          entries of col that fall in the padding are
+ *                          zeroed on the way, col being scratch).
+ * Row (c*kh + ki)*kw + kj of col (a "slice") holds, at column oy*ow + ox,
+ * the input pixel (oy*sh - ph + ki*dh, ox*sw - pw + kj*dw) of channel c. */
+static void conv_unfold(const cnnrt_conv *g, int cg, const float *x,
+                        float *col, float *dx)
+{
+    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow;
+    /* Stride 1 and ow == w: output row oy reads input row oy + yoff with
+     * the same column shift, so a whole slice is one copy at a constant
+     * offset (d -> d + shift), and only the columns that fall off the
+     * sides, read from the neighbouring row, need zeroing afterwards. */
+    int linear = g->sh == 1 && g->sw == 1 && g->ow == g->w;
+    for (int c = 0; c < cg; c++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++) {
+                float *row = col + ((long)(c * g->kh + ki) * g->kw + kj) * P;
+                int yoff = ki * g->dh - g->ph, xoff = kj * g->dw - g->pw;
+                int ylo, yhi, xlo, xhi;
+                cnnrt_span(g->oh, g->sh, yoff, g->h, &ylo, &yhi);
+                cnnrt_span(g->ow, g->sw, xoff, g->w, &xlo, &xhi);
+                if (linear) {
+                    long shift = c * hw + (long)yoff * g->w + xoff;
+                    long d0 = (long)ylo * g->ow, d1 = (long)yhi * g->ow;
+                    /* [a, b): the part of [d0, d1) whose input index lies in
+                     * channel c; what is cut off is side columns only */
+                    long a = d0 > c * hw - shift ? d0 : c * hw - shift;
+                    long b = d1 < (c + 1) * hw - shift ? d1 : (c + 1) * hw - shift;
+                    if (a > d1)
+                        a = d1;
+                    if (b < a)
+                        b = a;
+                    if (!dx) {
+                        conv_zero(row, a);
+                        if (b > a)          /* one long run: memcpy's */
+                            memcpy(row + a, x + a + shift, (size_t)(b - a) * sizeof *row);
+                        conv_zero(row + b, P - b);
+                    }
+                    for (int oy = ylo; oy < yhi; oy++) {
+                        conv_zero(row + (long)oy * g->ow, xlo);
+                        conv_zero(row + (long)oy * g->ow + xhi, g->ow - xhi);
+                    }
+                    for (long d = a; dx && d < b; d++)
+                        dx[d + shift] += row[d];
+                    continue;
+                }
+                for (int oy = 0; oy < g->oh; oy++) {
+                    float *r = row + (long)oy * g->ow;
+                    int inside = oy >= ylo && oy < yhi;
+                    /* input index of ox is base + ox*sw, >= 0 for ox >= xlo */
+                    long base = c * hw + (long)(oy * g->sh + yoff) * g->w + xoff;
+                    if (dx) {
+                        for (int ox = xlo; inside && ox < xhi; ox++)
+                            dx[base + (long)ox * g->sw] += r[ox];
+                        continue;
+                    }
+                    if (!inside) {
+                        conv_zero(r, g->ow);
+                        continue;
+                    }
+                    conv_zero(r, xlo);
+                    if (g->sw == 1)         /* vectorized; no memcpy call */
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = x[base + ox];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            r[ox] = x[base + (long)ox * g->sw];
+                    conv_zero(r + xhi, g->ow - xhi);
+                }
+            }
+}
+
+/* xt[pix][c] = x[c][pix] for cg channels of hw pixels */
+static void conv_to_hwc(const float *x, int cg, long hw, float *xt)
+{
+    for (long p0 = 0; p0 < hw; p0 += 16) {
+        long pe = p0 + 16 < hw ? p0 + 16 : hw;
+        for (int c = 0; c < cg; c++)
+            for (long p = p0; p < pe; p++)
+                xt[p * cg + c] = x[c * hw + p];
+    }
+}
+
+/* colt[p][(ki*kw + kj)*cg + c] = pixel (iy, ix) of channel c, from the
+ * channels-last xt, or 0 in the padding (the layout is in the file's top
+ * comment).  Each valid (ki, kj) is a run of cg floats; with dw == 1 the
+ * valid kj of one ki are a single run. */
+static void conv_unfold_rows(const cnnrt_conv *g, int cg, const float *xt,
+                             float *colt)
+{
+    long K = (long)g->kh * g->kw * cg, run = (long)g->kw * cg;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++) {
+            float *r = colt + ((long)oy * g->ow + ox) * K;
+            int iy0 = oy * g->sh - g->ph, ix0 = ox * g->sw - g->pw, jlo, jhi;
+            cnnrt_span(g->kw, g->dw, ix0, g->w, &jlo, &jhi);
+            for (int ki = 0; ki < g->kh; ki++, r += run) {
+                int iy = iy0 + ki * g->dh;
+                if (iy < 0 || iy >= g->h) {
+                    conv_zero(r, run);
+                    continue;
+                }
+                const float *src = xt + ((long)iy * g->w + ix0) * cg;
+                conv_zero(r, (long)jlo * cg);
+                if (g->dw == 1 && jhi > jlo)
+                    memcpy(r + (long)jlo * cg, src + (long)jlo * cg,
+                           (size_t)(jhi - jlo) * cg * sizeof *r);
+                else
+                    for (int kj = jlo; kj < jhi; kj++)
+                        memcpy(r + (long)kj * cg, src + (long)kj * g->dw * cg,
+                               (size_t)cg * sizeof *r);
+                conv_zero(r + (long)jhi * cg, run - (long)jhi * cg);
+            }
+        }
+}
+
+/* dw[f][c][k] += t[f][k][c] for f < nf, k < kk (kernel cells), c < cg */
+static void conv_add_kernel_major(const float *t, int nf, int cg, int kk, float *dw)
+{
+    for (long f = 0; f < nf; f++)
+        for (int k = 0; k < kk; k++)
+            for (int c = 0; c < cg; c++)
+                dw[(f * cg + c) * kk + k] += t[(f * kk + k) * cg + c];
+}
+
+/* ctx->scratch for a conv call that needs it when `needed`: without a
+ * context, or without the scratch the call needs, the numbers would be
+ * wrong or the call would crash: a programming error (cnnrt_misuse). */
+static float *conv_scratch(cnnrt_ctx *ctx, const cnnrt_conv *g, int needed, const char *fn)
+{
+    if (!ctx)
+        cnnrt_misuse("%s: NULL kernel context", fn);
+    if (needed && !ctx->scratch)
+        cnnrt_misuse("%s: ctx->scratch is NULL; the call needs cnnrt_conv_scratch() = %ld floats",
+                     fn, cnnrt_conv_scratch(g));
+    return ctx->scratch;
+}
+
+void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                        const float *w, const float *b, float *y,
+                        int act, float alpha)
+{
+    int G = g->groups, cg = g->c / G, fg = g->f / G;
+    int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
+    long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
+    int pw = conv_pointwise(g);
+    float *scratch = conv_scratch(ctx, g, !pw, "cnnrt_conv_forward");
+    for (int s = 0; s < n; s++) {
+        float *yo = y + s * ys;
+        for (int gi = 0; gi < G; gi++) {
+            const float *xg = x + s * xs + gi * cg * hw, *col = xg;
+            float *yg = yo + (long)gi * fg * P;
+            if (!pw) {
+                conv_unfold(g, cg, xg, scratch, NULL);
+                col = scratch;
+            }
+            /* the bias goes in first; the gemm then adds onto it */
+            for (int f = 0; b && f < fg; f++)
+                for (int p = 0; p < P; p++)
+                    yg[(long)f * P + p] = b[gi * fg + f];
+            cnnrt_sgemm(0, 0, fg, P, kg, 1.0f, w + (long)gi * fg * kg, kg,
+                        col, P, b ? 1.0f : 0.0f, yg, P);
+        }
+        if (act != CNNRT_ACT_NONE)
+            cnnrt_act_forward(ctx, act, alpha, ys, yo, yo);
+    }
+}
+
+/* dy becomes the gradient before the epilogue act (in place).  dx (may be
+ * NULL) is overwritten; dw and db (either may be NULL) accumulate. */
+void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                         const float *w, const float *y, float *dy,
+                         int act, float alpha,
+                         float *dx, float *dw, float *db)
+{
+    int G = g->groups, cg = g->c / G, fg = g->f / G;
+    int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
+    long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
+    int pw = conv_pointwise(g), km = conv_kernel_major(g);
+    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw), "cnnrt_conv_backward");
+    float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
+    if (km) {
+        xt = scratch + (pw ? 0 : (long)kg * P);
+        t = xt + cg * hw;
+    }
+    for (int s = 0; s < n; s++) {
+        float *dyo = dy + s * ys;
+        if (act != CNNRT_ACT_NONE)
+            cnnrt_act_backward(ctx, act, alpha, ys, NULL, y + s * ys, dyo, dyo);
+        for (int f = 0; db && f < g->f; f++)
+            db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
+        for (int gi = 0; gi < G; gi++) {
+            const float *dyg = dyo + (long)gi * fg * P;
+            const float *wg = w + (long)gi * fg * kg;
+            long xo = s * xs + gi * cg * hw;
+            if (dw && km) {
+                /* colt[P][K]: xt itself when pointwise (then K is already
+                 * dw's order and the product goes straight into dw) */
+                conv_to_hwc(x + xo, cg, hw, xt);
+                if (pw) {
+                    cnnrt_sgemm(0, 0, fg, kg, P, 1.0f, dyg, P, xt, kg, 1.0f,
+                                dw + (long)gi * fg * kg, kg);
+                } else {
+                    conv_unfold_rows(g, cg, xt, scratch);
+                    cnnrt_sgemm(0, 0, fg, kg, P, 1.0f, dyg, P, scratch, kg,
+                                s == 0 ? 0.0f : 1.0f, t + (long)gi * fg * kg, kg);
+                }
+            } else if (dw) {
+                const float *col = x + xo;
+                if (!pw) {
+                    conv_unfold(g, cg, x + xo, scratch, NULL);
+                    col = scratch;
+                }
+                cnnrt_sgemm(0, 1, fg, kg, P, 1.0f, dyg, P, col, P, 1.0f,
+                            dw + (long)gi * fg * kg, kg);
+            }
+            if (!dx)
+                continue;
+            if (pw) {
+                cnnrt_sgemm(1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f,
+                            dx + xo, P);
+                continue;
+            }
+            /* scratch held col or colt for dw; it is free again for dcol */
+            cnnrt_sgemm(1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f, scratch, P);
+            memset(dx + xo, 0, (size_t)(cg * hw) * sizeof *dx);
+            conv_unfold(g, cg, NULL, scratch, dx + xo);
+        }
+    }
+    if (dw && km && !pw && n > 0)
+        conv_add_kernel_major(t, g->f, cg, g->kh * g->kw, dw);
+}

@@ -1,0 +1,42 @@
+/* dense.c — the fully connected layer over a whole batch, as three gemms.
+ *
+ * Shapes: x [n][in], w [out][in] (PyTorch's layout), b [out] (may be NULL),
+ * y and dy [n][out], dx [n][in].
+ *   y  = x . w^T + b            then the epilogue act
+ *   dw += dy^T . x              db += column sums of dy
+ *   dx  = dy . w
+ * Not here: the gemm (gemm.c) and the activations (activ.c).
+ */
+#include "cnnrt.h"
+#include "gemm.h"
+
+void cnnrt_dense_forward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
+                         const float *w, const float *b, float *y,
+                         int act, float alpha)
+{
+    /* the bias goes in first; the gemm then adds onto it */
+    for (int i = 0; b && i < n; i++)
+        for (int j = 0; j < out; j++)
+            y[(long)i * out + j] = b[j];
+    cnnrt_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    if (act != CNNRT_ACT_NONE)
+        cnnrt_act_forward(ctx, act, alpha, (long)n * out, y, y);
+}
+
+/* dy becomes the gradient before the epilogue act (in place).  dx (may be
+ * NULL) is overwritten; dw and db (either may be NULL) accumulate. */
+void cnnrt_dense_backward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
+                          const float *w, const float *y, float *dy,
+                          int act, float alpha,
+                          float *dx, float *dw, float *db)
+{
+    if (act != CNNRT_ACT_NONE)
+        cnnrt_act_backward(ctx, act, alpha, (long)n * out, NULL, y, dy, dy);
+    for (int i = 0; db && i < n; i++)
+        for (int j = 0; j < out; j++)
+            db[j] += dy[(long)i * out + j];
+    if (dw)
+        cnnrt_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    if (dx)
+        cnnrt_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+}

@@ -1,0 +1,47 @@
+/* gemm.h — internal to the runtime's kernels: the single-precision matrix
+ * product under conv.c and dense.c, and two small helpers several kernel
+ * files share.  Not part of the public API (cnnrt.h): generated code never
+ * calls these; they carry the cnnrt_ prefix only so the library exports
+ * nothing outside its namespace.
+ *
+ * Row-major throughout:
+ *   C[m][n] (row stride ldc) = alpha * op(A)[m][k] * op(B)[k][n] + beta * C
+ *   op(A) = A stored [m][k] (lda)  when transa == 0,  A^T of [k][m] otherwise;
+ *   op(B) = B stored [k][n] (ldb)  when transb == 0,  B^T of [n][k] otherwise.
+ * beta == 0 never reads C (it may hold garbage or NaN).  C must not overlap
+ * A or B.  No allocation: packing buffers live on the stack (at most about
+ * 64 KB, less for small products).  Reentrant; single-threaded.
+ */
+#ifndef CNNRT_GEMM_H
+#define CNNRT_GEMM_H
+
+void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc);
+
+/* Which micro-kernel cnnrt_sgemm uses.  AUTO (the default) picks the widest
+ * the CPU supports; the others exist so tests can check every variant.
+ * Returns 1 when `variant` is available and now selected, 0 otherwise (the
+ * selection is then unchanged).  A process-wide setting, for tests only. */
+enum { CNNRT_GEMM_AUTO, CNNRT_GEMM_GENERIC, CNNRT_GEMM_AVX2, CNNRT_GEMM_AVX512 };
+int cnnrt_sgemm_select(int variant);
+/* the variant AUTO resolves to, or the forced one: CNNRT_GEMM_GENERIC.. */
+int cnnrt_sgemm_variant(void);
+
+
+/* ---- helpers shared by the kernel files ---- */
+/* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */
+double cnnrt_sum(const float *x, long n);
+/* the output positions o in [0, nout) whose input coordinate o*stride + off
+ * lies in [0, nin), as [*lo, *hi) (conv.c; pool.c uses it too) */
+void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi);
+/* A caller broke a kernel's contract in a way that would silently produce
+ * wrong numbers or crash (an unknown activation, a NULL context where
+ * scratch is needed): "cnnrt: " and the message on stderr, then abort(),
+ * as a failed assert would.  Never for bad input data (activ.c). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+void cnnrt_misuse(const char *fmt, ...);
+
+#endif

@@ -1,0 +1,94 @@
+/* optim.c — the optimizer steps of LANGUAGE.md section 5, one call per
+ * parameter buffer, following torch.optim (1.13) formula for formula and, as
+ * far as C allows, in the same order of float operations, so that a run
+ * agrees with PyTorch to rounding (tests/fixtures/optim.txt holds PyTorch's
+ * numbers).
+ *
+ * Invariants: state buffers (v, r, s) start at zero and belong to one
+ * parameter buffer; `step` counts updates from 1 and is the same for every
+ * buffer of a model; the gradient g includes weight decay only inside the
+ * step (g itself is not modified but zeroed at the end, ready for the next
+ * accumulation).  Scalars derived from hyperparameters are computed in
+ * double, as PyTorch computes them in Python, then used as floats.
+ * Not here: learning-rate schedules, gradient clipping, dampening, amsgrad,
+ * centered rmsprop.
+ */
+#include "cnnrt.h"
+
+#include <math.h>
+
+/* torch.optim.SGD with dampening 0.  The first momentum step sets v = g
+ * (PyTorch clones the gradient into a fresh buffer); later ones
+ * v = momentum*v + g.  Nesterov steps along g + momentum*v. */
+void cnnrt_sgd_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *v, float lr,
+                      float momentum, float wd, int nesterov, long step)
+{
+    (void)ctx;
+    for (long i = 0; i < size; i++) {
+        float d = g[i];
+        if (wd != 0)
+            d = d + wd * w[i];
+        if (momentum != 0) {
+            v[i] = step <= 1 ? d : momentum * v[i] + d;
+            d = nesterov ? d + momentum * v[i] : v[i];
+        }
+        w[i] = w[i] + -lr * d;
+        g[i] = 0;
+    }
+}
+
+/* torch.optim.Adagrad with lr_decay 0 and initial accumulator 0 */
+void cnnrt_adagrad_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
+                          float eps, float wd)
+{
+    (void)ctx;
+    for (long i = 0; i < size; i++) {
+        float d = g[i];
+        if (wd != 0)
+            d = d + wd * w[i];
+        r[i] = r[i] + d * d;
+        w[i] = w[i] + -lr * (d / (sqrtf(r[i]) + eps));
+        g[i] = 0;
+    }
+}
+
+/* torch.optim.RMSprop, not centered, no momentum; rho is PyTorch's alpha */
+void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
+                          float rho, float eps, float wd)
+{
+    (void)ctx;
+    const float one_minus_rho = (float)(1.0 - (double)rho);
+    for (long i = 0; i < size; i++) {
+        float d = g[i];
+        if (wd != 0)
+            d = d + wd * w[i];
+        r[i] = r[i] * rho + one_minus_rho * (d * d);
+        w[i] = w[i] + -lr * (d / (sqrtf(r[i]) + eps));
+        g[i] = 0;
+    }
+}
+
+/* torch.optim.Adam (not AdamW: the decay goes through the moments).
+ * PyTorch places eps after the bias correction of the second moment:
+ *   w -= lr/(1-b1^t) * s / (sqrt(r)/sqrt(1-b2^t) + eps). */
+void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
+                       float lr, float b1, float b2, float eps, float wd, long t)
+{
+    (void)ctx;
+    const double bc1 = 1.0 - pow((double)b1, (double)t);
+    const double bc2 = 1.0 - pow((double)b2, (double)t);
+    const float step_size = (float)((double)lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float one_minus_b1 = (float)(1.0 - (double)b1);
+    const float one_minus_b2 = (float)(1.0 - (double)b2);
+    for (long i = 0; i < size; i++) {
+        float d = g[i];
+        if (wd != 0)
+            d = d + wd * w[i];
+        s[i] = s[i] * b1 + one_minus_b1 * d;
+        r[i] = r[i] * b2 + one_minus_b2 * (d * d);
+        float denom = sqrtf(r[i]) / bc2_sqrt + eps;
+        w[i] = w[i] + -step_size * (s[i] / denom);
+        g[i] = 0;
+    }
+}

@@ -1,0 +1,772 @@
+/* trainer.c — cnnrt_main: the train, eval and predict commands a model
+ * built with `cnnc --main` runs (GENERATED_API.md, "The trainer").
+ *
+ * The model comes in as a cnnrt_model of function pointers, so this file
+ * knows nothing about layers: it parses the command line, opens data sets,
+ * runs epochs of shuffled mini-batches through forward/backward/update,
+ * measures loss and accuracy, writes checkpoints and reports.
+ *
+ * Reproducibility invariant: everything an epoch does is a function of the
+ * parameters and optimizer state at its start, the seed and the epoch
+ * number.  The shuffle RNG is seeded afresh from (seed, epoch) at every
+ * epoch and never carried over; validation only runs forward passes with
+ * training off.  A checkpoint therefore holds all a resumed run needs —
+ * parameters, optimizer state, step count and the "trainer.state" tensor
+ * (format, epochs done, seed) — and resuming gives bit-identical results.
+ * (A model whose forward pass draws random numbers, i.e. dropout, must keep
+ * its generator in its state tensors for this to hold.)  Augmentation
+ * keeps it too: the loader draws a sample's augmentation from (seed,
+ * epoch, index) alone, whatever its threads do (loader.c).
+ *
+ * Every command reads its data through a cnnrt_loader: training with the
+ * model's augmentations (unless --no-augment), eval and predict without,
+ * in order.  Not here: decoding, augmenting, threads (loader.c and the
+ * files it uses).
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+#include "cnnrt_train.h"
+#include "cnnrt_data.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* trainer.state: [format, epochs done, seed in four 16-bit pieces]; every
+ * entry an integer below 2^24, so exact as a float */
+#define TR_FORMAT   1
+#define TR_NSTATE   6
+#define TR_ERRLEN   1024
+#define TR_LOG_MIN  (-100.0)    /* log clamp for eval losses, as torch's BCELoss */
+
+enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4 };
+
+typedef struct {
+    const cnnrt_model *mod;
+    int cmd;
+    const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
+    const char *epochs_arg, *seed_arg;
+    const char *no_augment;     /* non-NULL when given */
+    const char *dump_aug[2];    /* --dump-aug DIR N */
+    int epochs;
+    uint64_t seed;
+    char **args;            /* positional arguments */
+    int nargs;
+} tr_opts;
+
+/* the options, which commands take them, and where their values go */
+typedef struct {
+    const char *name;
+    int cmds;
+    size_t offset;          /* of a const char * in tr_opts */
+    int nvalues;            /* 0: a flag; 2: an array of two in tr_opts */
+} tr_option;
+
+#define TR_OPT(name, cmds, field, n) { name, cmds, offsetof(tr_opts, field), n }
+static const tr_option tr_options[] = {
+    TR_OPT("--train", CMD_TRAIN, train, 1),
+    TR_OPT("--val", CMD_TRAIN, val, 1),
+    TR_OPT("--epochs", CMD_TRAIN, epochs_arg, 1),
+    TR_OPT("--save", CMD_TRAIN, save, 1),
+    TR_OPT("--resume", CMD_TRAIN, resume, 1),
+    TR_OPT("--labels", CMD_TRAIN | CMD_EVAL, labels, 1),
+    TR_OPT("--val-labels", CMD_TRAIN, val_labels, 1),
+    TR_OPT("--seed", CMD_TRAIN, seed_arg, 1),
+    TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
+    TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
+    TR_OPT("--weights", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, weights, 1),
+};
+#undef TR_OPT
+#define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int tr_error(const cnnrt_model *mod, const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: error: ", mod->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+static void tr_usage(const cnnrt_model *mod, FILE *out)
+{
+    const char *n = mod->name;
+    int pad = (int)strlen(n);
+    fprintf(out,
+            "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
+            "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
+            "       %*s         [--no-augment] [--dump-aug DIR N] [--weights FILE]\n"
+            "       %s eval    --weights FILE [--labels FILE] DATA\n"
+            "       %s predict --weights FILE DATA...\n"
+            "\n"
+            "DATA is an IDX file (MNIST format, plain or .gz; its labels are found\n"
+            "beside it, train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, or\n"
+            "given with --labels), an image folder ROOT/<class>/*.png|jpg|bmp|tga|gif\n"
+            "(classes in name order), a .txt list of images with YOLO box labels\n"
+            "beside them, or (predict) image files.  Images are converted and resized\n"
+            "to the input.  train writes a checkpoint (parameters, optimizer state,\n"
+            "epoch) at the end of every epoch to --save (default %s.cnnw);\n"
+            "--resume FILE continues from one and gives the same parameters as an\n"
+            "uninterrupted run; train --weights FILE starts from the parameters of\n"
+            "FILE (fine-tuning, e.g. an imported model) instead of initialising them.\n"
+            "--epochs counts all epochs, resumed ones included\n"
+            "(default %d); --seed sets the shuffling, augmentation and initialisation\n"
+            "seed (default %llu).  The training set is augmented as the model's train\n"
+            "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
+            "DIR N writes the first N training samples as the network sees them\n"
+            "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
+            "the class of every image.\n",
+            n, pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
+            (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s");
+}
+
+/* a whole-string unsigned number no larger than max; -1 otherwise */
+static int tr_number(const char *s, unsigned long long max, unsigned long long *v)
+{
+    char *end;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return errno || *end || *v > max ? -1 : 0;
+}
+
+/* 0, -1 after an error message, or 2 for --help (usage printed) */
+static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
+{
+    static const char *const names[] = { "train", "eval", "predict" };
+    memset(o, 0, sizeof *o);
+    o->mod = mod;
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(argv[1], names[i]))
+            o->cmd = 1 << i;
+    if (!o->cmd) {
+        tr_error(mod, "unknown command '%s': expected train, eval or predict (see --help)",
+                 argv[1]);
+        return -1;
+    }
+    o->args = calloc((size_t)argc, sizeof *o->args);
+    if (!o->args) {
+        tr_error(mod, "out of memory");
+        return -1;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            tr_usage(mod, stdout);
+            return 2;
+        }
+        if (a[0] != '-' || !a[1]) {
+            o->args[o->nargs++] = argv[i];
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a) : strlen(a);
+        const tr_option *opt = NULL;
+        for (int k = 0; k < TR_NOPTIONS; k++)
+            if (strlen(tr_options[k].name) == len && !strncmp(a, tr_options[k].name, len))
+                opt = &tr_options[k];
+        if (!opt) {
+            tr_error(mod, "unknown option '%.*s' (see --help)", (int)len, a);
+            return -1;
+        }
+        if (!(opt->cmds & o->cmd)) {
+            tr_error(mod, "%s does not take %s (see --help)", argv[1], opt->name);
+            return -1;
+        }
+        const char **field = (const char **)((char *)o + opt->offset);
+        if (opt->nvalues == 0) {
+            if (eq) {
+                tr_error(mod, "%s takes no value", opt->name);
+                return -1;
+            }
+            *field = a;
+            continue;
+        }
+        for (int v = 0; v < opt->nvalues; v++) {
+            const char *value = v == 0 && eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+            if (!value || !*value) {
+                tr_error(mod, "%s needs %s", opt->name, opt->nvalues == 1 ? "a value"
+                         : "two values (see --help)");
+                return -1;
+            }
+            field[v] = value;
+        }
+    }
+
+    unsigned long long v;
+    o->epochs = mod->epochs > 0 ? mod->epochs : 10;
+    o->seed = mod->seed;
+    if (o->epochs_arg) {
+        if (tr_number(o->epochs_arg, 1000000, &v) < 0 || v == 0) {
+            tr_error(mod, "--epochs wants a positive whole number, got '%s'", o->epochs_arg);
+            return -1;
+        }
+        o->epochs = (int)v;
+    }
+    if (o->seed_arg) {
+        if (tr_number(o->seed_arg, UINT64_MAX, &v) < 0) {
+            tr_error(mod, "--seed wants a whole number, got '%s'", o->seed_arg);
+            return -1;
+        }
+        o->seed = v;
+    }
+    if (o->dump_aug[1] && (tr_number(o->dump_aug[1], 100000, &v) < 0 || v == 0)) {
+        tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
+                 o->dump_aug[1]);
+        return -1;
+    }
+    const char *missing = o->cmd == CMD_TRAIN ? (o->train ? NULL : "--train DATA")
+        : o->weights ? NULL : "--weights FILE";
+    if (missing) {
+        tr_error(mod, "%s needs %s (see --help)", argv[1], missing);
+        return -1;
+    }
+    if (o->cmd == CMD_TRAIN && o->nargs) {
+        tr_error(mod, "unexpected argument '%s': train reads --train DATA", o->args[0]);
+        return -1;
+    }
+    if (o->cmd == CMD_EVAL && o->nargs != 1) {
+        if (o->nargs)
+            tr_error(mod, "eval takes one DATA, got %d", o->nargs);
+        else
+            tr_error(mod, "eval needs DATA (see --help)");
+        return -1;
+    }
+    if (o->cmd == CMD_PREDICT && !o->nargs) {
+        tr_error(mod, "predict needs at least one IMAGE or DATA");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- what every command shares: the model instance and its tensors ---- */
+typedef struct {
+    const cnnrt_model *mod;
+    void *m;
+    const cnnrt_tensor *params;
+    int nparams;
+    cnnrt_tensor *state;    /* the model's state tensors + trainer.state */
+    int nstate;             /* including trainer.state */
+    long *step;
+    long own_step;          /* when the model keeps no step counter */
+    float tstate[TR_NSTATE];
+    float *x, *t;           /* one batch, when a batch must be edited */
+} tr_run;
+
+static void tr_free(tr_run *r)
+{
+    if (r->m)
+        r->mod->destroy(r->m);
+    free(r->state);
+    free(r->x);
+    free(r->t);
+}
+
+static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    r->mod = mod;
+    r->step = &r->own_step;
+    r->m = mod->create();
+    r->x = malloc(sizeof *r->x * (size_t)mod->batch * (size_t)mod->in_size);
+    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)mod->out_size);
+    if (!r->m || !r->x || !r->t)
+        return tr_error(mod, "out of memory");
+    mod->init(r->m, seed);
+    r->nparams = mod->params(r->m, &r->params);
+    const cnnrt_tensor *st = NULL;
+    int ns = mod->state ? mod->state(r->m, &st, &r->step) : 0;
+    if (!r->step)
+        r->step = &r->own_step;
+    r->state = malloc(sizeof *r->state * (size_t)(ns + 1));
+    if (!r->state)
+        return tr_error(mod, "out of memory");
+    if (ns)
+        memcpy(r->state, st, sizeof *st * (size_t)ns);
+    cnnrt_tensor tr = { "trainer.state", 1, { TR_NSTATE, 0, 0, 0 }, TR_NSTATE, r->tstate, NULL };
+    r->state[ns] = tr;
+    r->nstate = ns + 1;
+    return 0;
+}
+
+static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *labels,
+                              int need_labels)
+{
+    char err[TR_ERRLEN];
+    const cnnrt_model *mod = r->mod;
+    cnnrt_dataset *d = cnnrt_data_open(path, labels, mod->in_c, mod->in_h, mod->in_w,
+                                       mod->out_size, need_labels, err, sizeof err);
+    if (!d)
+        tr_error(mod, "%s", err);
+    else if (d->count == 0) {
+        tr_error(mod, "'%s' has no samples", path);
+        cnnrt_data_close(d);
+        d = NULL;
+    }
+    return d;
+}
+
+/* A loader for d: with the augmentations given (training) or none. */
+static cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
+                               const cnnrt_augment *aug, int naug)
+{
+    char err[TR_ERRLEN];
+    cnnrt_loader *l = cnnrt_loader_new(d, r->mod->batch, aug, naug, -1, err, sizeof err);
+    if (!l)
+        tr_error(r->mod, "%s", err);
+    return l;
+}
+
+/* Detection data for a cross-entropy model: an image without boxes has no
+ * class (an all-zero target) and nothing to learn, so it is left out of
+ * the batch; b is pointed at a copy without it.  Other data is left alone. */
+static void tr_drop_unlabelled(tr_run *r, const cnnrt_dataset *d, cnnrt_batch *b)
+{
+    const cnnrt_model *mod = r->mod;
+    if (!d->maxbox || mod->loss != CNNRT_LOSS_XENT)
+        return;
+    int kept = 0;
+    for (int k = 0; k < b->n; k++) {
+        const float *t = b->target + (size_t)k * mod->out_size;
+        float sum = 0;
+        for (int c = 0; c < mod->out_size; c++)
+            sum += t[c];
+        if (!(sum > 0))
+            continue;
+        memcpy(r->x + (size_t)kept * mod->in_size, b->x + (size_t)k * mod->in_size,
+               sizeof *r->x * (size_t)mod->in_size);
+        memcpy(r->t + (size_t)kept * mod->out_size, t, sizeof *t * (size_t)mod->out_size);
+        kept++;
+    }
+    if (kept < b->n) {
+        b->n = kept;
+        b->x = r->x;
+        b->target = r->t;
+    }
+}
+
+static int tr_argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+static int tr_correct(const float *out, const float *t, int n, int size)
+{
+    int c = 0;
+    for (int k = 0; k < n; k++)
+        c += tr_argmax(out + (size_t)k * size, size) == tr_argmax(t + (size_t)k * size, size);
+    return c;
+}
+
+static double tr_log(double p)
+{
+    return p > 0 ? fmax(log(p), TR_LOG_MIN) : TR_LOG_MIN;
+}
+
+/* The loss of n samples from the model's output, SUMMED over samples, in
+ * the units of the model's loss (mean over elements for bce and mse). */
+static double tr_loss_sum(int loss, const float *p, const float *y, int n, int size)
+{
+    double s = 0;
+    for (long i = 0; i < (long)n * size; i++) {
+        if (loss == CNNRT_LOSS_XENT)
+            s -= y[i] ? y[i] * tr_log(p[i]) : 0;
+        else if (loss == CNNRT_LOSS_BCE)
+            s -= y[i] * tr_log(p[i]) + (1 - y[i]) * tr_log(1 - (double)p[i]);
+        else
+            s += ((double)p[i] - y[i]) * ((double)p[i] - y[i]);
+    }
+    return loss == CNNRT_LOSS_XENT ? s : s / size;
+}
+
+/* Loss and accuracy over a whole labelled set (l made without
+ * augmentations), training mode off.  The number of samples seen (fewer
+ * than the set when files are unreadable), or -1. */
+static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, double *loss,
+                        double *acc)
+{
+    const cnnrt_model *mod = r->mod;
+    char err[TR_ERRLEN];
+    double lsum = 0;
+    long correct = 0, seen = 0;
+    cnnrt_batch b;
+    int rc;
+    mod->set_training(r->m, 0);
+    cnnrt_loader_start(l, 0, 0, 0);
+    while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
+        tr_drop_unlabelled(r, d, &b);
+        if (!b.n)
+            continue;
+        const float *out = mod->forward(r->m, b.x, b.n);
+        correct += tr_correct(out, b.target, b.n, mod->out_size);
+        lsum += tr_loss_sum(mod->loss, out, b.target, b.n, mod->out_size);
+        seen += b.n;
+    }
+    mod->set_training(r->m, 1);
+    if (rc < 0)
+        return tr_error(mod, "%s", err), -1;
+    *loss = seen ? lsum / seen : 0;
+    *acc = seen ? (double)correct / seen : 0;
+    return seen;
+}
+
+static void tr_put_seed(float *ts, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        ts[2 + i] = (float)((seed >> 16 * i) & 0xffff);
+}
+
+static uint64_t tr_get_seed(const float *ts)
+{
+    uint64_t seed = 0;
+    for (int i = 0; i < 4; i++)
+        seed |= (uint64_t)ts[2 + i] << 16 * i;
+    return seed;
+}
+
+static int tr_load_checkpoint(tr_run *r, const tr_opts *o)
+{
+    char err[TR_ERRLEN];
+    r->tstate[0] = 0;           /* stays 0 when the file has no trainer state */
+    if (cnnrt_load(o->resume, r->params, r->nparams, r->state, r->nstate, r->step,
+                   err, sizeof err) < 0)
+        return tr_error(o->mod, "%s", err);
+    if (r->tstate[0] != TR_FORMAT)
+        return tr_error(o->mod, "'%s' holds parameters only, not a checkpoint to resume "
+                        "from (train --save writes checkpoints)", o->resume);
+    return 0;
+}
+
+/* Loads --resume into r (set up with o->seed); *done gets the epochs it
+ * has trained and o->seed the seed it was trained with.  A model whose
+ * init drew from another seed is initialised again with the right one and
+ * reloaded, in case init seeds anything the checkpoint does not hold. */
+static int tr_resume(tr_run *r, tr_opts *o, int *done)
+{
+    if (tr_load_checkpoint(r, o))
+        return 1;
+    uint64_t seed = tr_get_seed(r->tstate);
+    if (o->seed_arg && seed != o->seed)
+        return tr_error(o->mod, "--seed %llu differs from the seed %llu '%s' was trained "
+                        "with", (unsigned long long)o->seed, (unsigned long long)seed,
+                        o->resume);
+    if (seed != o->seed) {
+        o->seed = seed;
+        o->mod->init(r->m, seed);
+        if (tr_load_checkpoint(r, o))
+            return 1;
+    }
+    *done = (int)r->tstate[1];
+    return 0;
+}
+
+/* The training and validation sets of a run, and their loaders. */
+typedef struct {
+    cnnrt_dataset *train, *val;
+    cnnrt_loader *ltrain, *lval;
+} tr_data;
+
+/* One epoch of training (order and augmentation drawn from seed and epoch
+ * alone), then validation.  Stops at a loss that is not finite, naming
+ * the last checkpoint written (last_good, NULL if none). */
+static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
+                    const char *last_good)
+{
+    const cnnrt_model *mod = r->mod;
+    const cnnrt_dataset *train = data->train;
+    char err[TR_ERRLEN];
+    int nbatch = (train->count + mod->batch - 1) / mod->batch, rc, bi = 0;
+    cnnrt_batch b;
+    mod->set_training(r->m, 1);
+    cnnrt_progress pg;
+    cnnrt_progress_start(&pg, stdout, epoch + 1, o->epochs, nbatch, train->count);
+    cnnrt_loader_start(data->ltrain, o->seed, epoch, 1);
+    while ((rc = cnnrt_loader_next(data->ltrain, &b, err, sizeof err)) == 1) {
+        bi++;
+        tr_drop_unlabelled(r, train, &b);
+        if (!b.n)
+            continue;
+        const float *out = mod->forward(r->m, b.x, b.n);
+        int correct = tr_correct(out, b.target, b.n, mod->out_size);
+        float loss = mod->backward(r->m, b.target, b.n);
+        if (!isfinite(loss)) {
+            if (pg.tty)
+                putchar('\n');
+            return tr_error(mod, "loss became %s at epoch %d, batch %d; %s%s",
+                            isnan(loss) ? "nan" : "inf", epoch + 1, bi,
+                            last_good ? "the last good checkpoint is " : "no checkpoint "
+                            "was written", last_good ? last_good : "");
+        }
+        mod->update(r->m);
+        cnnrt_progress_batch(&pg, b.n, loss, correct);
+    }
+    if (rc < 0) {
+        if (pg.tty)
+            putchar('\n');
+        return tr_error(mod, "%s", err);
+    }
+    double vloss = 0, vacc = 0;
+    long vn = 0;
+    if (data->val && (vn = tr_evaluate(r, data->val, data->lval, &vloss, &vacc)) < 0)
+        return 1;
+    pg.skipped = cnnrt_loader_skipped(data->ltrain);
+    cnnrt_progress_end(&pg, vloss, vacc, vn);
+    return 0;
+}
+
+/* Training and validation sets with the same class folders, or an error:
+ * the classes are numbered by name, so one missing folder would relabel
+ * the rest. */
+static int tr_same_classes(const cnnrt_model *mod, const cnnrt_dataset *a,
+                           const cnnrt_dataset *b)
+{
+    if (!a->classes || !b->classes)
+        return 0;
+    int n = mod->out_size == 1 ? 2 : mod->out_size;
+    for (int k = 0; k < n; k++)
+        if (strcmp(a->classes[k], b->classes[k]))
+            return tr_error(mod, "class %d is '%s' in '%s' but '%s' in '%s': the class "
+                            "folders must be the same", k, a->classes[k], a->path,
+                            b->classes[k], b->path);
+    return 0;
+}
+
+/* Opens the data of a train command (and makes the loaders, unless only
+ * dumping).  0, or 1 after an error message. */
+static int tr_open_data(tr_run *r, const tr_opts *o, tr_data *data)
+{
+    const cnnrt_model *mod = r->mod;
+    int naug = o->no_augment ? 0 : mod->naugment;
+    if (!(data->train = tr_open(r, o->train, o->labels, 1)))
+        return 1;
+    if (o->dump_aug[0])
+        return 0;
+    if (o->val && !(data->val = tr_open(r, o->val, o->val_labels, 1)))
+        return 1;
+    if (data->val && tr_same_classes(mod, data->train, data->val))
+        return 1;
+    if (!(data->ltrain = tr_loader(r, data->train, mod->augment, naug)))
+        return 1;
+    if (data->val && !(data->lval = tr_loader(r, data->val, NULL, 0)))
+        return 1;
+    return 0;
+}
+
+static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
+{
+    char err[TR_ERRLEN];
+    const cnnrt_model *mod = o->mod;
+    int n = cnnrt_dump_augmented(train, mod->batch, mod->augment,
+                                 o->no_augment ? 0 : mod->naugment, o->seed, o->dump_aug[0],
+                                 atoi(o->dump_aug[1]), err, sizeof err);
+    if (n < 0)
+        return tr_error(mod, "%s", err);
+    printf("%s: wrote %d %ssamples of '%s' to %s/ (aug-NNNN.png; samples.txt says what "
+           "each is)\n", mod->name, n, o->no_augment || !mod->naugment ? "" : "augmented ",
+           o->train, o->dump_aug[0]);
+    return 0;
+}
+
+static int tr_train(const tr_opts *oin)
+{
+    tr_opts o = *oin;
+    const cnnrt_model *mod = o.mod;
+    if (!mod->loss || !mod->backward || !mod->update)
+        return tr_error(mod, "%s has no train block: it can eval and predict, not train",
+                        mod->name);
+    char defsave[512];
+    snprintf(defsave, sizeof defsave, "%s.cnnw", mod->name);
+    const char *save = o.save ? o.save : defsave;
+    tr_data data = {0};
+    tr_run r;
+    int rc = tr_setup(&r, mod, o.seed), done = 0;
+    if (!rc && o.resume)
+        rc = tr_resume(&r, &o, &done);
+    else if (!rc && o.weights) {        /* fine-tuning: parameters only, a fresh optimizer */
+        char err[TR_ERRLEN];
+        if (cnnrt_load(o.weights, r.params, r.nparams, NULL, 0, NULL, err, sizeof err) < 0)
+            rc = tr_error(mod, "%s", err);
+    }
+    if (!rc)
+        rc = tr_open_data(&r, &o, &data);
+    if (!rc && o.dump_aug[0])
+        rc = tr_dump(&o, data.train);
+    if (rc || o.dump_aug[0])
+        goto out;
+    const cnnrt_dataset *train = data.train, *val = data.val;
+    r.tstate[0] = TR_FORMAT;
+    tr_put_seed(r.tstate, o.seed);
+
+    int nbatch = (train->count + mod->batch - 1) / mod->batch;
+    printf("%s: %d training images from '%s'", mod->name, train->count, o.train);
+    if (train->skipped)
+        printf(" (%d unreadable file%s left out)", train->skipped,
+               train->skipped == 1 ? "" : "s");
+    if (val)
+        printf(", %d for validation", val->count);
+    printf("; %d batches of %d; checkpoints to '%s'\n", nbatch, mod->batch, save);
+    if (o.resume)
+        printf("resuming from '%s' after epoch %d (step %ld)\n", o.resume, done, *r.step);
+    if (done >= o.epochs)
+        printf("'%s' has already trained %d epochs (--epochs %d): nothing to do\n",
+               o.resume, done, o.epochs);
+    fflush(stdout);
+
+    const char *last_good = o.resume;
+    for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
+        rc = tr_epoch(&r, &o, &data, epoch, last_good);
+        r.tstate[1] = (float)(epoch + 1);
+        if (!rc && cnnrt_save(save, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
+            rc = tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
+        last_good = save;
+    }
+out:
+    cnnrt_loader_free(data.ltrain);
+    cnnrt_loader_free(data.lval);
+    cnnrt_data_close(data.train);
+    cnnrt_data_close(data.val);
+    tr_free(&r);
+    return rc;
+}
+
+/* a model with weights loaded, for eval and predict */
+static int tr_load_weights(tr_run *r, const tr_opts *o)
+{
+    char err[TR_ERRLEN];
+    int rc = tr_setup(r, o->mod, o->mod->seed);
+    if (!rc && cnnrt_load(o->weights, r->params, r->nparams, NULL, 0, NULL,
+                          err, sizeof err) < 0)
+        rc = tr_error(o->mod, "%s", err);
+    if (!rc)
+        o->mod->set_training(r->m, 0);
+    return rc;
+}
+
+static int tr_eval(const tr_opts *o)
+{
+    tr_run r;
+    cnnrt_dataset *d = NULL;
+    cnnrt_loader *l = NULL;
+    double loss, acc;
+    long n = 0;
+    int rc = tr_load_weights(&r, o);
+    if (!rc && !(d = tr_open(&r, o->args[0], o->labels, 1)))
+        rc = 1;
+    if (!rc && !(l = tr_loader(&r, d, NULL, 0)))
+        rc = 1;
+    if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
+        rc = 1;
+    if (!rc && o->mod->loss)
+        printf("test: loss %.4f  accuracy %.2f%%  (%ld images)\n", loss, 100 * acc, n);
+    else if (!rc)
+        printf("test: accuracy %.2f%%  (%ld images)\n", 100 * acc, n);
+    if (!rc && cnnrt_loader_skipped(l))
+        printf("(%d unreadable file%s skipped)\n", cnnrt_loader_skipped(l),
+               cnnrt_loader_skipped(l) == 1 ? "" : "s");
+    cnnrt_loader_free(l);
+    cnnrt_data_close(d);
+    tr_free(&r);
+    return rc;
+}
+
+/* " 'NAME'" when the set has class names */
+static const char *tr_class_name(const cnnrt_dataset *d, int k, char *buf, size_t len)
+{
+    if (d->classes)
+        snprintf(buf, len, " '%s'", d->classes[k]);
+    else
+        buf[0] = 0;
+    return buf;
+}
+
+/* One line per image: "PATH[i]: class K (p)" (or the image's own file
+ * name), with the label when known. */
+static int tr_predict_set(tr_run *r, const char *arg, const cnnrt_dataset *d,
+                          cnnrt_loader *l)
+{
+    const cnnrt_model *mod = r->mod;
+    char err[TR_ERRLEN], cn[160];
+    cnnrt_batch b;
+    int rc;
+    cnnrt_loader_start(l, 0, 0, 0);
+    while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
+        const float *out = mod->forward(r->m, b.x, b.n);
+        for (int k = 0; k < b.n; k++) {
+            const float *y = out + (size_t)k * mod->out_size;
+            const char *name = d->name ? d->name(d, b.index[k]) : NULL;
+            int c = tr_argmax(y, mod->out_size);
+            if (name)
+                printf("%s: ", name);
+            else
+                printf("%s[%d]: ", arg, b.index[k]);
+            if (mod->out_size == 1)
+                printf("%.4f", y[0]);
+            else
+                printf("class %d%s (%.4f)", c, tr_class_name(d, c, cn, sizeof cn), y[c]);
+            if (d->tsize > 1) {
+                c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
+                printf("  label %d%s", c, tr_class_name(d, c, cn, sizeof cn));
+            }
+            putchar('\n');
+        }
+    }
+    return rc < 0 ? tr_error(mod, "%s", err) : 0;
+}
+
+static int tr_predict(const tr_opts *o)
+{
+    tr_run r;
+    int rc = tr_load_weights(&r, o);
+    for (int a = 0; !rc && a < o->nargs; a++) {
+        cnnrt_dataset *d = tr_open(&r, o->args[a], NULL, 0);
+        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
+        rc = l ? tr_predict_set(&r, o->args[a], d, l) : 1;
+        cnnrt_loader_free(l);
+        cnnrt_data_close(d);
+    }
+    tr_free(&r);
+    return rc;
+}
+
+int cnnrt_main(const cnnrt_model *model, int argc, char **argv)
+{
+    if (argc < 2) {
+        tr_usage(model, stderr);
+        return 1;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        tr_usage(model, stdout);
+        return 0;
+    }
+    if (model->batch < 1 || model->in_c < 1 || model->in_h < 1 || model->in_w < 1
+        || model->in_size != model->in_c * model->in_h * model->in_w || model->out_size < 1)
+        return tr_error(model, "the model's description is inconsistent (batch %d, input "
+                        "%dx%dx%d = %d, output %d): a bug in the generated code",
+                        model->batch, model->in_c, model->in_h, model->in_w,
+                        model->in_size, model->out_size);
+    tr_opts o;
+    int rc = tr_parse(model, argc, argv, &o);
+    if (rc == 0)
+        rc = o.cmd == CMD_TRAIN ? tr_train(&o) : o.cmd == CMD_EVAL ? tr_eval(&o)
+            : tr_predict(&o);
+    else
+        rc = rc == 2 ? 0 : 1;
+    free(o.args);
+    fflush(stdout);
+    return rc;
+}
