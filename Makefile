@@ -114,7 +114,7 @@ test_bins  = $(patsubst %.c,$(B)/tests/%,$(notdir $(wildcard tests/unit/$(1)/tes
 TESTS_RT   = $(call test_bins,core) $(call test_bins,data) $(call test_bins,train)
 TESTS_CC   = $(call test_bins,compiler)
 TESTS_UNIT = $(TESTS_RT) $(TESTS_CC)
-CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm $(ONNX_LIBS)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lpthread) -lm
 
 # core tests may look at core's internal gemm.h
 TEST_CC = $(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(WARN) $(SAN)
@@ -129,7 +129,7 @@ $(B)/tests/%: tests/unit/train/%.c $(RT_LIBS)
 	$(TEST_CC) -o $@ $< $(B)/libcnnrt_train.a $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a $(CHECK_LIBS)
 $(B)/tests/%: tests/unit/compiler/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
 	@mkdir -p $(dir $@)
-	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
+	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS) $(ONNX_LIBS)
 
 check: deps all $(TESTS_UNIT)
 	@CNNC_SAN="$(SAN)" sh tests/run.sh $(B) $(TESTS_UNIT)

@@ -15,9 +15,13 @@ ONNX_OBJ   = $(patsubst %.c,$(B)/%.o,$(ONNX_SRC)) $(B)/onnx/onnx.pb-c.o
 ONNX_LIBS  = -lprotobuf-c
 CPPFLAGS  += -DCNNC_HAVE_ONNX=1
 
-$(B)/onnx/onnx.pb-c.c $(B)/onnx/onnx.pb-c.h: $(ONNX_PROTO)
+# one protoc-c run writes both files (the .c comes with the .h, so that
+# make -j runs it once)
+$(B)/onnx/onnx.pb-c.h: $(ONNX_PROTO)
 	@mkdir -p $(B)/onnx
 	protoc-c --c_out=$(B)/onnx -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+$(B)/onnx/onnx.pb-c.c: $(B)/onnx/onnx.pb-c.h
+	@test -f $@
 $(B)/onnx/onnx.pb-c.o: $(B)/onnx/onnx.pb-c.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 $(patsubst %.c,$(B)/%.o,$(ONNX_SRC)): $(B)/onnx/onnx.pb-c.h
