@@ -195,6 +195,10 @@ static double accuracy(const char *path)
  * epoch over Fashion-MNIST's 10,000 test images each. */
 START_TEST(fine_tune)
 {
+    if (check_san()[0]) {       /* three trainings take minutes under ASan */
+        printf("fine_tune: skipped under the sanitizers\n");
+        return;
+    }
     const char *data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
     const char *train = "train {\n loss = cross_entropy\n optimizer = adam(lr=0.001)\n batch = 64\n}\n";
     ck_assert_int_eq(sh("\"$CNNC\" import tests/fixtures/onnx/lenet5.onnx -o %s/ft.cnn >/dev/null && "
