@@ -89,7 +89,8 @@ static int import_case(const char *dir, Onnx__ModelProto *mp, OnnxImport *r, cha
     Onnx__TensorProto *bound[16];
     int nb = 0, k = 0;
     Onnx__TensorProto **inits = malloc(sizeof *inits * (g.n_initializer + 16));
-    memcpy(inits, g.initializer, sizeof *inits * g.n_initializer);
+    if (g.n_initializer)
+        memcpy(inits, g.initializer, sizeof *inits * g.n_initializer);
     for (size_t i = 0; i < g.n_input; i++) {
         int init = 0;
         for (size_t j = 0; j < g.n_initializer && !init; j++)
