@@ -87,6 +87,7 @@ static int import_case(const char *dir, Onnx__ModelProto *mp, OnnxImport *r, cha
     Onnx__GraphProto g = *mp->graph;
     Onnx__ModelProto m = *mp;
     Onnx__TensorProto *bound[16];
+    char *own[16];                  /* the bound tensors' own names, restored */
     int nb = 0, k = 0;
     Onnx__TensorProto **inits = malloc(sizeof *inits * (g.n_initializer + 16));
     if (g.n_initializer)
@@ -102,6 +103,7 @@ static int import_case(const char *dir, Onnx__ModelProto *mp, OnnxImport *r, cha
         Onnx__TensorProto *t = pb_read_tensor(path, err, len);
         if (!t)
             break;
+        own[nb] = t->name;
         t->name = g.input[i]->name;         /* the file's name may be empty */
         bound[nb++] = t;
         inits[g.n_initializer + (size_t)nb - 1] = t;
@@ -111,7 +113,7 @@ static int import_case(const char *dir, Onnx__ModelProto *mp, OnnxImport *r, cha
     m.graph = &g;
     int rc = onnx_import_model(&m, dir, r);
     for (int i = 0; i < nb; i++) {
-        bound[i]->name = NULL;
+        bound[i]->name = own[i];
         onnx__tensor_proto__free_unpacked(bound[i], NULL);
     }
     free(inits);
