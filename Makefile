@@ -31,6 +31,7 @@ GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
 
 CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC)) \
            $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
+include onnx/onnx.mk
 
 # What generated code calls (kernels, init, optimizers, .cnnw files): the
 # core of the runtime, and the part --embed-runtime copies into the model's
@@ -52,7 +53,7 @@ RT_LIBS      = $(B)/libcnnrt_core.a $(B)/libcnnrt_data.a $(B)/libcnnrt_train.a
 all: $(B)/cnnc $(B)/libcnnrt.a $(RT_LIBS)
 
 $(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(ONNX_LIBS)
 
 # ./cnnc is the default build's compiler (other B= builds keep their own)
 ifeq ($(B),build)
@@ -104,7 +105,7 @@ $(B):
 
 # ---- dependencies: install when root, else print the line to run ----
 deps:
-	@sh tools/deps.sh $(DEPS_PKG) flex bison
+	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison
 
 # ---- tests ----
 # tests/unit/<stage>/test_*.c -> $(B)/tests/test_*; each runtime stage's
@@ -128,7 +129,7 @@ $(B)/tests/%: tests/unit/train/%.c $(RT_LIBS)
 	$(TEST_CC) -o $@ $< $(B)/libcnnrt_train.a $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a $(CHECK_LIBS)
 $(B)/tests/%: tests/unit/compiler/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
 	@mkdir -p $(dir $@)
-	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS)
+	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS) $(ONNX_LIBS)
 
 check: deps all $(TESTS_UNIT)
 	@CNNC_SAN="$(SAN)" sh tests/run.sh $(B) $(TESTS_UNIT)

@@ -19,10 +19,12 @@
 #include "passes/passes.h"
 #include "codegen/emit.h"
 #include "cnnrt.h"              /* cnnrt_out */
+#include "onnx/onnx.h"
 
 typedef struct {
     const char *in, *out;
-    const char *emit;           /* c, ir, dot, none */
+    const char *emit;           /* c, ir, dot, onnx, none */
+    const char *weights;        /* --emit=onnx: the .cnnw to export */
     int stats, with_main, inference, embed, batch;
     PassOptions passes;
 } Options;
@@ -34,8 +36,10 @@ static void usage(FILE *f)
         "Compile a .cnn network to standalone C (forward, backward, update).\n\n"
         "  -o FILE            write C to FILE and its header beside it (FILE.h);\n"
         "                     with --emit=ir|dot, write the dump to FILE\n"
-        "  --emit=c|ir|dot    what to write (default c); ir: the graph with shapes;\n"
-        "                     dot: Graphviz\n"
+        "  --emit=c|ir|dot|onnx  what to write (default c); ir: the graph with shapes;\n"
+        "                     dot: Graphviz; onnx: the inference graph with its weights\n"
+        "  --weights FILE     --emit=onnx: the weights (.cnnw) to export (default: the\n"
+        "                     default initialisation with the model's seed)\n"
         "  --stats            print a per-layer table: shapes, parameters, mult-adds,\n"
         "                     and the activation arena (naive, planned, lower bound)\n"
         "  --main             add a main() with train, eval and predict commands\n"
@@ -48,7 +52,10 @@ static void usage(FILE *f)
         "  --dump-after=NAME  print the IR after pass NAME (or 'all') to stderr\n"
         "  --verify-each      check the IR's invariants after every pass\n"
         "  --list-passes      print the passes in order with their levels\n"
-        "  --help, --version\n");
+        "  --help, --version\n"
+        "\n"
+        "cnnc import FILE.onnx [-o FILE.cnn] [--weights FILE.cnnw]\n"
+        "  write an ONNX model as .cnn source and its initializers as a .cnnw file\n");
 }
 
 static int bad_usage(const char *fmt, const char *arg)
@@ -87,8 +94,12 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (strncmp(a, "--emit=", 7) == 0) {
             o->emit = a + 7;
             if (strcmp(o->emit, "c") && strcmp(o->emit, "ir") && strcmp(o->emit, "dot") &&
-                strcmp(o->emit, "none"))
-                return bad_usage("--emit takes c, ir, dot or none, not '%s'", o->emit);
+                strcmp(o->emit, "onnx") && strcmp(o->emit, "none"))
+                return bad_usage("--emit takes c, ir, dot, onnx or none, not '%s'", o->emit);
+        } else if (strcmp(a, "--weights") == 0) {
+            if (++i >= argc)
+                return bad_usage("--weights needs a file name%s", "");
+            o->weights = argv[i];
         } else if (strcmp(a, "--stats") == 0) {
             o->stats = 1;
         } else if (strcmp(a, "--main") == 0) {
@@ -232,6 +243,8 @@ static void print_arena(const Graph *g)
 int main(int argc, char **argv)
 {
     Options o;
+    if (argc > 1 && strcmp(argv[1], "import") == 0)
+        return onnx_import_main(argc - 1, argv + 1);
     if (parse_args(argc, argv, &o))
         return 1;
     Diag d;
@@ -251,6 +264,15 @@ int main(int argc, char **argv)
     if (o.batch)
         g->batch = o.batch;
     g->inference = o.inference || g->loss_node < 0;
+    if (strcmp(o.emit, "onnx") == 0) {      /* the graph as written, before the passes */
+        char *out = o.out ? xstrdup(o.out) : xfmt("%.*s.onnx", (int)(strrchr(o.in, '.') &&
+                    strrchr(o.in, '.') > o.in ? strrchr(o.in, '.') - o.in : (long)strlen(o.in)), o.in);
+        int rc = onnx_export(g, out, o.weights) ? 1 : 0;
+        free(out);
+        ir_free(g);
+        free(src);
+        return rc;
+    }
     int rc = pass_run_all(g, &o.passes) ? 1 : 0;
     if (rc == 0 && o.stats) {
         ir_stats(g, stdout);

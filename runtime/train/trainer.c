@@ -81,7 +81,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--no-augment", CMD_TRAIN, no_augment, 0),
     TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
     TR_OPT("--max-pixels", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, max_pixels_arg, 1),
-    TR_OPT("--weights", CMD_EVAL | CMD_PREDICT, weights, 1),
+    TR_OPT("--weights", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, weights, 1),
 };
 #undef TR_OPT
 #define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
@@ -109,6 +109,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
             "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N]\n"
+            "       %*s         [--weights FILE]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
             "       %s predict --weights FILE DATA...\n"
             "\n"
@@ -120,7 +121,9 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "to the input.  train writes a checkpoint (parameters, optimizer state,\n"
             "epoch) at the end of every epoch to --save (default %s.cnnw);\n"
             "--resume FILE continues from one and gives the same parameters as an\n"
-            "uninterrupted run.  --epochs counts all epochs, resumed ones included\n"
+            "uninterrupted run; train --weights FILE starts from the parameters of\n"
+            "FILE (fine-tuning, e.g. an imported model) instead of initialising them.\n"
+            "--epochs counts all epochs, resumed ones included\n"
             "(default %d); --seed sets the shuffling, augmentation and initialisation\n"
             "seed (default %llu).  The training set is augmented as the model's train\n"
             "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
@@ -128,7 +131,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
             "the class of every image.  Images over --max-pixels N pixels (width x\n"
             "height, default %lld) are left out with a warning before decoding.\n",
-            n, pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
+            n, pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
             (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
             CNNRT_MAX_PIXELS);
 }
@@ -706,6 +709,11 @@ static int tr_train(const tr_opts *oin)
         rc = tr_can_write(mod, save);
     if (!rc && o.resume)
         rc = tr_resume(&r, &o, &done);
+    else if (!rc && o.weights) {        /* fine-tuning: parameters only, a fresh optimizer */
+        char err[TR_ERRLEN];
+        if (cnnrt_load(o.weights, r.params, r.nparams, NULL, 0, NULL, err, sizeof err) < 0)
+            rc = tr_error(mod, "%s", err);
+    }
     if (!rc)
         rc = tr_open_data(&r, &o, &data);
     if (!rc && o.dump_aug[0])

@@ -457,7 +457,8 @@ START_TEST(bad_command_lines)
     expect_refused("--seed wants a whole number, got '-1'",
                    "train", "--train", tr, "--seed", "-1");
     expect_refused("unknown option '--bogus'", "train", "--train", tr, "--bogus", "1");
-    expect_refused("train does not take --weights", "train", "--train", tr, "--weights", w);
+    expect_refused("eval does not take --resume", "eval", "--weights", w, "--resume", w);
+    expect_refused("w.cnnw': No such file", "train", "--train", tr, "--weights", w);   /* fine-tuning */
     expect_refused("unexpected argument 'extra'", "train", "--train", tr, "extra", NULL);
     char msg[700];
     snprintf(msg, sizeof msg, "soft: error: '%s': No such file or directory\n", none);
