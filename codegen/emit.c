@@ -247,6 +247,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
                    "    long  size;\n    float *data;\n    float *grad;\n} cnnrt_tensor;\n#endif\n\n");
     else
         fprintf(h, "#include \"cnnrt.h\"\n\n");
+    fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     long out0 = g->vals[g->outputs[0]].size;
     fprintf(h, "#define %s_BATCH      %d   /* largest batch */\n", M, g->batch);
     fprintf(h, "#define %s_IN_SIZE    %ld  /* floats per sample: C*H*W */\n", M, g->vals[g->input].size);
@@ -280,7 +281,8 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
         fprintf(h, "int %s_state(%s *m, const cnnrt_tensor **out, long **step);  /* optimizer state */\n", m, m);
         fprintf(h, "int %s_save(const %s *m, const char *path);\n", m, m);
     }
-    fprintf(h, "int %s_load(%s *m, const char *path);\n\n#endif\n", m, m);
+    fprintf(h, "int %s_load(%s *m, const char *path);\n\n", m, m);
+    fprintf(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
 /* ---- the source ---- */
@@ -601,13 +603,8 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     if (o->embed)
         fprintf(c, "#ifndef _POSIX_C_SOURCE\n#define _POSIX_C_SOURCE 200809L  /* fsync, for .cnnw files */\n#endif\n");
     fprintf(c, "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
-    if (o->embed) {
-        fprintf(c, "\n/* ---- the cnnrt runtime, embedded (--embed-runtime): the kernels,\n"
-                   "   initialisation, optimizers and .cnnw files this model calls ---- */\n");
-        for (int i = 0; cnnc_runtime_files[i]; i++)
-            fprintf(c, "/* ---- %s ---- */\n%s\n", cnnc_runtime_names[i], cnnc_runtime_files[i]);
-        fprintf(c, "#define CNNRT_TENSOR_DEFINED\n");
-    }
+    if (o->embed)
+        emit_runtime(c, g->name, o->with_main);
     fprintf(c, "#include \"%s\"\n\n", o->header_name);
     emit_offsets(&e);
     emit_struct(&e, train);

@@ -17,7 +17,7 @@ void emit_main(const Graph *g, FILE *f)
     int train = !g->inference && g->loss_node >= 0;
     Shape in = g->vals[g->input].shape;
     fprintf(f, "\n/* ---- the trainer: %s train|eval|predict (cnnc --main) ---- */\n", m);
-    fprintf(f, "#include \"cnnrt_train.h\"\n\n");
+    fprintf(f, "#ifndef CNNRT_TRAIN_H   /* else embedded above */\n#include \"cnnrt_train.h\"\n#endif\n\n");
     fprintf(f, "static void *w_new(void) { return %s_new(); }\n", m);
     fprintf(f, "static void w_free(void *m) { %s_free(m); }\n", m);
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);

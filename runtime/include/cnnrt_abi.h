@@ -13,9 +13,15 @@
 #ifndef CNNRT_ABI_H
 #define CNNRT_ABI_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CNNRT_VERSION "0.1.0"
 
 /* ---- tensors as the generated API exposes them (GENERATED_API.md) ---- */
+#ifndef CNNRT_TENSOR_DEFINED   /* also defined by --embed-runtime headers */
+#define CNNRT_TENSOR_DEFINED
 typedef struct {
     const char *name;       /* "conv1.weight", or "<binding>.weight" */
     int   rank;
@@ -24,6 +30,7 @@ typedef struct {
     float *data;
     float *grad;            /* NULL for state that is not learned */
 } cnnrt_tensor;
+#endif
 
 /* ---- fused epilogue activations ---- */
 enum {
@@ -77,5 +84,9 @@ typedef struct cnnrt_ctx {
  * group, and what the kernel's dw path keeps): the compiler plans this much
  * in the arena for each conv call */
 long cnnrt_conv_scratch(const cnnrt_conv *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "cnnrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The whole file, gunzipped when it starts with the gzip magic (single
  * member; the trailer's CRC-32 and length are checked).  malloc'd, *len
  * bytes; NULL with "'PATH': reason" in err and errno set. */
@@ -163,5 +167,9 @@ void cnnrt_loader_free(cnnrt_loader *l);    /* NULL is fine */
 int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment *aug,
                          int naug, uint64_t seed, const char *dir, int n,
                          char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

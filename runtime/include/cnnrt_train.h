@@ -9,6 +9,10 @@
 
 #include "cnnrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the generated trainer (cnnc --main) ----
  * The generated main() fills a cnnrt_model with the model's constants and
  * functions and hands over to cnnrt_main(), which implements the train,
@@ -64,5 +68,9 @@ void cnnrt_progress_start(cnnrt_progress *p, FILE *out, int epoch, int epochs,
 void cnnrt_progress_batch(cnnrt_progress *p, int n, double loss, int correct);
 /* the epoch summary; val_n == 0 when there is no validation set */
 void cnnrt_progress_end(cnnrt_progress *p, double val_loss, double val_acc, long val_n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
