@@ -605,7 +605,10 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     fprintf(c, "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
     if (o->embed)
         emit_runtime(c, g->name, o->with_main);
-    fprintf(c, "#include \"%s\"\n\n", o->header_name);
+    if (o->embed && o->with_main)
+        emit_header(&e, o, c);     /* a single-file program: the header inlined */
+    else
+        fprintf(c, "#include \"%s\"\n\n", o->header_name);
     emit_offsets(&e);
     emit_struct(&e, train);
     emit_geoms(&e);

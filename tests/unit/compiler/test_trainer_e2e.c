@@ -3,7 +3,9 @@
  * gives the same checkpoint, byte for byte, as two uninterrupted epochs;
  * eval and predict work; a truncated file, a flipped byte and another
  * model's file are refused with a message; a loss that becomes NaN stops
- * training with exit status 1 and keeps the last good checkpoint.
+ * training with exit status 1 and keeps the last good checkpoint; a
+ * single-file trainer (--embed-runtime --main) builds with nothing but
+ * `cc model.c -lm -lpthread` and learns.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -127,6 +129,23 @@ START_TEST(nan_stops_training)
 }
 END_TEST
 
+START_TEST(single_file_trainer)
+{
+    setup();
+    /* no -I, no library: everything (stb_image included) is in the file;
+       built in a directory of its own so no header is found beside it */
+    ck_assert_int_eq(sh("mkdir -p %s/one && \"$CNNC\" --embed-runtime --main tests/models/tinyclf.cnn "
+                        "-o %s/one/tinyclf.c", dir, dir), 0);
+    ck_assert_int_eq(sh("rm %s/one/tinyclf.h && cd %s/one && cc -O0 -Wall -Wextra -Werror %s tinyclf.c "
+                        "-o tinyclf -lm -lpthread", dir, dir, SAN), 0);
+    ck_assert_int_eq(sh("%s/one/tinyclf train --train %s/train-images-idx3-ubyte --epochs 2 --save %s/one.cnnw"
+                        " > /dev/null 2>&1", dir, dir, dir), 0);
+    ck_assert_int_eq(sh("%s/one/tinyclf eval --weights %s/one.cnnw %s/test-images-idx3-ubyte > %s/one.txt",
+                        dir, dir, dir, dir), 0);
+    ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/one.txt", dir) == 0, "did not learn");
+}
+END_TEST
+
 int main(void)
 {
     B = check_build();
@@ -137,6 +156,7 @@ int main(void)
     tcase_add_test(tc, learns_and_resumes);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);
+    tcase_add_test(tc, single_file_trainer);
     suite_add_tcase(s, tc);
     return check_run(s, 0);
 }
