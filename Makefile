@@ -98,7 +98,7 @@ STBDIR  ?= /usr/include/stb
 NM      ?= nm
 RT_MAIN  = $(addprefix runtime/include/,cnnrt_data.h cnnrt_train.h) runtime/data/data.h \
            $(B)/stb_inline.c $(filter-out runtime/data/stb.c,$(wildcard runtime/data/*.c)) \
-           $(wildcard runtime/train/*.c)
+           runtime/train/log.h $(wildcard runtime/train/*.c)
 $(B)/stb_inline.c: runtime/data/stb.c tools/stb_inline.sh | $(B)
 	sh tools/stb_inline.sh $(STBDIR) $< > $@
 $(B)/rtmain.c: $(RT_MAIN) tools/embed.sh

@@ -53,8 +53,10 @@ void emit_main(const Graph *g, FILE *f)
             g->vals[g->outputs[0]].size);
     fprintf(f, "        %s, %d, %lluULL, %s, %d,\n", loss, t->epochs, t->seed,
             t->naug ? "augment" : "NULL", t->naug);
-    fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s\n",
+    fprintf(f, "        w_new, w_free, w_init, %s, w_forward, %s, %s, w_params, %s,\n        ",
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",
             train ? "w_update" : "NULL", train ? "w_state" : "NULL");
+    emit_float(f, train ? t->lr : 0);
+    fprintf(f, "\n");
     fprintf(f, "    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
 }

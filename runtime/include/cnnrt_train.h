@@ -37,6 +37,7 @@ typedef struct {
     int          (*params)(void *m, const cnnrt_tensor **out);
     /* optimizer state tensors for checkpoints, and the step counter */
     int          (*state)(void *m, const cnnrt_tensor **out, long **step);
+    float lr;               /* the optimizer's learning rate, for --log */
 } cnnrt_model;
 
 /* Returns the process exit status: 0, or 1 for any error (bad command
