@@ -4,7 +4,9 @@
  * libcnnrt.a), which agree with each other; a C++ program using a
  * generated header and the public runtime headers, built by g++;
  * cnnc -MD/-MF dependency files; the one error for an output directory
- * that does not exist; a bad --prefix.
+ * that does not exist; a bad --prefix; --emit=dot's graph (every node
+ * declared with a label, no duplicate edges, fused activations, named
+ * gradients).
  */
 #include <check.h>
 #include <stdio.h>
@@ -151,6 +153,22 @@ START_TEST(missing_directory_and_bad_prefix)
 }
 END_TEST
 
+START_TEST(dot_graph)
+{
+    setup();
+    ck_assert_int_eq(sh("\"$CNNC\" --emit=dot examples/lenet5.cnn -o %s/g.dot", dir), 0);
+    /* no edge twice */
+    ck_assert_int_eq(sh("test -z \"$(grep -- '->' %s/g.dot | sed 's/ \\[.*//' | sort | uniq -d)\"", dir), 0);
+    /* every endpoint of an edge is declared with a label */
+    ck_assert_int_eq(sh("for n in $(grep -- '->' %s/g.dot | sed 's/ \\[.*//; s/;//; s/->//'); do "
+                        "grep -q \"^  $n \\[label=\\\"[^\\\"]\" %s/g.dot || { echo $n; exit 1; }; done", dir, dir), 0);
+    ck_assert_int_eq(sh("grep -q 'dense + relu' %s/g.dot", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'label=\"target\\\\n\\[10\\]\"' %s/g.dot", dir), 0);
+    ck_assert_int_eq(sh("grep -q -- '-> n[0-9]* \\[label=\"d\\.[a-z]' %s/g.dot", dir), 0);
+    ck_assert_int_eq(sh("grep -q 'label=\"d\\.conv1: conv\\.grad' %s/g.dot", dir), 0);
+}
+END_TEST
+
 int main(void)
 {
     B = check_build();
@@ -162,6 +180,7 @@ int main(void)
     tcase_add_test(tc, cxx_user);
     tcase_add_test(tc, dependency_files);
     tcase_add_test(tc, missing_directory_and_bad_prefix);
+    tcase_add_test(tc, dot_graph);
     suite_add_tcase(s, tc);
     return check_run(s, 0);
 }
