@@ -18,7 +18,10 @@ while [ $# -gt 0 ]; do
     while [ $# -gt 0 ] && [ "$1" != -- ]; do objs="$objs $1"; shift; done
     [ "$1" = -- ] && shift
     echo "const char *const cnnc_runtime_${arr}_symbols[] = {"
-    # global definitions only: code, data, bss, read-only, common
-    $nm -g --defined-only $objs | awk 'NF == 3 && $2 ~ /^[TDBRC]$/ { print "    \"" $3 "\"," }' | sort -u
+    # global definitions only (code, data, bss, read-only, common) with C
+    # names: not a sanitizer's __odr_asan.NAME or other reserved names
+    $nm -g --defined-only $objs |
+        awk 'NF == 3 && $2 ~ /^[TDBRC]$/ && $3 ~ /^[A-Za-z][A-Za-z0-9_]*$/ { print "    \"" $3 "\"," }' |
+        sort -u
     echo '    NULL };'
 done
