@@ -27,10 +27,10 @@ IR_SRC  = $(wildcard ir/*.c)
 PS_SRC  = $(wildcard passes/*.c)
 LW_SRC  = $(wildcard lower/*.c)
 CG_SRC  = $(wildcard codegen/*.c)
-GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c
+GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c $(B)/rtmain.c $(B)/rtsyms.c
 
 CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC)) \
-           $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o
+           $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o $(B)/rtmain.o $(B)/rtsyms.o
 include onnx/onnx.mk
 
 # What generated code calls (kernels, init, optimizers, .cnnw files): the
@@ -89,8 +89,23 @@ $(B)/parser.o: $(B)/parser.c $(B)/lexer.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
 $(B)/lexer.o: $(B)/lexer.c $(B)/parser.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -Wno-unused-function -c -o $@ $<
-$(B)/rtsrc.o: $(B)/rtsrc.c
+$(B)/rtsrc.o $(B)/rtmain.o $(B)/rtsyms.o: $(B)/%.o: $(B)/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# --embed-runtime --main adds the data and train layers, stb inlined
+# (tools/stb_inline.sh), and every embedded global symbol is renamed with
+# the model's prefix from the lists rtsyms.sh takes from the objects.
+STBDIR  ?= /usr/include/stb
+NM      ?= nm
+RT_MAIN  = $(addprefix runtime/include/,cnnrt_data.h cnnrt_train.h) runtime/data/data.h runtime/train/dettrain.h \
+           $(B)/stb_inline.c $(filter-out runtime/data/stb.c,$(wildcard runtime/data/*.c)) \
+           runtime/train/log.h $(wildcard runtime/train/*.c)
+$(B)/stb_inline.c: runtime/data/stb.c tools/stb_inline.sh | $(B)
+	sh tools/stb_inline.sh $(STBDIR) $< > $@
+$(B)/rtmain.c: $(RT_MAIN) tools/embed.sh
+	sh tools/embed.sh -n cnnc_runtime_main $(RT_MAIN) > $@
+$(B)/rtsyms.c: $(RT_OBJ) tools/rtsyms.sh
+	sh tools/rtsyms.sh $(NM) core $(RT_CORE_OBJ) -- main $(RT_DATA_OBJ) $(RT_TRAIN_OBJ) > $@
 
 $(B)/runtime/%.o: runtime/%.c runtime/include/*.h runtime/*/*.h | $(B)
 	@mkdir -p $(dir $@)
@@ -156,6 +171,8 @@ clean:
 	rm -rf build cnnc
 
 .PHONY: all check asan demo bench clean deps
+
+include tools/install.mk
 
 # ---- image folder example (issue 5) ----
 # folder-demo: Fashion-MNIST written out as PNG class folders by

@@ -9,6 +9,7 @@
  * partial file.
  * Exit status: 0 success, 1 any user error.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@ typedef struct {
     const char *in, *out;
     const char *emit;           /* c, ir, dot, onnx, none */
     const char *weights;        /* --emit=onnx: the .cnnw to export */
+    const char *prefix;         /* --prefix: exported names (default the model's) */
+    const char *depfile;        /* -MF; with -MD and no -MF, beside the output */
+    int deps;                   /* -MD */
     int stats, with_main, inference, embed, batch;
     PassOptions passes;
 } Options;
@@ -35,7 +39,8 @@ static void usage(FILE *f)
         "usage: cnnc [options] FILE.cnn\n"
         "Compile a .cnn network to standalone C (forward, backward, update).\n\n"
         "  -o FILE            write C to FILE and its header beside it (FILE.h);\n"
-        "                     with --emit=ir|dot, write the dump to FILE\n"
+        "                     with --emit=ir|dot, write the dump to FILE.  The\n"
+        "                     directory must exist (cnnc creates none, for any output)\n"
         "  --emit=c|ir|dot|onnx  what to write (default c); ir: the graph with shapes;\n"
         "                     dot: Graphviz; onnx: the inference graph with its weights\n"
         "  --weights FILE     --emit=onnx: the weights (.cnnw) to export (default: the\n"
@@ -45,7 +50,11 @@ static void usage(FILE *f)
         "  --main             add a main() with train, eval and predict commands\n"
         "  --inference        forward pass only; memory planned for it alone\n"
         "  --batch N          largest batch (overrides the train block)\n"
-        "  --embed-runtime    put the runtime into the C file (needs only libc, libm)\n"
+        "  --embed-runtime    put the runtime into the C file (needs only libc, libm;\n"
+        "                     with --main also -lpthread); its symbols get the prefix\n"
+        "  --prefix NAME      prefix of exported names (default: the model's name)\n"
+        "  -MD [-MF FILE]     also write a make dependency file (default: the\n"
+        "                     output with .d for .c)\n"
         "  -O0, -O1, -O2      optimization level (default -O2); -O0 runs no\n"
         "                     optimization pass\n"
         "  --disable-pass=NAME  skip one pass\n"
@@ -80,6 +89,17 @@ static int unknown_pass(const char *name)
     return 1;
 }
 
+/* [A-Za-z_][A-Za-z0-9_]*, short enough for the names built on it */
+static int c_identifier(const char *s)
+{
+    if (!*s || strlen(s) > 64 || (!isalpha((unsigned char)*s) && *s != '_'))
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '_')
+            return 0;
+    return 1;
+}
+
 static int parse_args(int argc, char **argv, Options *o)
 {
     memset(o, 0, sizeof *o);
@@ -91,6 +111,17 @@ static int parse_args(int argc, char **argv, Options *o)
             if (++i >= argc)
                 return bad_usage("-o needs a file name%s", "");
             o->out = argv[i];
+        } else if (strcmp(a, "--prefix") == 0 || strncmp(a, "--prefix=", 9) == 0) {
+            const char *v = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
+            if (!v || !c_identifier(v))
+                return bad_usage("--prefix needs a C identifier, not '%s'", v ? v : "");
+            o->prefix = v;
+        } else if (strcmp(a, "-MD") == 0) {
+            o->deps = 1;
+        } else if (strcmp(a, "-MF") == 0) {
+            if (++i >= argc)
+                return bad_usage("-MF needs a file name%s", "");
+            o->depfile = argv[i];
         } else if (strncmp(a, "--emit=", 7) == 0) {
             o->emit = a + 7;
             if (strcmp(o->emit, "c") && strcmp(o->emit, "ir") && strcmp(o->emit, "dot") &&
@@ -149,9 +180,10 @@ static int parse_args(int argc, char **argv, Options *o)
     }
     if (!o->in)
         return bad_usage("no input file%s", "");
-    if (o->embed && o->with_main)
-        return bad_usage("--embed-runtime is for deployment and does not include the trainer;%s"
-                         " build a --main program against libcnnrt.a", "");
+    if (o->depfile && !o->deps)
+        return bad_usage("-MF needs -MD%s", "");
+    if (o->deps && strcmp(o->emit, "c") && !o->out)
+        return bad_usage("-MD with --emit=%s needs -o (the target of the rule)", o->emit);
     if (o->stats && !o->out && strcmp(o->emit, "c") == 0)
         o->emit = "none";       /* --stats alone only reports */
     return 0;
@@ -165,7 +197,14 @@ static int out_open(cnnrt_out *o, const char *path)
     char err[600];
     if (cnnrt_out_open(o, path, err, sizeof err) == 0)
         return 0;
-    fprintf(stderr, "cnnc: error: %s\n", err);
+    if (errno == ENOENT) {
+        const char *slash = strrchr(path, '/');
+        fprintf(stderr, "cnnc: error: cannot write '%s': no such directory '%.*s'"
+                " (cnnc does not create directories)\n", path,
+                slash ? (int)(slash - path) : 1, slash ? path : ".");
+    } else {
+        fprintf(stderr, "cnnc: error: %s\n", err);
+    }
     return -1;
 }
 
@@ -189,14 +228,59 @@ static char *header_path(const char *out)
     return xfmt("%s.h", out);
 }
 
+/* the C output: -o, or the input's base name with .c */
+static char *c_path(const Options *o)
+{
+    if (o->out)
+        return xstrdup(o->out);
+    const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
+    const char *dot = strrchr(base, '.');
+    return xfmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
+}
+
+/* -MD: "OUT [OUT.h]: IN" and a rule for IN alone (so a deleted .cnn is
+ * not an error for make); spaces in paths escaped as make wants them */
+static void put_path(FILE *f, const char *p)
+{
+    for (; *p; p++)
+        fprintf(f, "%s%c", *p == ' ' || *p == '#' ? "\\" : *p == '$' ? "$" : "", *p);
+}
+
+static int write_deps(const Options *o)
+{
+    int c = strcmp(o->emit, "c") == 0;
+    char *out = c ? c_path(o) : xstrdup(o->out);
+    char *hpath = c ? header_path(out) : NULL;
+    char *path = o->depfile ? xstrdup(o->depfile) : NULL;
+    if (!path) {
+        size_t n = strlen(out);
+        path = n > 2 && strcmp(out + n - 2, ".c") == 0 ? xfmt("%.*s.d", (int)(n - 2), out)
+                                                         : xfmt("%s.d", out);
+    }
+    cnnrt_out f;
+    int rc = -1;
+    if (out_open(&f, path) == 0) {
+        put_path(f.f, out);
+        if (hpath) {
+            fputc(' ', f.f);
+            put_path(f.f, hpath);
+        }
+        fputs(": ", f.f);
+        put_path(f.f, o->in);
+        fputs("\n\n", f.f);
+        put_path(f.f, o->in);
+        fputs(":\n", f.f);
+        rc = out_close(&f, 1);
+    }
+    free(out);
+    free(hpath);
+    free(path);
+    return rc;
+}
+
 static int write_c(Graph *g, const Options *o, int argc, char **argv)
 {
-    char *out = o->out ? xstrdup(o->out) : NULL;
-    if (!out) {
-        const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
-        const char *dot = strrchr(base, '.');
-        out = xfmt("%.*s.c", dot ? (int)(dot - base) : (int)strlen(base), base);
-    }
+    char *out = c_path(o);
     char *hpath = header_path(out);
     const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
     char cmd[512] = "cnnc";
@@ -263,6 +347,10 @@ int main(int argc, char **argv)
     }
     if (o.batch)
         g->batch = o.batch;
+    if (o.prefix) {
+        free(g->name);
+        g->name = xstrdup(o.prefix);
+    }
     g->inference = o.inference || g->loss_node < 0;
     if (strcmp(o.emit, "onnx") == 0) {      /* the graph as written, before the passes */
         char *out = o.out ? xstrdup(o.out) : xfmt("%.*s.onnx", (int)(strrchr(o.in, '.') &&
@@ -297,6 +385,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cnnc: error: standard output: %s\n", strerror(errno ? errno : EIO));
         rc = 1;
     }
+    if (rc == 0 && o.deps)
+        rc = write_deps(&o) ? 1 : 0;
     ir_free(g);
     free(src);
     return rc;

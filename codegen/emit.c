@@ -254,6 +254,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
     if (o->embed && e->L->detect >= 0)
         fprintf(h, "#ifndef CNNRT_DET_DEFINED\n#define CNNRT_DET_DEFINED\n"
                    "typedef struct { int image, cls; float score, x1, y1, x2, y2; } cnnrt_det;\n#endif\n\n");
+    fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
     long out0 = g->vals[g->outputs[0]].size;
     fprintf(h, "#define %s_BATCH      %d   /* largest batch */\n", M, g->batch);
     fprintf(h, "#define %s_IN_SIZE    %ld  /* floats per sample: C*H*W */\n", M, g->vals[g->input].size);
@@ -302,7 +303,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
                    "   by score; returns how many were written (<= max) */\n"
                    "int %s_detect(%s *m, const float *x, int n, float score_thr, float nms_iou,\n"
                    "              cnnrt_det *out, int max);\n", m, m);
-    fprintf(h, "\n#endif\n");
+    fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
 /* ---- the source ---- */
@@ -689,14 +690,12 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     if (o->embed)
         fprintf(c, "#ifndef _POSIX_C_SOURCE\n#define _POSIX_C_SOURCE 200809L  /* fsync, for .cnnw files */\n#endif\n");
     fprintf(c, "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n");
-    if (o->embed) {
-        fprintf(c, "\n/* ---- the cnnrt runtime, embedded (--embed-runtime): the kernels,\n"
-                   "   initialisation, optimizers and .cnnw files this model calls ---- */\n");
-        for (int i = 0; cnnc_runtime_files[i]; i++)
-            fprintf(c, "/* ---- %s ---- */\n%s\n", cnnc_runtime_names[i], cnnc_runtime_files[i]);
-        fprintf(c, "#define CNNRT_TENSOR_DEFINED\n#define CNNRT_DET_DEFINED\n");
-    }
-    fprintf(c, "#include \"%s\"\n\n", o->header_name);
+    if (o->embed)
+        emit_runtime(c, g->name, o->with_main);
+    if (o->embed && o->with_main)
+        emit_header(&e, o, c);     /* a single-file program: the header inlined */
+    else
+        fprintf(c, "#include \"%s\"\n\n", o->header_name);
     emit_offsets(&e);
     emit_struct(&e, train);
     emit_geoms(&e);

@@ -27,4 +27,8 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h);
 extern const char *const cnnc_runtime_files[];
 extern const char *const cnnc_runtime_names[];
 
+/* embed.c: the runtime's text with its globals renamed PREFIX_name;
+ * with_main adds the data pipeline, the trainer and stb */
+void emit_runtime(FILE *c, const char *prefix, int with_main);
+
 #endif

@@ -18,7 +18,7 @@ void emit_main(const Graph *g, FILE *f)
     int train = !g->inference && g->loss_node >= 0;
     Shape in = g->vals[g->input].shape;
     fprintf(f, "\n/* ---- the trainer: %s train|eval|predict (cnnc --main) ---- */\n", m);
-    fprintf(f, "#include \"cnnrt_train.h\"\n\n");
+    fprintf(f, "#ifndef CNNRT_TRAIN_H   /* else embedded above */\n#include \"cnnrt_train.h\"\n#endif\n\n");
     fprintf(f, "static void *w_new(void) { return %s_new(); }\n", m);
     fprintf(f, "static void w_free(void *m) { %s_free(m); }\n", m);
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
@@ -63,6 +63,8 @@ void emit_main(const Graph *g, FILE *f)
             train ? "w_set_training" : "NULL", train ? "w_backward" : "NULL",
             train ? "w_update" : "NULL", train ? "w_state" : "NULL");
     emit_train_main_fields(g, f);
+    fprintf(f, ",\n        ");
+    emit_float(f, train ? t->lr : 0);        /* the train block's rate, for logs */
     /* the target the loss declares; a detector's classes and _detect */
     cnnrt_yolox_geom y;
     int det = ir_detect_geom(g, &y);

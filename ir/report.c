@@ -3,6 +3,7 @@
  * of --stats.  Read-only over the graph.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "ir.h"
 
@@ -132,36 +133,74 @@ void ir_dump(const Graph *g, FILE *f)
     fprintf(f, "\n");
 }
 
-void ir_dot(const Graph *g, FILE *f)
+/* Graphviz: every node labelled (layer, op, a fused activation or folded
+ * batchnorm, output shape); values without a producer (input, targets)
+ * drawn once as ellipses; one edge per producer and consumer, however many
+ * values pass between them; backward nodes dashed and named "d.LAYER",
+ * the gradient values they pass named on their edges. */
+static const char *const dot_acts[] = { "", "relu", "leaky_relu", "sigmoid", "tanh", "silu" };
+
+static void dot_value(const Graph *g, int v, char *declared, FILE *f)
 {
     char b[64];
+    if (declared[v])
+        return;
+    declared[v] = 1;
+    ir_shape_str(g->vals[v].shape, b, sizeof b);
+    const char *kind = v == g->input ? "input" : g->vals[v].kind == V_TARGET ? "target" : "value";
+    const char *name = g->vals[v].name ? g->vals[v].name : "";
+    fprintf(f, "  v%d [label=\"%s%s%s\\n%s\", shape=ellipse];\n", v, kind,
+            strcmp(name, kind) ? " " : "", strcmp(name, kind) ? name : "", b);
+}
+
+void ir_dot(const Graph *g, FILE *f)
+{
+    char b[64], *declared = xcalloc((size_t)g->nvals + 1, 1);
+    int *from = xcalloc((size_t)g->nvals + 1, sizeof *from);
     fprintf(f, "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n", g->name);
-    ir_shape_str(g->vals[g->input].shape, b, sizeof b);
-    fprintf(f, "  v%d [label=\"input %s\\n%s\", shape=ellipse];\n", g->input,
-            g->vals[g->input].name, b);
+    dot_value(g, g->input, declared, f);
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = &g->nodes[i];
         if (n->dead || n->op == OP_input)
             continue;
         ir_shape_str(n->nout ? g->vals[n->out[0]].shape : g->vals[n->in[0]].shape, b, sizeof b);
-        fprintf(f, "  n%d [label=\"%s%s%s%s\\n%s\"%s];\n", i, n->layer ? n->layer : "",
-                n->layer ? ": " : "", ir_ops[n->op].name, n->bwd ? ".grad" : "", b,
-                n->bwd ? ", style=dashed" : "");
+        const char *layer = n->layer ? n->layer : n->bwd && g->nodes[n->fwd].layer
+                            ? g->nodes[n->fwd].layer : "";
+        int dpre = n->bwd && strncmp(layer, "d.", 2) != 0;
+        fprintf(f, "  n%d [label=\"%s%s%s%s%s%s%s%s\\n%s\"%s];\n", i, dpre ? "d." : "", layer,
+                *layer ? ": " : "", ir_ops[n->op].name, n->bwd ? ".grad" : "",
+                n->act > 0 && n->act < 6 ? " + " : "", n->act > 0 && n->act < 6 ? dot_acts[n->act] : "",
+                n->fold_bn ? " + batchnorm (folded)" : "", b, n->bwd ? ", style=dashed" : "");
+        /* one edge per source; gradient values named on theirs */
+        int nfrom = 0;
         for (int k = 0; k < n->nin; k++) {
-            int p = g->vals[n->in[k]].producer;
-            if (p >= 0)
-                fprintf(f, "  n%d -> n%d;\n", p, i);
-            else
-                fprintf(f, "  v%d -> n%d;\n", n->in[k], i);
+            int v = n->in[k], p = g->vals[v].producer, seen = 0;
+            int src = p >= 0 ? p : -1 - v;
+            for (int j = 0; j < nfrom; j++)
+                seen |= from[j] == src;
+            if (seen)
+                continue;
+            from[nfrom++] = src;
+            const char *name = g->vals[v].name;
+            int grad = name && strncmp(name, "d.", 2) == 0;
+            if (p < 0)
+                dot_value(g, v, declared, f);
+            fprintf(f, "  %s%d -> n%d", p >= 0 ? "n" : "v", p >= 0 ? p : v, i);
+            if (grad)
+                fprintf(f, " [label=\"%s\", style=dashed]", name);
+            fprintf(f, ";\n");
         }
     }
     for (int i = 0; i < g->noutputs; i++) {
         int p = g->vals[g->outputs[i]].producer;
-        fprintf(f, "  out%d [label=\"output %d\", shape=ellipse];\n", i, i);
+        fprintf(f, "  out%d [label=\"output %d: %s\", shape=ellipse];\n", i, i,
+                g->vals[g->outputs[i]].name);
         if (p >= 0)
             fprintf(f, "  n%d -> out%d;\n", p, i);
     }
     fprintf(f, "}\n");
+    free(declared);
+    free(from);
 }
 
 /* 61706 -> "61,706" */

@@ -33,12 +33,18 @@
  * side without boxes (no class: an all-zero target) leaves the whole
  * target to the other side, so that a target sums to 1 or is all zero.
  *
+ * Recording (cnnrt_augmenter_record, for --dump-aug's samples.txt): each
+ * step writes what it drew (flip or not, crop shift, hsv gains, mosaic
+ * centre, scales and partners, mixup lambda and partner), partners'
+ * own steps indented below them.  It only writes; the draws are the same.
+ *
  * Not here: decoding (image.c, yolo.c), batches and threads (loader.c).
  */
 #include "cnnrt_data.h"
 #include "data.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +79,30 @@ struct cnnrt_augmenter {
     float *mix;             /* [tsize]: mosaic's target */
     cnnrt_bad_file bad;
     void *ctx;
+    FILE *rec;              /* what each step drew, or NULL */
+    int depth;              /* of the partner being built, for rec's indent */
 };
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void aug_rec(const cnnrt_augmenter *a, const char *fmt, ...)
+{
+    if (!a->rec)
+        return;
+    va_list ap;
+    fprintf(a->rec, "%*s", 6 + 4 * a->depth, "");
+    va_start(ap, fmt);
+    vfprintf(a->rec, fmt, ap);
+    va_end(ap);
+    fputc('\n', a->rec);
+}
+
+void cnnrt_augmenter_record(cnnrt_augmenter *a, FILE *f)
+{
+    a->rec = f;
+    a->depth = 0;
+}
 
 static uint64_t aug_hash(uint64_t a, uint64_t b)
 {
@@ -173,6 +202,7 @@ static void aug_flip(const cnnrt_augmenter *a, aug_sample *s)
 static void aug_crop(cnnrt_augmenter *a, cnnrt_rng *r, int pad, aug_sample *s)
 {
     int dx = aug_int(r, -pad, pad), dy = aug_int(r, -pad, pad), h = a->h, w = a->w;
+    aug_rec(a, "crop: shift x %+d y %+d", -dx, -dy);
     if (!dx && !dy)
         return;
     for (int ch = 0; ch < a->c; ch++)
@@ -230,6 +260,7 @@ static void aug_hsv(const cnnrt_augmenter *a, cnnrt_rng *r, const float *f, aug_
     float dh = (float)((2 * cnnrt_rng_uniform(r) - 1) * f[0]);
     float gs = (float)(1 + (2 * cnnrt_rng_uniform(r) - 1) * f[1]);
     float gv = (float)(1 + (2 * cnnrt_rng_uniform(r) - 1) * f[2]);
+    aug_rec(a, "hsv: hue %+.3f turn, saturation x%.3f, value x%.3f", dh, gs, gv);
     long plane = (long)a->h * a->w;
     float *R = s->x, *G = R + plane, *B = G + plane;
     for (long k = 0; k < plane; k++) {
@@ -258,7 +289,11 @@ static int aug_partner(cnnrt_augmenter *a, cnnrt_rng *r, uint64_t key, int k, in
     int n = a->d->count, j = aug_int(r, 0, n - 1);
     uint64_t pkey = aug_hash(key, (uint64_t)tile + 1);
     for (int tries = 0; tries < n; tries++, j = (j + 1) % n) {
+        const char *name = a->d->name ? a->d->name(a->d, j) : NULL;
+        aug_rec(a, "partner %d: %s[%d]", tile + 1, name ? name : a->d->path, j);
+        a->depth++;
         int rc = aug_build(a, pkey, j, k, s, err, errlen);
+        a->depth--;
         if (rc <= 0)
             return rc;
         if (a->bad)
@@ -287,6 +322,7 @@ static int aug_mosaic(cnnrt_augmenter *a, cnnrt_rng *r, uint64_t key, int k, aug
     int yc = (int)lround(h * (0.25 + 0.5 * cnnrt_rng_uniform(r)));
     xc = xc < 1 ? 1 : xc > w - 1 ? w - 1 : xc;
     yc = yc < 1 ? 1 : yc > h - 1 ? h - 1 : yc;
+    aug_rec(a, "mosaic: centre x %d y %d; tiles (this sample, partners 1-3) scaled:", xc, yc);
     for (int c = 0; c < a->tsize; c++)
         a->mix[c] = 0;
     for (int t = 0; t < 4; t++) {
@@ -294,6 +330,7 @@ static int aug_mosaic(cnnrt_augmenter *a, cnnrt_rng *r, uint64_t key, int k, aug
         int qy = t & 2 ? yc : 0, qh = t & 2 ? h - yc : yc;
         double scale = f[1] + (f[2] - f[1]) * cnnrt_rng_uniform(r);
         long sw = lround(w * scale), sh = lround(h * scale);
+        aug_rec(a, "  tile %d: x%.3f", t, scale);
         sw = sw < qw ? qw : sw;
         sh = sh < qh ? qh : sh;
         int ox = aug_int(r, 0, (int)sw - qw), oy = aug_int(r, 0, (int)sh - qh);
@@ -325,6 +362,7 @@ static int aug_mixup(cnnrt_augmenter *a, cnnrt_rng *r, uint64_t key, int k, aug_
     float alpha = a->aug[k].f[0];
     aug_sample *p = &a->step[k].part[0];
     float lam = (float)cnnrt_rng_beta(r, alpha, alpha);
+    aug_rec(a, "mixup: lambda %.3f (this sample), %.3f (partner 1)", lam, 1 - lam);
     if (aug_partner(a, r, key, k, 0, p, err, errlen) < 0)
         return -1;
     for (long i = 0; i < a->size; i++)
@@ -358,8 +396,12 @@ static int aug_build(cnnrt_augmenter *a, uint64_t key, int i, int upto, aug_samp
         cnnrt_rng_seed(&r, skey);
         switch (a->aug[k].kind) {
         case CNNRT_AUG_FLIP:
-            if (cnnrt_rng_uniform(&r) < f[0])
+            if (cnnrt_rng_uniform(&r) < f[0]) {
+                aug_rec(a, "flip: yes");
                 aug_flip(a, s);
+            } else {
+                aug_rec(a, "flip: no");
+            }
             break;
         case CNNRT_AUG_CROP:
             aug_crop(a, &r, (int)f[0], s);
@@ -370,10 +412,14 @@ static int aug_build(cnnrt_augmenter *a, uint64_t key, int i, int upto, aug_samp
         case CNNRT_AUG_MOSAIC:
             if (cnnrt_rng_uniform(&r) < f[0])
                 rc = aug_mosaic(a, &r, skey, k, s, err, errlen);
+            else
+                aug_rec(a, "mosaic: no");
             break;
         case CNNRT_AUG_MIXUP:
             if (cnnrt_rng_uniform(&r) < f[1])
                 rc = aug_mixup(a, &r, skey, k, s, err, errlen);
+            else
+                aug_rec(a, "mixup: no");
             break;
         }
     }

@@ -12,6 +12,8 @@
 #ifndef CNNRT_DATA_INTERNAL_H
 #define CNNRT_DATA_INTERNAL_H
 
+#include <stdio.h>
+
 #include "cnnrt_data.h"
 
 /* (cnnrt_errorf, "'PATH': message" into err, is in cnnrt.h) */
@@ -89,6 +91,9 @@ int  cnnrt_augmenter_get(cnnrt_augmenter *a, uint64_t seed, int epoch, int i,
                          float *x, float *t, cnnrt_box *box, int *nbox,
                          char *err, size_t errlen);
 void cnnrt_augmenter_free(cnnrt_augmenter *a);
+/* from now on, each step of a get writes what it drew to f (NULL: stop),
+ * one indented line per step, partners' steps nested (--dump-aug) */
+void cnnrt_augmenter_record(cnnrt_augmenter *a, FILE *f);
 
 /* the class target of detection data: sum over boxes of area * one-hot
  * (the class itself when tsize == 1), divided by the total area; all zero

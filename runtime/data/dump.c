@@ -130,6 +130,17 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
         return -1;
     FILE *f = out.f;
     cnnrt_loader *l = cnnrt_loader_new(d, batch, aug, naug, -1, err, errlen);
+    /* the recipe of each sample: the same draws again, recorded (they
+       depend on seed, epoch and index alone) */
+    cnnrt_augmenter *rec = naug && l ? cnnrt_augmenter_new(d, aug, naug, NULL, NULL, err, errlen) : NULL;
+    float *rx = rec ? malloc(sizeof *rx * ((size_t)d->c * d->h * d->w + (size_t)d->tsize + 1)) : NULL;
+    cnnrt_box *rbox = rec ? malloc(sizeof *rbox * (size_t)cnnrt_augmenter_boxcap(rec)) : NULL;
+    if (naug && l && (!rec || !rx || !rbox)) {
+        if (rec)
+            cnnrt_errorf(err, errlen, dir, "out of memory");
+        cnnrt_loader_free(l);
+        l = NULL;
+    }
     int side = d->h > d->w ? d->h : d->w, done = 0, rc = l ? 1 : -1;
     int scale = side < DUMP_SIDE ? DUMP_SIDE / side : 1;
     cnnrt_batch b;
@@ -147,8 +158,20 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
             else
                 dump_describe(f, d, name, b.index[k], b.target + (size_t)k * d->tsize,
                               box, b.nbox[k]);
+            if (rc == 1 && rec) {
+                int nbox;
+                fprintf(f, "    applied:\n");
+                cnnrt_augmenter_record(rec, f);
+                if (cnnrt_augmenter_get(rec, seed, 0, b.index[k], rx, rx + (size_t)d->c * d->h * d->w,
+                                        rbox, &nbox, err, errlen) < 0)
+                    rc = -1;
+            }
         }
     cnnrt_loader_free(l);
+    if (rec)
+        cnnrt_augmenter_free(rec);
+    free(rx);
+    free(rbox);
     if (cnnrt_out_close(&out, rc >= 0, rc >= 0 ? err : NULL, errlen) < 0)
         rc = -1;
     return rc < 0 ? -1 : done;

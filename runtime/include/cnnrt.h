@@ -42,6 +42,10 @@
 
 #include "cnnrt_abi.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- deterministic RNG (splitmix64-seeded xoshiro256**) ---- */
 typedef struct { uint64_t s[4]; } cnnrt_rng;
 void     cnnrt_rng_seed(cnnrt_rng *r, uint64_t seed);
@@ -256,5 +260,9 @@ unsigned char *cnnrt_read_plain(const char *path, size_t *len, char *err, size_t
 /* err = "'PATH': " followed by the formatted message (err may be NULL) */
 void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,9 +13,15 @@
 #ifndef CNNRT_ABI_H
 #define CNNRT_ABI_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CNNRT_VERSION "0.1.0"
 
 /* ---- tensors as the generated API exposes them (GENERATED_API.md) ---- */
+#ifndef CNNRT_TENSOR_DEFINED   /* also defined by --embed-runtime headers */
+#define CNNRT_TENSOR_DEFINED
 typedef struct {
     const char *name;       /* "conv1.weight", or "<binding>.weight" */
     int   rank;
@@ -24,6 +30,7 @@ typedef struct {
     float *data;
     float *grad;            /* NULL for state that is not learned */
 } cnnrt_tensor;
+#endif
 
 /* ---- fused epilogue activations ---- */
 enum {
@@ -102,7 +109,10 @@ typedef struct {
 
 /* a detection: image index in the call, class, score, corners in input
  * pixels (what `<m>_detect` returns) */
+#ifndef CNNRT_DET_DEFINED
+#define CNNRT_DET_DEFINED
 typedef struct { int image, cls; float score, x1, y1, x2, y2; } cnnrt_det;
+#endif
 
 /* anchors of one image: the sum of h*w over the levels */
 long cnnrt_yolox_anchors(const cnnrt_yolox_geom *g);
@@ -111,5 +121,9 @@ long cnnrt_yolox_anchors(const cnnrt_yolox_geom *g);
 long cnnrt_yolox_scratch(const cnnrt_yolox_geom *g, int n);
 long cnnrt_yolox_assign_scratch(const cnnrt_yolox_geom *g);
 long cnnrt_detect_scratch(const cnnrt_yolox_geom *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "cnnrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The whole file, gunzipped when it starts with the gzip magic (single
  * member; the trailer's CRC-32 and length are checked).  malloc'd, *len
  * bytes; NULL with "'PATH': reason" in err and errno set. */
@@ -202,5 +206,9 @@ int  cnnrt_draw_text(unsigned char *img, int w, int h, int x, int y, const char 
  * number when name is NULL) in black on a strip of that colour */
 void cnnrt_draw_det(unsigned char *img, int w, int h, const cnnrt_det *d, const char *name,
                     float sx, float sy);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

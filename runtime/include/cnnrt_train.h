@@ -9,6 +9,10 @@
 
 #include "cnnrt.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the generated trainer (cnnc --main) ----
  * The generated main() fills a cnnrt_model with the model's constants and
  * functions and hands over to cnnrt_main(), which implements the train,
@@ -37,6 +41,7 @@ typedef struct {
     int augment_until;      /* mosaic and mixup only in epochs 1..augment_until */
     void         (*schedule)(void *m, long steps_per_epoch, int epochs);
     int          (*ema)(void *m, const cnnrt_tensor **out);   /* EMA of params() */
+    float lr;               /* the optimizer's learning rate, for --log */
     /* what _backward takes (the loss declares it): CNNRT_TARGET_* and
        floats per sample (0: out_size) */
     int target_kind, target_size;
@@ -100,5 +105,9 @@ int  cnnrt_map_add(cnnrt_map *m, const cnnrt_det *dets, int ndet,
  * number of classes with ground truth, -1 when out of memory */
 int  cnnrt_map_result(const cnnrt_map *m, double *map50, double *map,
                       double *ap50, double *ap);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

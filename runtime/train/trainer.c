@@ -29,6 +29,7 @@
 #include "cnnrt_train.h"
 #include "dettrain.h"
 #include "cnnrt_data.h"
+#include "log.h"
 
 #include <errno.h>
 #include <math.h>
@@ -54,7 +55,8 @@ typedef struct {
     const char *epochs_arg, *seed_arg, *max_pixels_arg;
     const char *no_augment;     /* non-NULL when given */
     const char *dump_aug[2];    /* --dump-aug DIR N */
-    int epochs;
+    const char *log, *log_every_arg, *chart, *save_best, *names, *top_arg;
+    int epochs, log_every, top;
     uint64_t seed;
     char **args;            /* positional arguments */
     int nargs;
@@ -82,6 +84,12 @@ static const tr_option tr_options[] = {
     TR_OPT("--dump-aug", CMD_TRAIN, dump_aug, 2),
     TR_OPT("--max-pixels", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, max_pixels_arg, 1),
     TR_OPT("--weights", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, weights, 1),
+    TR_OPT("--log", CMD_TRAIN, log, 1),
+    TR_OPT("--log-every", CMD_TRAIN, log_every_arg, 1),
+    TR_OPT("--chart", CMD_TRAIN, chart, 1),
+    TR_OPT("--save-best", CMD_TRAIN, save_best, 0),
+    TR_OPT("--names", CMD_PREDICT, names, 1),
+    TR_OPT("--top", CMD_PREDICT, top_arg, 1),
 };
 #undef TR_OPT
 #define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
@@ -108,10 +116,10 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
     fprintf(out,
             "usage: %s train   --train DATA [--val DATA] [--epochs N] [--save FILE]\n"
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
-            "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N]\n"
-            "       %*s         [--weights FILE]\n"
+            "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N] [--weights FILE]\n"
+            "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
-            "       %s predict --weights FILE DATA...\n"
+            "       %s predict --weights FILE [--names FILE] [--top K] DATA...\n"
             "\n"
             "DATA is an IDX file (MNIST format, plain or .gz; its labels are found\n"
             "beside it, train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, or\n"
@@ -128,9 +136,17 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "seed (default %llu).  The training set is augmented as the model's train\n"
             "block says (%d augmentation%s); --no-augment turns that off.  --dump-aug\n"
             "DIR N writes the first N training samples as the network sees them\n"
-            "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  predict prints\n"
-            "the class of every image.  Images over --max-pixels N pixels (width x\n"
-            "height, default %lld) are left out with a warning before decoding.\n",
+            "(PNG, boxes drawn, DIR/samples.txt) and trains nothing.  --log writes a\n"
+            "CSV row per epoch and every --log-every batches (default 50): loss,\n"
+            "accuracy, validation figures, learning rate, images/s, time; --chart\n"
+            "redraws a PNG of loss and accuracy after every epoch; --save-best also\n"
+            "keeps the checkpoint of the best validation epoch as FILE-best.cnnw.\n"
+            "predict prints the class of every image (names from the class folders\n"
+            "or --names, one per line), the --top K classes with their probabilities,\n"
+            "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
+            "one line per detection: FILE class score x1 y1 x2 y2.  Images over\n"
+            "--max-pixels N pixels (width x height, default %lld) are left out with a\n"
+            "warning before decoding.\n",
             n, pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
             (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
             CNNRT_MAX_PIXELS);
@@ -235,6 +251,26 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         }
         o->seed = v;
     }
+    o->log_every = 50;
+    if (o->log_every_arg) {
+        if (tr_number(o->log_every_arg, 100000000, &v) < 0) {
+            tr_error(mod, "--log-every wants a whole number of batches, got '%s'", o->log_every_arg);
+            return -1;
+        }
+        o->log_every = (int)v;
+    }
+    o->top = 1;
+    if (o->top_arg) {
+        if (tr_number(o->top_arg, 1000000, &v) < 0 || v == 0) {
+            tr_error(mod, "--top wants a positive whole number, got '%s'", o->top_arg);
+            return -1;
+        }
+        o->top = (int)v < mod->out_size ? (int)v : mod->out_size;
+    }
+    if (o->save_best && !o->val) {
+        tr_error(mod, "--save-best needs --val DATA (the best epoch is chosen on it)");
+        return -1;
+    }
     if (o->dump_aug[1] && (tr_number(o->dump_aug[1], 100000, &v) < 0 || v == 0)) {
         tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
                  o->dump_aug[1]);
@@ -282,6 +318,9 @@ typedef struct {
     float *x, *t;           /* one batch, when a batch must be edited */
     double first_loss;      /* of this run's first batch: the divergence scale */
     int have_first;
+    trlog log;              /* --log, --chart */
+    double vloss, vacc;     /* the last epoch's validation */
+    long vn, images;        /* its samples; training images seen in this run */
 } tr_run;
 
 static void tr_free(tr_run *r)
@@ -598,6 +637,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
         }
         mod->update(r->m);
         cnnrt_progress_batch(&pg, b.n, loss, correct);
+        trlog_batch(&r->log, &pg);
     }
     if (rc < 0) {
         if (pg.tty)
@@ -614,6 +654,12 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
         return 1;
     pg.skipped = cnnrt_loader_skipped(lt);
     cnnrt_progress_end(&pg, vloss, vacc, vn);
+    r->vloss = vloss;
+    r->vacc = vacc;
+    r->vn = vn;
+    r->images += pg.seen;
+    if (trlog_epoch(&r->log, &pg, vloss, vacc, vn, err, sizeof err) < 0)
+        return tr_error(mod, "%s", err);
     return 0;
 }
 
@@ -692,6 +738,48 @@ static int tr_can_write(const cnnrt_model *mod, const char *save)
     return 0;
 }
 
+/* "DIR/NAME.cnnw" -> "DIR/NAME-best.cnnw" (malloc'd; NULL: out of memory) */
+static char *tr_best_path(const char *save)
+{
+    size_t n = strlen(save);
+    int ext = n > 5 && !strcmp(save + n - 5, ".cnnw");
+    char *p = malloc(n + 16);
+    if (p)
+        sprintf(p, "%.*s-best.cnnw", (int)(ext ? n - 5 : n), save);
+    return p;
+}
+
+/* the best validation epoch so far: highest accuracy for classifiers
+ * (cross entropy; lower loss between equals), lowest loss otherwise */
+typedef struct { int epoch; double loss, acc; long images; } tr_best;
+
+static int tr_better(const cnnrt_model *mod, tr_best *b, const tr_run *r, int epoch)
+{
+    int better = b->epoch < 0 || (mod->loss == CNNRT_LOSS_XENT && r->vacc != b->acc
+                                  ? r->vacc > b->acc : r->vloss < b->loss);
+    if (better) {
+        b->epoch = epoch;
+        b->loss = r->vloss;
+        b->acc = r->vacc;
+    }
+    return better;
+}
+
+static void tr_summary(const tr_opts *o, const tr_run *r, const tr_best *b, const char *save,
+                       const char *best)
+{
+    double t = trlog_now() - r->log.t0;
+    printf("done after epoch %d: %.1f s, %ld images seen (%.0f images/s); last checkpoint '%s'\n",
+           o->epochs, t, r->images, t > 0 ? r->images / t : 0.0, save);
+    if (b->epoch > 0)
+        printf("best epoch %d: validation loss %.4f, accuracy %.2f%%%s%s%s\n", b->epoch, b->loss,
+               100 * b->acc, best ? " (saved to '" : "", best ? best : "", best ? "')" : "");
+    if (o->log)
+        printf("log: '%s'\n", o->log);
+    if (o->chart)
+        printf("chart: '%s'\n", o->chart);
+}
+
 static int tr_train(const tr_opts *oin)
 {
     tr_opts o = *oin;
@@ -742,13 +830,23 @@ static int tr_train(const tr_opts *oin)
     fflush(stdout);
 
     const char *last_good = o.resume;
+    char err[TR_ERRLEN], *best = tr_best_path(save);
+    if (!best || trlog_open(&r.log, o.log, o.chart, o.log_every, mod->lr, err, sizeof err) < 0)
+        rc = tr_error(mod, "%s", best ? err : "out of memory");
+    tr_best b = { -1, 0, 0, 0 };
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
         if (!rc && cnnrt_save(save, r.file, r.nfile, r.state, r.nstate, *r.step) < 0)
             rc = tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
         last_good = save;
+        if (!rc && r.vn > 0 && tr_better(mod, &b, &r, epoch + 1) && o.save_best &&
+            cnnrt_save(best, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
+            rc = tr_error(mod, "cannot write the checkpoint '%s': %s", best, strerror(errno));
     }
+    if (!rc && done < o.epochs)
+        tr_summary(&o, &r, &b, save, o.save_best ? best : NULL);
+    free(best);
 out:
     cnnrt_loader_free(data.ltrain);
     cnnrt_loader_free(data.lval);
@@ -756,6 +854,7 @@ out:
     free(data.lateaug);
     cnnrt_data_close(data.train);
     cnnrt_data_close(data.val);
+    trlog_close(&r.log);
     tr_free(&r);
     return rc;
 }
@@ -813,43 +912,94 @@ static int tr_eval(const tr_opts *o)
     return rc;
 }
 
-/* " 'NAME'" when the set has class names */
-static const char *tr_class_name(const cnnrt_dataset *d, int k, char *buf, size_t len)
+/* Class names for predict: --names (one per line), else the data set's
+ * folders, else none. */
+typedef struct {
+    char **names;           /* --names lines, or NULL */
+    int n;
+    char *text;             /* the file they point into */
+} tr_names;
+
+static int tr_read_names(const tr_opts *o, tr_names *nm)
 {
-    if (d->classes)
-        snprintf(buf, len, " '%s'", d->classes[k]);
+    char err[TR_ERRLEN];
+    size_t len;
+    memset(nm, 0, sizeof *nm);
+    if (!o->names)
+        return 0;
+    nm->text = (char *)cnnrt_read_plain(o->names, &len, err, sizeof err);
+    if (!nm->text)
+        return tr_error(o->mod, "%s", err);
+    nm->names = calloc(len + 1, sizeof *nm->names);
+    if (!nm->names)
+        return tr_error(o->mod, "out of memory");
+    for (char *p = nm->text, *end = nm->text + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *e = nl ? nl : end;
+        if (e > p && e[-1] == '\r')
+            e[-1] = 0;
+        *e = 0;
+        if (*p)
+            nm->names[nm->n++] = p;
+        p = e + 1;
+    }
+    if (nm->n < o->mod->out_size && o->mod->out_size > 1)
+        return tr_error(o->mod, "'%s' names %d classes; the model has %d", o->names, nm->n,
+                        o->mod->out_size);
+    return 0;
+}
+
+/* " 'NAME'" when there is a name for class k */
+static const char *tr_class_name(const tr_names *nm, const cnnrt_dataset *d, int k, char *buf,
+                                 size_t len)
+{
+    const char *name = nm->names && k < nm->n ? nm->names[k] : d->classes ? d->classes[k] : NULL;
+    if (name)
+        snprintf(buf, len, " '%s'", name);
     else
         buf[0] = 0;
     return buf;
 }
 
-/* One line per image: "PATH[i]: class K (p)" (or the image's own file
- * name), with the label when known. */
-static int tr_predict_set(tr_run *r, const char *arg, const cnnrt_dataset *d,
-                          cnnrt_loader *l)
+/* One line per image: "PATH[i]: class K 'NAME' (p)" (or the image's own
+ * file name), the --top classes in order of probability, with the label
+ * when known. */
+static int tr_predict_set(tr_run *r, const tr_opts *o, const tr_names *nm, const char *arg,
+                          const cnnrt_dataset *d, cnnrt_loader *l)
 {
     const cnnrt_model *mod = r->mod;
     char err[TR_ERRLEN], cn[160];
     cnnrt_batch b;
-    int rc;
+    int rc, top[64], ntop = o->top < 64 ? o->top : 64;
     cnnrt_loader_start(l, 0, 0, 0);
     while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
         const float *out = mod->forward(r->m, b.x, b.n);
         for (int k = 0; k < b.n; k++) {
             const float *y = out + (size_t)k * mod->out_size;
             const char *name = d->name ? d->name(d, b.index[k]) : NULL;
-            int c = tr_argmax(y, mod->out_size);
             if (name)
                 printf("%s: ", name);
             else
                 printf("%s[%d]: ", arg, b.index[k]);
             if (mod->out_size == 1)
                 printf("%.4f", y[0]);
-            else
-                printf("class %d%s (%.4f)", c, tr_class_name(d, c, cn, sizeof cn), y[c]);
+            for (int t = 0; mod->out_size > 1 && t < ntop; t++) {
+                /* the t-th largest: a selection over what is left */
+                int c = -1;
+                for (int i = 0; i < mod->out_size; i++) {
+                    int used = 0;
+                    for (int u = 0; u < t; u++)
+                        used |= top[u] == i;
+                    if (!used && (c < 0 || y[i] > y[c]))
+                        c = i;
+                }
+                top[t] = c;
+                printf("%sclass %d%s (%.4f)", t ? ", " : "", c,
+                       tr_class_name(nm, d, c, cn, sizeof cn), y[c]);
+            }
             if (d->tsize > 1) {
-                c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
-                printf("  label %d%s", c, tr_class_name(d, c, cn, sizeof cn));
+                int c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
+                printf("  label %d%s", c, tr_class_name(nm, d, c, cn, sizeof cn));
             }
             putchar('\n');
         }
@@ -857,22 +1007,56 @@ static int tr_predict_set(tr_run *r, const char *arg, const cnnrt_dataset *d,
     return rc < 0 ? tr_error(mod, "%s", err) : 0;
 }
 
+/* Every DATA is tried: one that cannot be read is a warning, and the exit
+ * status 1 at the end; so is a file the loader had to skip. */
 static int tr_predict(const tr_opts *o)
 {
     tr_run r;
-    int rc = tr_load_weights(&r, o);
+    tr_names nm = { NULL, 0, NULL };
+    int rc = tr_load_weights(&r, o), bad = 0;
+    if (!rc)
+        rc = tr_read_names(o, &nm);
     for (int a = 0; !rc && a < o->nargs; a++) {
-        cnnrt_dataset *d = tr_open(&r, o->args[a], NULL, 0);
-        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
         char err[TR_ERRLEN];
-        if (l && tr_boxes(o->mod)) {
-            rc = tr_det_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0
-                 ? tr_error(o->mod, "%s", err) : 0;
-        } else {
-            rc = l ? tr_predict_set(&r, o->args[a], d, l) : 1;
+        cnnrt_dataset *d = cnnrt_data_open(o->args[a], NULL, o->mod->in_c, o->mod->in_h,
+                                           o->mod->in_w, tr_boxes(o->mod) ? o->mod->classes
+                                           : o->mod->out_size, 0, err, sizeof err);
+        if (d && d->count == 0) {
+            snprintf(err, sizeof err, "'%s' has no samples", o->args[a]);
+            cnnrt_data_close(d);
+            d = NULL;
+        }
+        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
+        if (!d) {
+            fflush(stdout);
+            fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
+            bad++;
+        } else if (l && tr_boxes(o->mod)) {
+            if (tr_det_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0) {
+                fflush(stdout);
+                fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
+                bad++;
+            }
+        } else if (!l || tr_predict_set(&r, o, &nm, o->args[a], d, l)) {
+            bad++;
+        } else if (cnnrt_loader_skipped(l)) {
+            fflush(stdout);
+            fprintf(stderr, "%s: warning: '%s': %d unreadable file%s skipped\n", o->mod->name,
+                    o->args[a], cnnrt_loader_skipped(l), cnnrt_loader_skipped(l) == 1 ? "" : "s");
+            bad++;
         }
         cnnrt_loader_free(l);
         cnnrt_data_close(d);
+    }
+    if (!rc && bad) {
+        fflush(stdout);
+        fprintf(stderr, "%s: %d of %d input%s had errors\n", o->mod->name, bad, o->nargs,
+                o->nargs == 1 ? "" : "s");
+        rc = 1;
+    }
+    if (o->names) {
+        free(nm.names);
+        free(nm.text);
     }
     tr_free(&r);
     return rc;

@@ -6,7 +6,11 @@
  * training with exit status 1 and keeps the last good checkpoint.  With a
  * cosine schedule, EMA, clipping and augment_until (docs/LANGUAGE-EXT.md),
  * resuming across the warm-up and the end of the augmentations is still
- * bit for bit, and eval reads the EMA from the checkpoint.
+ * bit for bit, and eval reads the EMA from the checkpoint.  A single-file
+ * trainer (--embed-runtime --main) builds with nothing but `cc model.c -lm
+ * -lpthread` and learns; --log, --chart, --save-best and the final summary;
+ * predict with --names and --top, going on past an unreadable file and
+ * failing at the end.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -119,7 +123,8 @@ START_TEST(extras_resume)
     ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/xeval.txt", dir) == 0, "did not learn");
     /* validation ran on the same EMA weights: its last figure is eval's */
     ck_assert_int_eq(sh("grep -o 'loss [0-9.]*' %s/xeval.txt > %s/l.txt && "
-                        "tail -n 1 %s/extclf-full.log | grep -q \"val $(cat %s/l.txt) \"", dir, dir, dir, dir), 0);
+                        "grep '^epoch' %s/extclf-full.log | tail -n 1 | grep -q \"val $(cat %s/l.txt) \"",
+                        dir, dir, dir, dir), 0);
 }
 END_TEST
 
@@ -174,6 +179,72 @@ START_TEST(nan_stops_training)
 }
 END_TEST
 
+START_TEST(single_file_trainer)
+{
+    setup();
+    /* no -I, no library: everything (stb_image included) is in the file;
+       built in a directory of its own so no header is found beside it */
+    ck_assert_int_eq(sh("mkdir -p %s/one && \"$CNNC\" --embed-runtime --main tests/models/tinyclf.cnn "
+                        "-o %s/one/tinyclf.c", dir, dir), 0);
+    ck_assert_int_eq(sh("rm %s/one/tinyclf.h && cd %s/one && cc -O0 -Wall -Wextra -Werror %s tinyclf.c "
+                        "-o tinyclf -lm -lpthread", dir, dir, SAN), 0);
+    ck_assert_int_eq(sh("%s/one/tinyclf train --train %s/train-images-idx3-ubyte --epochs 2 --save %s/one.cnnw"
+                        " > /dev/null 2>&1", dir, dir, dir), 0);
+    ck_assert_int_eq(sh("%s/one/tinyclf eval --weights %s/one.cnnw %s/test-images-idx3-ubyte > %s/one.txt",
+                        dir, dir, dir, dir), 0);
+    ck_assert_msg(sh("grep -Eq 'accuracy (9[0-9]|100)\\.' %s/one.txt", dir) == 0, "did not learn");
+}
+END_TEST
+
+START_TEST(logs_chart_best)
+{
+    setup();
+    ck_assert_int_eq(sh(TRAIN " --epochs 2 --save %s/l.cnnw --log %s/run.csv --log-every 10 "
+                        "--chart %s/chart.png --save-best > %s/train.txt", dir, dir, dir, dir, dir, dir, dir), 0);
+    /* 400 images in batches of 16: 25 batches, a row at batches 10 and 20, one per epoch */
+    ck_assert_int_eq(sh("head -n 1 %s/run.csv | grep -qx 'kind,epoch,batch,loss,accuracy,val_loss,"
+                        "val_accuracy,lr,images_per_s,time_s'", dir), 0);
+    ck_assert_int_eq(sh("test \"$(cut -d, -f1-3 %s/run.csv | tail -n +2 | tr '\\n' ' ')\" = "
+                        "'batch,1,10 batch,1,20 epoch,1,25 batch,2,10 batch,2,20 epoch,2,25 '", dir), 0);
+    /* epoch rows carry validation figures and the train block's lr (0.01) */
+    ck_assert_int_eq(sh("test $(grep -c '^epoch,[12],25,[0-9.]*,[0-9.]*,[0-9.]\\+,[0-9.]\\+,0.01,' %s/run.csv) -eq 2",
+                        dir), 0);
+    /* a 640x360 PNG: signature, then the IHDR's width and height */
+    ck_assert_int_eq(sh("test \"$(od -An -tx1 -N24 %s/chart.png | tr -d ' \\n')\" = "
+                        "89504e470d0a1a0a0000000d494844520000028000000168", dir), 0);
+    ck_assert_int_eq(sh("test -s %s/l-best.cnnw", dir), 0);
+    ck_assert_int_eq(sh("grep -Eq '^best epoch [12]: validation loss [0-9.]+, accuracy [0-9.]+%% "
+                        "\\(saved to .*l-best.cnnw.\\)$' %s/train.txt", dir), 0);
+    ck_assert_int_eq(sh("grep -q '^done after epoch 2: .* 800 images seen' %s/train.txt", dir), 0);
+    /* --save-best without --val is refused */
+    ck_assert_int_eq(sh("%s/tinyclf train --train %s/train-images-idx3-ubyte --save-best 2> %s/err.txt",
+                        dir, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q 'save-best needs --val' %s/err.txt", dir), 0);
+}
+END_TEST
+
+START_TEST(predict_names_top_and_bad_files)
+{
+    setup();
+    ck_assert_int_eq(sh(TRAIN " --epochs 1 --save %s/p.cnnw > /dev/null", dir, dir, dir, dir), 0);
+    ck_assert_int_eq(sh("printf 'top-left\\ntop-right\\nbottom-left\\nbottom-right\\n' > %s/names.txt", dir), 0);
+    ck_assert_int_eq(sh("%s/tinyclf predict --weights %s/p.cnnw --names %s/names.txt --top 2 "
+                        "%s/missing.png %s/test-images-idx3-ubyte > %s/pred.txt 2> %s/err.txt",
+                        dir, dir, dir, dir, dir, dir, dir), 1);
+    /* the file after the bad one was still predicted: 100 lines, two classes each */
+    ck_assert_int_eq(sh("test $(grep -c \"^.*test-images-idx3-ubyte\\[[0-9]*\\]: class [0-3] '[a-z-]*' "
+                        "([0-9.]*), class [0-3] '[a-z-]*' ([0-9.]*)  label [0-3] '[a-z-]*'$\" %s/pred.txt) -eq 100",
+                        dir), 0);
+    ck_assert_int_eq(sh("grep -q \"warning: .*missing.png.*; going on\" %s/err.txt", dir), 0);
+    ck_assert_int_eq(sh("grep -q '1 of 2 inputs had errors' %s/err.txt", dir), 0);
+    /* too few names is an error */
+    ck_assert_int_eq(sh("head -n 2 %s/names.txt > %s/few.txt && %s/tinyclf predict --weights %s/p.cnnw "
+                        "--names %s/few.txt %s/test-images-idx3-ubyte > /dev/null 2> %s/err.txt",
+                        dir, dir, dir, dir, dir, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q 'names 2 classes; the model has 4' %s/err.txt", dir), 0);
+}
+END_TEST
+
 int main(void)
 {
     B = check_build();
@@ -185,6 +256,9 @@ int main(void)
     tcase_add_test(tc, extras_resume);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);
+    tcase_add_test(tc, single_file_trainer);
+    tcase_add_test(tc, logs_chart_best);
+    tcase_add_test(tc, predict_names_top_and_bad_files);
     suite_add_tcase(s, tc);
     return check_run(s, 0);
 }

@@ -90,7 +90,8 @@ static const cnnrt_augment rec_aug[] = {
 };
 #define REC_UNTIL(name, aug, naug, until) { name, RBATCH, 1, 8, 8, RIN, ROUT, \
     CNNRT_LOSS_XENT, 2, 0, aug, naug, rec_create, rec_destroy, rec_init, rec_training, \
-    rec_forward, rec_backward, rec_update, rec_params, NULL, until, NULL, NULL }
+    rec_forward, rec_backward, rec_update, rec_params, NULL, until, NULL, NULL, 0, \
+    CNNRT_TARGET_PROBS, ROUT, 0, 0, NULL }
 #define REC_MODEL(name, aug, naug) REC_UNTIL(name, aug, naug, 0)
 static const cnnrt_model rec_model = REC_MODEL("rec", rec_aug, 4);
 static const cnnrt_model rec_plain = REC_MODEL("rec", NULL, 0);
@@ -293,6 +294,14 @@ START_TEST(dump_aug_writes_pictures)
     ck_assert_int_eq(count(txt, ".png  from "), 6);
     ck_assert_int_eq(count(txt, "    target: "), 6);
     ck_assert_ptr_nonnull(strstr(txt, "(b) "));
+    /* what was applied: one top-level line per step for every sample (partners'
+       steps are indented deeper), mosaic scales and mixup lambdas among them */
+    ck_assert_int_eq(count(txt, "    applied:\n"), 6);
+    ck_assert_int_eq(count(txt, "\n      flip: "), 6);
+    ck_assert_int_eq(count(txt, "\n      crop: shift x "), 6);
+    ck_assert_int_eq(count(txt, "\n      mosaic: no") + count(txt, "\n      mosaic: centre x "), 6);
+    ck_assert_int_eq(count(txt, "\n      mixup: no") + count(txt, "\n      mixup: lambda "), 6);
+    ck_assert_int_eq(count(txt, "\n      mosaic: centre x ") * 4, count(txt, "\n        tile "));
     const char *zero[] = { "train", "--train", root, "--dump-aug", pics, "0", NULL };
     ck_assert_int_eq(run(&rec_model, NULL, zero), 1);
     ck_assert_ptr_nonnull(strstr(errs, "--dump-aug DIR N wants a number of samples"));
@@ -306,7 +315,9 @@ START_TEST(dump_aug_writes_pictures)
                            in_dir("w.cnnw"), NULL };
     ck_assert_msg(run(&rec_model, NULL, save) == 0, "%s", errs);
     const char *pred2[] = { "predict", "--weights", in_dir("w.cnnw"), root, NULL };
-    ck_assert_msg(run(&rec_model, NULL, pred2) == 0, "%s", errs);
+    /* it goes on past the two unreadable files and says so, exit status 1 */
+    ck_assert_int_eq(run(&rec_model, NULL, pred2), 1);
+    ck_assert_ptr_nonnull(strstr(errs, "2 unreadable files skipped"));
     ck_assert_int_eq(count(out, ".png: class 0 'a' (0.3333)  label "), 15);
     ck_assert_int_eq(count(out, "label 1 'b'\n"), 5);
 }

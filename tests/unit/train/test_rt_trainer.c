@@ -131,7 +131,8 @@ static int soft_state(void *vm, const cnnrt_tensor **out, long **step)
 static const cnnrt_model soft_model = {
     "soft", BATCH, 1, 4, 4, IN, OUT, CNNRT_LOSS_XENT, 3, 0, NULL, 0,
     soft_create, soft_destroy, soft_init, soft_set_training, soft_forward,
-    soft_backward, soft_update, soft_params, soft_state, 0, NULL, NULL,
+    soft_backward, soft_update, soft_params, soft_state, 0, NULL, NULL, 0.1f,
+    CNNRT_TARGET_PROBS, OUT, 0, 0, NULL,
 };
 
 /* ---- files ---- */
