@@ -38,6 +38,9 @@ LLVM_SRC    = $(filter-out codegen/llvm/nollvm.c,$(wildcard codegen/llvm/*.c))
 LLVM_GEN    = $(B)/kernel_sigs.o
 LLVM_CFLAGS = $(shell $(LLVM_CONFIG) --cflags)
 LLVM_LIBS   = $(shell $(LLVM_CONFIG) --ldflags --libs)
+# `cnnc run` JITs models against the runtime inside cnnc: all of it, exported
+CNNC_RT     = -rdynamic -Wl,--whole-archive $(B)/libcnnrt.a -Wl,--no-whole-archive -lpthread
+CNNC_RTDEP  = $(B)/libcnnrt.a
 else
 LLVM_SRC    = codegen/llvm/nollvm.c
 endif
@@ -64,8 +67,8 @@ RT_LIBS      = $(B)/libcnnrt_core.a $(B)/libcnnrt_data.a $(B)/libcnnrt_train.a
 
 all: $(B)/cnnc $(B)/libcnnrt.a $(RT_LIBS)
 
-$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a
-	$(CC) $(SAN) -o $@ $^ $(LLVM_LIBS) $(LDLIBS)
+$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a $(CNNC_RTDEP)
+	$(CC) $(SAN) -o $@ $(B)/driver.o $(B)/libcnnc.a $(CNNC_RT) $(B)/libcnnrt_core.a $(LLVM_LIBS) $(LDLIBS)
 
 # ./cnnc is the default build's compiler (other B= builds keep their own)
 ifeq ($(B),build)

@@ -620,14 +620,15 @@ static void gen_geoms(Gen *G)
     }
 }
 
-static void gen_types(Gen *G, LLVMTargetDataRef td)
+static void gen_types(Gen *G, LLVMTargetDataRef td, const char *triple)
 {
     LLVMContextRef cx = G->cx;
     G->i8 = LLVMInt8TypeInContext(cx);
     G->i32 = LLVMInt32TypeInContext(cx);
     G->i64 = LLVMInt64TypeInContext(cx);
-    G->lng = LLVMIntPtrTypeInContext(cx, td);  /* long: pointer-sized on Linux */
-    G->sz = G->lng;
+    /* long is pointer-sized (LP64, ILP32) except on Windows (LLP64) */
+    G->sz = LLVMIntPtrTypeInContext(cx, td);
+    G->lng = strstr(triple, "windows") || strstr(triple, "win32") ? G->i32 : G->sz;
     G->flt = LLVMFloatTypeInContext(cx);
     G->dbl = LLVMDoubleTypeInContext(cx);
     G->ptr = LLVMPointerType(G->i8, 0);
@@ -675,7 +676,7 @@ LLVMModuleRef llvm_module(LLVMContextRef cx, const Graph *g, const char *triple,
     LLVMSetDataLayout(G.mod, dl);
     LLVMDisposeMessage(dl);
     G.b = LLVMCreateBuilderInContext(cx);
-    gen_types(&G, td);
+    gen_types(&G, td, triple);
     if ((long)LLVMABISizeOfType(td, G.state) > G.struct_bytes)
         fail(&G, "the model's fields do not fit their reserve", NULL);
     gen_geoms(&G);

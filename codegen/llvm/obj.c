@@ -41,8 +41,8 @@ LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm)
     LLVMCodeGenOptLevel lv = opt <= 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess
                            : opt == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
     /* objects are for any link, position-independent executables included;
-       "generic" for another machine, this one's CPU otherwise */
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, *norm, triple ? "generic" : cpu,
+       the target's default CPU for another machine, this one's otherwise */
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, *norm, triple ? "" : cpu,
                                                       triple ? "" : features, lv, LLVMRelocPIC,
                                                       LLVMCodeModelDefault);
     if (cpu)
