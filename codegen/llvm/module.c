@@ -291,9 +291,10 @@ static LLVMValueRef fn(Gen *G, const char *name)
     return f;
 }
 
-static void memzero(Gen *G, LLVMValueRef p, long bytes)
+/* zero bytes at p, which is 64-byte aligned except the caller's block */
+static void memzero(Gen *G, LLVMValueRef p, long bytes, unsigned align)
 {
-    LLVMBuildMemSet(G->b, p, LLVMConstInt(G->i8, 0, 0), cint(G->i64, bytes), 64);
+    LLVMBuildMemSet(G->b, p, LLVMConstInt(G->i8, 0, 0), cint(G->i64, bytes), align);
 }
 
 static void store(Gen *G, LLVMValueRef v, LLVMValueRef p)
@@ -347,7 +348,7 @@ static void gen_lifecycle(Gen *G)
     call_rt(G, "cnnrt_rng_seed", (LLVMValueRef[]){ as_ptr(G, field(G, S_RNG)), mix }, 2);
     if (G->train) {
         for (int b = B_GRADS; b <= B_GRADS + G->L->opt_buffers; b++)
-            memzero(G, buf(G, b), g->nparam_floats * 4);
+            memzero(G, buf(G, b), g->nparam_floats * 4, 64);
         store(G, cint(G->lng, 0), field(G, S_STEP));
     }
     if (fold)
@@ -367,7 +368,7 @@ static void gen_lifecycle(Gen *G)
     LLVMPositionBuilderAtEnd(G->b, no);
     LLVMBuildRet(G->b, LLVMConstNull(G->ptr));
     LLVMPositionBuilderAtEnd(G->b, ok);
-    memzero(G, mem, G->memory_bytes);
+    memzero(G, mem, G->memory_bytes, 1);
     LLVMValueRef addr = LLVMBuildPtrToInt(G->b, mem, G->sz, "");
     LLVMValueRef pad = LLVMBuildURem(G->b, LLVMBuildSub(G->b, cint(G->sz, 64),
                                      LLVMBuildURem(G->b, addr, cint(G->sz, 64), ""), ""), cint(G->sz, 64), "");
@@ -502,7 +503,7 @@ static void gen_passes(Gen *G)
 
     f = fn(G, "zero_grad");
     begin(G, f);
-    memzero(G, buf(G, B_GRADS), g->nparam_floats * 4);
+    memzero(G, buf(G, B_GRADS), g->nparam_floats * 4, 64);
     LLVMBuildRetVoid(G->b);
 
     f = fn(G, "train_step");
