@@ -24,11 +24,16 @@ static int jit_error(LLVMErrorRef e, const char *what)
 
 int llvm_run(const Graph *g, int opt, int argc, char **argv)
 {
-    (void)opt;  /* LLJIT compiles at its default level */
-    LLVMInitializeNativeTarget();
-    LLVMInitializeNativeAsmPrinter();
+    /* this machine, at the -O level's code generation */
+    char *triple;
+    LLVMTargetMachineRef tm = llvm_machine(NULL, opt, &triple);
+    if (!tm)
+        return 1;
+    LLVMDisposeMessage(triple);
+    LLVMOrcLLJITBuilderRef jb = LLVMOrcCreateLLJITBuilder();
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(jb, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(tm));
     LLVMOrcLLJITRef J;
-    LLVMErrorRef e = LLVMOrcCreateLLJIT(&J, LLVMOrcCreateLLJITBuilder());
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&J, jb);
     if (e)
         return jit_error(e, "cannot start");
     int rc = 1;

@@ -22,7 +22,6 @@ static void init_targets(void)
     LLVMInitializeAllAsmPrinters();
 }
 
-/* the target machine for triple (NULL: this machine); NULL with a message */
 LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm)
 {
     init_targets();
