@@ -10,8 +10,9 @@
  * The LLVM backend (--emit=obj) goes through the same harness, the backend
  * a parameter of build(): its objects give the C build's numbers bit for
  * bit (same kernels, same order), pass the gradient check, -O0 == -O2,
- * save/load; --inference objects forward like the C; --target objects are
- * of the right machine (and, with a cross compiler and qemu, run).
+ * save/load, PyTorch's LeNet-5 losses; --inference objects forward like
+ * the C; --target objects are of the right machine (and, with a cross
+ * compiler and qemu, run).
  * Run from the repository root (make check does).
  */
 #include <check.h>
@@ -353,15 +354,20 @@ START_TEST(variants_build)
 END_TEST
 
 /* Started from PyTorch's initial weights, the generated LeNet-5 follows
- * PyTorch's losses step by step (tests/fixtures/make_lenet_ref.py). */
+ * PyTorch's losses step by step (tests/fixtures/make_lenet_ref.py); at
+ * -O0 and -O2, as C (_i 0, 1) and as an LLVM object (_i 2, 3). */
 START_TEST(matches_pytorch)
 {
-    const char *opt = _i ? "-O2" : "-O0";
+    const char *opt = _i % 2 ? "-O2" : "-O0";
+    int obj = _i >= 2;
+    if (obj && !cnnc_has_llvm)
+        return;
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s", B, opt);
-    ck_assert(sh("mkdir -p %s && \"$CNNC\" %s examples/lenet5.cnn -o %s/lenet5.c", dir, opt, dir) == 0);
+    snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s%s", B, opt, obj ? "-obj" : "");
+    ck_assert(sh("mkdir -p %s && \"$CNNC\" %s %s examples/lenet5.cnn -o %s/lenet5.%s", dir, obj ? "--emit=obj" : "",
+                 opt, dir, obj ? "o" : "c") == 0);
     ck_assert(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/ref tests/harness/pytorch_ref.c "
-                 "%s/lenet5.c %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, B) == 0);
+                 "%s/lenet5.%s %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, obj ? "o" : "c", B) == 0);
     int rc = sh("%s/ref tests/fixtures/lenet5_init.cnnw tests/fixtures/lenet5_losses.txt "
                 "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz > %s/ref.log", dir, dir);
     if (rc == 77)
@@ -467,6 +473,7 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, llvm_same_as_c, 0, NMODELS);
     tcase_add_loop_test(tc, llvm_inference, 0, NMODELS);
     tcase_add_test(tc, llvm_targets);
+    tcase_add_loop_test(tc, matches_pytorch, 2, 4);
     suite_add_tcase(s, tc);
     return s;
 }
