@@ -155,6 +155,8 @@ static int parse_args(int argc, char **argv, Options *o)
         return bad_usage("no input file%s", "");
     if (o->run && !o->run_argc)
         return bad_usage("cnnc run needs a command after the model: train, eval or predict%s", "");
+    if (o->embed && (o->run || !strcmp(o->emit, "obj") || !strcmp(o->emit, "llvm")))
+        return bad_usage("--embed-runtime is for C output (--emit=c)%s", "");
     if (o->target && strcmp(o->emit, "obj") && strcmp(o->emit, "llvm"))
         return bad_usage("--target is for --emit=obj or --emit=llvm%s", "");
     if (o->embed && o->with_main)
