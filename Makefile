@@ -29,8 +29,24 @@ LW_SRC  = $(wildcard lower/*.c)
 CG_SRC  = $(wildcard codegen/*.c)
 GEN_SRC = $(B)/parser.c $(B)/lexer.c $(B)/rtsrc.c $(B)/rtmain.c $(B)/rtsyms.c
 
-CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC)) \
-           $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o $(B)/rtmain.o $(B)/rtsyms.o
+# The LLVM backend (codegen/llvm/) when llvm-config is found (Debian's
+# llvm-dev; `make LLVM_CONFIG=` builds without it): then cnnc links
+# libLLVM, and its kernel table is read from cnnrt.h at build time.
+LLVM_CONFIG ?= $(shell command -v llvm-config 2>/dev/null)
+ifneq ($(LLVM_CONFIG),)
+LLVM_SRC    = $(filter-out codegen/llvm/nollvm.c,$(wildcard codegen/llvm/*.c))
+LLVM_GEN    = $(B)/kernel_sigs.o
+LLVM_CFLAGS = $(shell $(LLVM_CONFIG) --cflags)
+LLVM_LIBS   = $(shell $(LLVM_CONFIG) --ldflags --libs)
+# `cnnc run` JITs models against the runtime inside cnnc: all of it, exported
+CNNC_RT     = -rdynamic -Wl,--whole-archive $(B)/libcnnrt.a -Wl,--no-whole-archive -lpthread
+CNNC_RTDEP  = $(B)/libcnnrt.a
+else
+LLVM_SRC    = codegen/llvm/nollvm.c
+endif
+
+CNNC_OBJ = $(patsubst %.c,$(B)/%.o,$(SUP_SRC) $(FE_SRC) $(IR_SRC) $(PS_SRC) $(LW_SRC) $(CG_SRC) $(LLVM_SRC)) \
+           $(B)/parser.o $(B)/lexer.o $(B)/rtsrc.o $(B)/rtmain.o $(B)/rtsyms.o $(LLVM_GEN)
 include onnx/onnx.mk
 
 # What generated code calls (kernels, init, optimizers, .cnnw files): the
@@ -52,8 +68,8 @@ RT_LIBS      = $(B)/libcnnrt_core.a $(B)/libcnnrt_data.a $(B)/libcnnrt_train.a
 
 all: $(B)/cnnc $(B)/libcnnrt.a $(RT_LIBS)
 
-$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS) $(ONNX_LIBS)
+$(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a $(CNNC_RTDEP)
+	$(CC) $(SAN) -o $@ $(B)/driver.o $(B)/libcnnc.a $(CNNC_RT) $(B)/libcnnrt_core.a $(LLVM_LIBS) $(LDLIBS) $(ONNX_LIBS)
 
 # ./cnnc is the default build's compiler (other B= builds keep their own)
 ifeq ($(B),build)
@@ -84,6 +100,11 @@ $(B)/lexer.c $(B)/lexer.h: frontend/lexer.l | $(B)
 # The runtime's source text, for --embed-runtime (RT_CORE, above).
 $(B)/rtsrc.c: $(RT_CORE) tools/embed.sh | $(B)
 	sh tools/embed.sh $(RT_CORE) > $@
+
+# the runtime's function types, for the LLVM backend's declarations
+$(B)/kernel_sigs.c: runtime/include/cnnrt.h tools/kernel_sigs.sh | $(B)
+	sh tools/kernel_sigs.sh runtime/include/cnnrt.h > $@
+$(patsubst %.c,$(B)/%.o,$(LLVM_SRC)): CPPFLAGS += $(LLVM_CFLAGS)
 
 $(B)/parser.o: $(B)/parser.c $(B)/lexer.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SAN) -c -o $@ $<
@@ -120,7 +141,7 @@ $(B):
 
 # ---- dependencies: install when root, else print the line to run ----
 deps:
-	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison
+	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison llvm-dev
 
 # ---- tests ----
 # tests/unit/<stage>/test_*.c -> $(B)/tests/test_*; each runtime stage's
@@ -144,7 +165,7 @@ $(B)/tests/%: tests/unit/train/%.c $(RT_LIBS)
 	$(TEST_CC) -o $@ $< $(B)/libcnnrt_train.a $(B)/libcnnrt_data.a $(B)/libcnnrt_core.a $(CHECK_LIBS)
 $(B)/tests/%: tests/unit/compiler/%.c $(B)/libcnnc.a $(B)/libcnnrt.a
 	@mkdir -p $(dir $@)
-	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS) $(ONNX_LIBS)
+	$(TEST_CC) -o $@ $< $(B)/libcnnc.a $(B)/libcnnrt.a $(CHECK_LIBS) $(ONNX_LIBS) $(LLVM_LIBS)
 
 check: deps all $(TESTS_UNIT)
 	@CNNC_SAN="$(SAN)" sh tests/run.sh $(B) $(TESTS_UNIT)

@@ -21,15 +21,19 @@
 #include "codegen/emit.h"
 #include "cnnrt.h"              /* cnnrt_out */
 #include "onnx/onnx.h"
+#include "codegen/llvm/llvm.h"
 
 typedef struct {
     const char *in, *out;
-    const char *emit;           /* c, ir, dot, onnx, none */
+    const char *emit;           /* c, obj, llvm, ir, dot, onnx, none */
+    const char *target;         /* --target=TRIPLE (obj, llvm) */
     const char *weights;        /* --emit=onnx: the .cnnw to export */
     const char *prefix;         /* --prefix: exported names (default the model's) */
     const char *depfile;        /* -MF; with -MD and no -MF, beside the output */
     int deps;                   /* -MD */
     int stats, with_main, inference, embed, batch;
+    int run, run_argc;          /* cnnc run: the JIT, with the program's */
+    char **run_argv;            /* arguments after the input file */
     PassOptions passes;
 } Options;
 
@@ -37,6 +41,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: cnnc [options] FILE.cnn\n"
+        "       cnnc run [options] FILE.cnn train|eval|predict [ARGS]  (JIT, needs LLVM)\n"
         "Compile a .cnn network to standalone C (forward, backward, update).\n\n"
         "  -o FILE            write C to FILE and its header beside it (FILE.h);\n"
         "                     with --emit=ir|dot, write the dump to FILE.  The\n"
@@ -45,6 +50,8 @@ static void usage(FILE *f)
         "                     dot: Graphviz; onnx: the inference graph with its weights\n"
         "  --weights FILE     --emit=onnx: the weights (.cnnw) to export (default: the\n"
         "                     default initialisation with the model's seed)\n"
+        "  --emit=obj|llvm    an object file and MODEL.h (or LLVM IR text) through\n"
+        "                     LLVM; --target=TRIPLE for another machine\n"
         "  --stats            print a per-layer table: shapes, parameters, mult-adds,\n"
         "                     and the activation arena (naive, planned, lower bound)\n"
         "  --main             add a main() with train, eval and predict commands\n"
@@ -105,8 +112,16 @@ static int parse_args(int argc, char **argv, Options *o)
     memset(o, 0, sizeof *o);
     o->emit = "c";
     o->passes.opt = 2;
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        o->run = first = 2;
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
+        if (o->run && o->in) {          /* the program's own arguments */
+            o->run_argc = argc - i;
+            o->run_argv = argv + i;
+            break;
+        }
         if (strcmp(a, "-o") == 0) {
             if (++i >= argc)
                 return bad_usage("-o needs a file name%s", "");
@@ -125,12 +140,15 @@ static int parse_args(int argc, char **argv, Options *o)
         } else if (strncmp(a, "--emit=", 7) == 0) {
             o->emit = a + 7;
             if (strcmp(o->emit, "c") && strcmp(o->emit, "ir") && strcmp(o->emit, "dot") &&
-                strcmp(o->emit, "onnx") && strcmp(o->emit, "none"))
-                return bad_usage("--emit takes c, ir, dot, onnx or none, not '%s'", o->emit);
+                strcmp(o->emit, "onnx") && strcmp(o->emit, "none") && strcmp(o->emit, "obj") &&
+                strcmp(o->emit, "llvm"))
+                return bad_usage("--emit takes c, obj, llvm, ir, dot, onnx or none, not '%s'", o->emit);
         } else if (strcmp(a, "--weights") == 0) {
             if (++i >= argc)
                 return bad_usage("--weights needs a file name%s", "");
             o->weights = argv[i];
+        } else if (strncmp(a, "--target=", 9) == 0) {
+            o->target = a + 9;
         } else if (strcmp(a, "--stats") == 0) {
             o->stats = 1;
         } else if (strcmp(a, "--main") == 0) {
@@ -184,6 +202,12 @@ static int parse_args(int argc, char **argv, Options *o)
         return bad_usage("-MF needs -MD%s", "");
     if (o->deps && strcmp(o->emit, "c") && !o->out)
         return bad_usage("-MD with --emit=%s needs -o (the target of the rule)", o->emit);
+    if (o->run && !o->run_argc)
+        return bad_usage("cnnc run needs a command after the model: train, eval or predict%s", "");
+    if (o->embed && (o->run || !strcmp(o->emit, "obj") || !strcmp(o->emit, "llvm")))
+        return bad_usage("--embed-runtime is for C output (--emit=c)%s", "");
+    if (o->target && strcmp(o->emit, "obj") && strcmp(o->emit, "llvm"))
+        return bad_usage("--target is for --emit=obj or --emit=llvm%s", "");
     if (o->stats && !o->out && strcmp(o->emit, "c") == 0)
         o->emit = "none";       /* --stats alone only reports */
     return 0;
@@ -311,6 +335,39 @@ static int write_c(Graph *g, const Options *o, int argc, char **argv)
     return rc;
 }
 
+/* --emit=obj|llvm: "model.o" (or .ll) and "model.h" beside it */
+static int write_llvm(Graph *g, const Options *o, int argc, char **argv)
+{
+    int text = strcmp(o->emit, "llvm") == 0;
+    const char *base = strrchr(o->in, '/') ? strrchr(o->in, '/') + 1 : o->in;
+    const char *dot = strrchr(base, '.');
+    char *out = o->out ? xstrdup(o->out)
+                       : xfmt("%.*s.%s", dot ? (int)(dot - base) : (int)strlen(base), base, text ? "ll" : "o");
+    const char *ext = strrchr(out, '.');
+    int stem = ext && !strchr(ext, '/') ? (int)(ext - out) : (int)strlen(out);
+    char *hpath = xfmt("%.*s.h", stem, out);
+    const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
+    EmitOptions eo = { out, hpath, hbase, o->with_main, 0, NULL };
+    LlvmOptions lo = { text, o->target, o->passes.opt, o->with_main };
+    (void)argc, (void)argv;
+    cnnrt_out f, h;
+    int rc = -1;
+    if (strcmp(hpath, out) == 0)
+        fprintf(stderr, "cnnc: error: '%s': the output would overwrite its header\n", out);
+    else if (out_open(&f, out) == 0) {
+        if (text || out_open(&h, hpath) == 0) {
+            int ok = llvm_emit(g, &lo, &eo, f.f, text ? NULL : h.f) == 0;
+            int hc = text ? 0 : out_close(&h, ok);
+            rc = out_close(&f, ok && hc == 0);
+        } else {
+            out_close(&f, 0);
+        }
+    }
+    free(out);
+    free(hpath);
+    return rc;
+}
+
 static void print_arena(const Graph *g)
 {
     const Plan *p = &g->plan;
@@ -366,8 +423,12 @@ int main(int argc, char **argv)
         ir_stats(g, stdout);
         print_arena(g);
     }
-    if (rc == 0 && strcmp(o.emit, "c") == 0) {
+    if (rc == 0 && o.run) {
+        rc = llvm_run(g, o.passes.opt, o.run_argc, o.run_argv);
+    } else if (rc == 0 && strcmp(o.emit, "c") == 0) {
         rc = write_c(g, &o, argc, argv) ? 1 : 0;
+    } else if (rc == 0 && (strcmp(o.emit, "obj") == 0 || strcmp(o.emit, "llvm") == 0)) {
+        rc = write_llvm(g, &o, argc, argv) ? 1 : 0;
     } else if (rc == 0 && strcmp(o.emit, "none") != 0) {
         cnnrt_out f = { stdout, "standard output", NULL };
         if (o.out && out_open(&f, o.out))

@@ -22,6 +22,11 @@ typedef struct {
     const char *cmdline;        /* for the header comment */
 } EmitOptions;
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h);
+/* MODEL.h alone, for a backend that writes no C (codegen/llvm/) */
+int emit_h(const Graph *g, const Lowered *L, const EmitOptions *o, FILE *h);
+/* bytes of the model's one block (MODEL_MEMORY_BYTES) and, in
+   *struct_bytes, the reserve for the model's own fields at its start */
+long emit_memory_bytes(const Graph *g, const Lowered *L, long *struct_bytes);
 
 /* the runtime's sources, for --embed-runtime (build/rtsrc.c) */
 extern const char *const cnnc_runtime_files[];

@@ -15,12 +15,16 @@ have_torch=0
 [ -f $REF ] && $PY -c 'import torch' 2>/dev/null && have_torch=1
 [ $have_torch = 1 ] || echo "bench: PyTorch (python3-torch) or $REF missing: no ratios"
 
-build() {   # build NAME CNNFILE TAG FLAGS CDEFS
-    $CNNC $4 $2 -o $D/$1-$3.c
+build() {   # build NAME CNNFILE TAG FLAGS CDEFS [EXT: c, or o for the LLVM backend]
+    X=${6:-c}
+    if [ $X = o ]; then $CNNC --emit=obj $4 $2 -o $D/$1-$3.o; else $CNNC $4 $2 -o $D/$1-$3.c; fi
     U=$(echo $1 | tr a-z A-Z)
     cc -std=c99 -O2 -Iruntime/include -I$D -DMODEL=$1 -DMODEL_UC=$U "-DMODEL_H=\"$1-$3.h\"" $5 \
-        -o $D/$1-$3 tools/bench_main.c $D/$1-$3.c $B/libcnnrt.a -lm -lpthread
+        -o $D/$1-$3 tools/bench_main.c $D/$1-$3.$X $B/libcnnrt.a -lm -lpthread
 }
+# the LLVM backend (--emit=obj) beside the C, when cnnc has it
+llvm=0
+$CNNC --emit=llvm examples/lenet5.cnn -o /dev/null 2>/dev/null && llvm=1
 
 printf "%-8s %-22s %12s %12s %8s\n" net measure cnnc pytorch ratio
 for net in lenet5 vggs; do
@@ -40,4 +44,12 @@ for net in lenet5 vggs; do
     printf "%-8s %-22s %12s %12s %8s\n" $net "train img/s -O2" $t2 $pt "$(ratio $t2 $pt)"
     printf "%-8s %-22s %12s %12s %8s\n" $net "train img/s -O0" $t0 $pt "$(ratio $t0 $pt)"
     printf "%-8s %-22s %12s %12s %8s\n" $net "infer b=1 us (lower=better)" $li $pi "$(ratio $pi $li)"
+    if [ $llvm = 1 ]; then
+        build $net examples/$net.cnn llvm "-O2" -DTRAIN o
+        build $net examples/$net.cnn llvminf "--inference --batch 1" "" o
+        t2=$($D/$net-llvm train $SECS)
+        li=$($D/$net-llvminf infer $SECS)
+        printf "%-8s %-22s %12s %12s %8s\n" $net "train img/s llvm obj" $t2 $pt "$(ratio $t2 $pt)"
+        printf "%-8s %-22s %12s %12s %8s\n" $net "infer b=1 us llvm obj" $li $pi "$(ratio $pi $li)"
+    fi
 done

@@ -7,6 +7,12 @@
  *   - -O0 and -O2 give the same losses, outputs and parameters;
  *   - backward accumulates, update zeroes; save/load round trips;
  *   - --inference and --main builds compile.
+ * The LLVM backend (--emit=obj) goes through the same harness, the backend
+ * a parameter of build(): its objects give the C build's numbers bit for
+ * bit (same kernels, same order), pass the gradient check, -O0 == -O2,
+ * save/load, PyTorch's LeNet-5 losses; --inference objects forward like
+ * the C; --target objects are of the right machine (and, with a cross
+ * compiler and qemu, run).
  * Run from the repository root (make check does).
  */
 #include <check.h>
@@ -19,24 +25,26 @@
 #include "check_util.h"
 
 static const char *B, *SAN;
+extern const int cnnc_has_llvm;     /* codegen/llvm: 0 when built without */
 
 typedef struct {
     const char *file;       /* .cnn */
     const char *name;       /* model name */
     int batch;
     int out_c;              /* softmax channels per pixel, 0: whole sample */
+    int detector;           /* has detect outputs: the LLVM backend refuses it */
 } Model;
 
 static const Model models[] = {
-    { "tests/models/convs.cnn", "convs", 4, 0 },
-    { "tests/models/acts.cnn", "acts", 3, 0 },
-    { "tests/models/pools.cnn", "pools", 5, 0 },
-    { "tests/models/branches.cnn", "branches", 4, 0 },
-    { "tests/models/pixels.cnn", "pixels", 2, 3 },
-    { "tests/models/heads.cnn", "heads", 3, 0 },
-    { "examples/lenet5.cnn", "lenet5", 64, 0 },
-    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0 },
-    { "examples/vggs.cnn", "vggs", 64, 0 },
+    { "tests/models/convs.cnn", "convs", 4, 0, 0 },
+    { "tests/models/acts.cnn", "acts", 3, 0, 0 },
+    { "tests/models/pools.cnn", "pools", 5, 0, 0 },
+    { "tests/models/branches.cnn", "branches", 4, 0, 0 },
+    { "tests/models/pixels.cnn", "pixels", 2, 3, 0 },
+    { "tests/models/heads.cnn", "heads", 3, 0, 1 },
+    { "examples/lenet5.cnn", "lenet5", 64, 0, 0 },
+    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0, 0 },
+    { "examples/vggs.cnn", "vggs", 64, 0, 0 },
 };
 #define NMODELS ((int)(sizeof models / sizeof models[0]))
 
@@ -49,8 +57,9 @@ static void upper_name(const char *name, char out[64])
     out[i] = 0;
 }
 
-/* Compile model m with cnnc FLAGS into DIR/prog; returns the program path. */
-static const char *build(const Model *m, const char *flags, const char *tag, const char *batch)
+/* Compile model m with cnnc FLAGS into DIR/prog, as C or (obj) as an
+ * object file through LLVM; returns the program path. */
+static const char *build_as(const Model *m, const char *flags, const char *tag, const char *batch, int obj)
 {
     static char prog[8][600];
     static int next;
@@ -62,14 +71,20 @@ static const char *build(const Model *m, const char *flags, const char *tag, con
     char outc[64] = "";
     if (m->out_c)
         snprintf(outc, sizeof outc, "-DOUT_C=%d", m->out_c);
-    if (sh("mkdir -p %s && \"$CNNC\" %s %s %s %s -o %s/%s.c", dir, flags, batch ? "--batch" : "",
-           batch ? batch : "", m->file, dir, m->name) ||
+    const char *ext = obj ? "o" : "c";
+    if (sh("mkdir -p %s && \"$CNNC\" %s %s %s %s %s -o %s/%s.%s", dir, obj ? "--emit=obj" : "", flags,
+           batch ? "--batch" : "", batch ? batch : "", m->file, dir, m->name, ext) ||
         sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime/include -I%s -DMODEL=%s -DMODEL_UC=%s "
            "'-DMODEL_H=\"%s.h\"' %s $(grep -q _MAX_BOXES %s/%s.h && echo -DTARGET_BOXES) "
-           "-o %s tests/harness/model_main.c %s/%s.c %s/libcnnrt.a -lm",
-           SAN, dir, m->name, upper, m->name, outc, dir, m->name, p, dir, m->name, B))
+           "-o %s tests/harness/model_main.c %s/%s.%s %s/libcnnrt.a -lm",
+           SAN, dir, m->name, upper, m->name, outc, dir, m->name, p, dir, m->name, ext, B))
         return NULL;
     return p;
+}
+
+static const char *build(const Model *m, const char *flags, const char *tag, const char *batch)
+{
+    return build_as(m, flags, tag, batch, 0);
 }
 
 START_TEST(gradcheck)
@@ -118,13 +133,10 @@ static int read_trace(const char *path, char ***keys, double **vals)
     return n;
 }
 
-START_TEST(o0_equals_o2)
+/* `trace 3` of programs p0 and p2 agree number by number within a float
+ * tolerance (-O0 and -O2 fuse differently) */
+static void same_traces(const char *name, const char *p0, const char *p2)
 {
-    const Model *m = &models[_i];
-    const char *small = m->batch > 8 ? "8" : NULL;
-    const char *p0 = build(m, "-O0", "t0", small);
-    const char *p2 = build(m, "-O2", "t2", small);
-    ck_assert(p0 && p2);
     char f0[600], f2[600];
     snprintf(f0, sizeof f0, "%s.trace", p0);
     snprintf(f2, sizeof f2, "%s.trace", p2);
@@ -139,7 +151,7 @@ START_TEST(o0_equals_o2)
         ck_assert_str_eq(k0[i], k2[i]);
         double tol = 2e-5 + 2e-4 * fabs(v0[i]);
         ck_assert_msg(fabs(v0[i] - v2[i]) <= tol, "%s: %s -O0 %.9g vs -O2 %.9g (line %d)",
-                      m->name, k0[i], v0[i], v2[i], i + 1);
+                      name, k0[i], v0[i], v2[i], i + 1);
     }
     for (int i = 0; i < n0; i++) {
         free(k0[i]);
@@ -150,18 +162,178 @@ START_TEST(o0_equals_o2)
     free(v0);
     free(v2);
 }
-END_TEST
 
-START_TEST(accumulate_and_io)
+START_TEST(o0_equals_o2)
 {
     const Model *m = &models[_i];
-    const char *p = build(m, "-O2", "acc", m->batch > 8 ? "4" : NULL);
+    const char *small = m->batch > 8 ? "8" : NULL;
+    const char *p0 = build(m, "-O0", "t0", small);
+    const char *p2 = build(m, "-O2", "t2", small);
+    ck_assert(p0 && p2);
+    same_traces(m->name, p0, p2);
+}
+END_TEST
+
+/* backward accumulates, update zeroes; save/load; _new_in == _new */
+static void accum_and_io(const Model *m, const char *p)
+{
     ck_assert(p != NULL);
     ck_assert_msg(sh("%s accum", p) == 0, "%s: gradients do not accumulate", m->name);
     ck_assert_msg(sh("%s io %s.cnnw", p, p) == 0, "%s: save/load", m->name);
     /* in caller memory (_new_in) it computes exactly what _new's copy does */
     ck_assert_msg(sh("%s trace 2 > %s.heap && CNNC_STATIC=1 %s trace 2 > %s.static && cmp %s.heap %s.static",
                      p, p, p, p, p, p) == 0, "%s: _new_in differs from _new", m->name);
+}
+
+START_TEST(accumulate_and_io)
+{
+    const Model *m = &models[_i];
+    accum_and_io(m, build(m, "-O2", "acc", m->batch > 8 ? "4" : NULL));
+}
+END_TEST
+
+/* ---- the LLVM backend ---- */
+
+/* The object runs the C build's kernels in the C build's order: the same
+ * losses, outputs and parameters bit for bit; gradients check; -O0 and
+ * -O2 objects agree like the C ones; accumulation, save/load, _new_in. */
+/* A model the LLVM backend does not print yet (a detector) is refused with
+ * a message that names the reason and the way out, and no file. */
+static int llvm_refuses(const Model *m)
+{
+    if (!m->detector)
+        return 0;
+    ck_assert_int_eq(sh("mkdir -p %s/gen/refused && ! \"$CNNC\" --emit=obj %s -o %s/gen/refused/x.o "
+                        "2> %s/gen/refused/err && grep -q 'does not support detection models.*--emit=c' "
+                        "%s/gen/refused/err && ! test -e %s/gen/refused/x.o", B, m->file, B, B, B, B), 0);
+    return 1;
+}
+
+START_TEST(llvm_same_as_c)
+{
+    if (!cnnc_has_llvm)
+        return;
+    const Model *m = &models[_i];
+    if (llvm_refuses(m))
+        return;
+    const char *small = m->batch > 8 ? "3" : NULL;
+    const char *pc = build(m, "-O2", "llvm-c", small);
+    const char *po = build_as(m, "-O2", "llvm-o2", small, 1);
+    const char *p0 = build_as(m, "-O0", "llvm-o0", small, 1);
+    ck_assert_msg(pc && po && p0, "%s: an object build failed", m->name);
+    ck_assert(sh("%s trace 3 > %s.trace && %s trace 3 > %s.trace", pc, pc, po, po) == 0);
+    ck_assert_msg(sh("cmp -s %s.trace %s.trace", pc, po) == 0, "%s: the object's numbers differ from the C's "
+                  "(diff %s.trace %s.trace)", m->name, pc, po);
+    same_traces(m->name, p0, po);
+    /* the examples' gradients are those of the C build, bit for bit (their
+       parameters after three updates are): their checks run there only */
+    if (m->batch <= 8)
+        ck_assert_msg(sh("%s grad > /dev/null", po) == 0, "%s: object: gradient check failed", m->name);
+    accum_and_io(m, po);
+}
+END_TEST
+
+/* --inference objects (no backward; batchnorm folded) forward like the C */
+START_TEST(llvm_inference)
+{
+    if (!cnnc_has_llvm)
+        return;
+    const Model *m = &models[_i];
+    if (llvm_refuses(m))
+        return;
+    char dir[512], upper[64];
+    snprintf(dir, sizeof dir, "%s/gen/%s-llvm-inf", B, m->name);
+    upper_name(m->name, upper);
+    const char *ext[2] = { "c", "o" };
+    for (int k = 0; k < 2; k++)
+        ck_assert(sh("mkdir -p %s/%s && \"$CNNC\" --inference --batch 2 %s %s -o %s/%s/%s.%s && "
+                     "cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s/%s -DMODEL=%s -DMODEL_UC=%s "
+                     "'-DMODEL_H=\"%s.h\"' -o %s/%s/prog tests/harness/infer_main.c %s/%s/%s.%s %s/libcnnrt.a -lm && "
+                     "%s/%s/prog > %s/%s.out", dir, ext[k], k ? "--emit=obj" : "", m->file, dir, ext[k], m->name,
+                     ext[k], SAN, dir, ext[k], m->name, upper, m->name, dir, ext[k], dir, ext[k], m->name, ext[k],
+                     B, dir, ext[k], dir, ext[k]) == 0);
+    ck_assert(sh("test -s %s/c.out && cmp %s/c.out %s/o.out", dir, dir, dir) == 0);
+    ck_assert(sh("! grep -q '_backward' %s/o/%s.h", dir, m->name) == 0);
+}
+END_TEST
+
+/* the ELF header of path: class (1: 32-bit, 2: 64-bit) and machine */
+static void elf_of(const char *path, int *cls, int *machine)
+{
+    unsigned char h[20] = { 0 };
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f && fread(h, 1, 20, f) == 20, "%s: no object written", path);
+    fclose(f);
+    ck_assert_msg(h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F', "%s: not ELF", path);
+    *cls = h[4];
+    *machine = h[18] | h[19] << 8;      /* little-endian targets */
+}
+
+/* --target writes an object for that machine; --emit=llvm writes IR; a
+ * target LLVM does not know is an error, not a crash.  Where an aarch64
+ * cross compiler and qemu are installed, the object runs against the
+ * runtime built for aarch64 and gives x86's numbers within tolerance. */
+START_TEST(llvm_targets)
+{
+    if (!cnnc_has_llvm)
+        return;
+    const struct { const char *triple; int cls, machine; } t[] = {
+        { "aarch64-linux-gnu", 2, 183 }, { "armv7-linux-gnueabihf", 1, 40 },
+        { "i686-linux-gnu", 1, 3 }, { "x86_64-linux-gnu", 2, 62 },
+    };
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/gen/llvm-targets", B);
+    ck_assert(sh("mkdir -p %s", dir) == 0);
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s.o", dir, t[i].triple);
+        ck_assert(sh("\"$CNNC\" --emit=obj --target=%s examples/lenet5.cnn -o %s", t[i].triple, path) == 0);
+        int cls, machine;
+        elf_of(path, &cls, &machine);
+        ck_assert_msg(cls == t[i].cls && machine == t[i].machine, "%s: class %d machine %d", t[i].triple,
+                      cls, machine);
+    }
+    ck_assert(sh("\"$CNNC\" --emit=llvm --target=aarch64-linux-gnu examples/lenet5.cnn -o %s/l.ll && "
+                 "grep -q '^target triple = \"aarch64-unknown-linux-gnu\"' %s/l.ll && "
+                 "grep -q '^define float @lenet5_backward(i8\\* %%0, i8\\* %%1, i32 %%2)' %s/l.ll", dir, dir, dir) == 0);
+    /* the object defines exactly the C build's symbols: the API (and main) */
+    const char *variants[3] = { "", "--inference", "--main" };
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(sh("\"$CNNC\" %s examples/lenet5.cnn -o %s/api.c && cc -Iruntime/include -c -o %s/api_c.o %s/api.c && "
+                         "\"$CNNC\" %s --emit=obj examples/lenet5.cnn -o %s/api.o && "
+                         "nm -g --defined-only %s/api_c.o | awk '{ print $3 }' > %s/c.sym && "
+                         "nm -g --defined-only %s/api.o | awk '{ print $3 }' > %s/o.sym && "
+                         "grep -q lenet5_forward %s/o.sym && cmp %s/c.sym %s/o.sym",
+                         variants[i], dir, dir, dir, variants[i], dir, dir, dir, dir, dir, dir, dir, dir) == 0,
+                      "%s: the object's symbols are not the C build's", variants[i]);
+    ck_assert(sh("! \"$CNNC\" --emit=obj --target=nonsense-xyz examples/lenet5.cnn -o %s/bad.o 2> %s/err && "
+                 "grep -q 'error: --target=nonsense-xyz' %s/err && test ! -e %s/bad.o", dir, dir, dir, dir) == 0);
+    /* where Debian's cross compiler and qemu-user are installed (.ci/run
+       installs them), the object runs against the runtime built for its
+       machine: x86's numbers within float tolerance (a test model without
+       batchnorm, whose conv biases get only rounding noise as gradient) */
+    const Model *m = &models[0];
+    const struct { const char *triple, *gcc, *qemu, *sysroot; } run[] = {
+        { "aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "qemu-aarch64", "/usr/aarch64-linux-gnu" },
+        { "armv7-linux-gnueabihf", "arm-linux-gnueabihf-gcc", "qemu-arm", "/usr/arm-linux-gnueabihf" },
+    };
+    for (int i = 0; i < 2; i++) {
+        if (sh("command -v %s && command -v %s", run[i].gcc, run[i].qemu) != 0) {
+            fprintf(stderr, "no %s or %s: the %s object is not run\n", run[i].gcc, run[i].qemu, run[i].triple);
+            continue;
+        }
+        const char *px = build_as(m, "-O2", "llvm-x86", NULL, 1);
+        ck_assert(px != NULL);
+        ck_assert(sh("mkdir -p %s/%s && \"$CNNC\" --emit=obj --target=%s %s -o %s/%s/%s.o && "
+                     "%s -std=c99 -O1 -D_POSIX_C_SOURCE=200809L -Iruntime/include -Iruntime/core -I%s/%s "
+                     "-DMODEL=%s -DMODEL_UC=CONVS '-DMODEL_H=\"%s.h\"' -o %s/%s/prog tests/harness/model_main.c "
+                     "%s/%s/%s.o runtime/core/*.c -lm", dir, run[i].triple, run[i].triple, m->file, dir,
+                     run[i].triple, m->name, run[i].gcc, dir, run[i].triple, m->name, m->name, dir,
+                     run[i].triple, dir, run[i].triple, m->name) == 0);
+        snprintf(path, sizeof path, "%s/%s/prog.sh", dir, run[i].triple);
+        ck_assert(sh("printf '#!/bin/sh\\nexec %s -L %s %s/%s/prog \"$@\"\\n' > %s && chmod +x %s",
+                     run[i].qemu, run[i].sysroot, dir, run[i].triple, path, path) == 0);
+        same_traces(run[i].triple, px, path);
+    }
 }
 END_TEST
 
@@ -200,15 +372,20 @@ START_TEST(variants_build)
 END_TEST
 
 /* Started from PyTorch's initial weights, the generated LeNet-5 follows
- * PyTorch's losses step by step (tests/fixtures/make_lenet_ref.py). */
+ * PyTorch's losses step by step (tests/fixtures/make_lenet_ref.py); at
+ * -O0 and -O2, as C (_i 0, 1) and as an LLVM object (_i 2, 3). */
 START_TEST(matches_pytorch)
 {
-    const char *opt = _i ? "-O2" : "-O0";
+    const char *opt = _i % 2 ? "-O2" : "-O0";
+    int obj = _i >= 2;
+    if (obj && !cnnc_has_llvm)
+        return;
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s", B, opt);
-    ck_assert(sh("mkdir -p %s && \"$CNNC\" %s examples/lenet5.cnn -o %s/lenet5.c", dir, opt, dir) == 0);
+    snprintf(dir, sizeof dir, "%s/gen/lenet5-ref%s%s", B, opt, obj ? "-obj" : "");
+    ck_assert(sh("mkdir -p %s && \"$CNNC\" %s %s examples/lenet5.cnn -o %s/lenet5.%s", dir, obj ? "--emit=obj" : "",
+                 opt, dir, obj ? "o" : "c") == 0);
     ck_assert(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/ref tests/harness/pytorch_ref.c "
-                 "%s/lenet5.c %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, B) == 0);
+                 "%s/lenet5.%s %s/libcnnrt.a -lm -lpthread", SAN, dir, dir, dir, obj ? "o" : "c", B) == 0);
     int rc = sh("%s/ref tests/fixtures/lenet5_init.cnnw tests/fixtures/lenet5_losses.txt "
                 "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz > %s/ref.log", dir, dir);
     if (rc == 77)
@@ -262,7 +439,7 @@ static int spec_file(const char *spec, const char *tag)
                 if (has_model) {
                     char name[64];
                     snprintf(name, sizeof name, "%s%d", tag, nprog);
-                    Model m = { path, NULL, 0, 0 };
+                    Model m = { path, NULL, 0, 0, 0 };
                     /* the model name is the word after "model" */
                     FILE *g = fopen(path, "r");
                     char w[256], prev[256] = "";
@@ -317,6 +494,14 @@ static Suite *suite(void)
     tcase_add_loop_test(tc, embedded_runtime, 3, 5);   /* branches, pixels */
     tcase_add_loop_test(tc, matches_pytorch, 0, 2);
     tcase_add_test(tc, spec_programs);
+    suite_add_tcase(s, tc);
+    /* the LLVM backend (CK_RUN_CASE=llvm runs these alone) */
+    tc = tcase_create("llvm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, llvm_same_as_c, 0, NMODELS);
+    tcase_add_loop_test(tc, llvm_inference, 0, NMODELS);
+    tcase_add_test(tc, llvm_targets);
+    tcase_add_loop_test(tc, matches_pytorch, 2, 4);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -241,6 +241,28 @@ START_TEST(test_output_in_missing_directory)
 }
 END_TEST
 
+/* the LLVM backend's options: misuse is a usage error with a message, and
+ * an unwritable object leaves neither it nor its header */
+START_TEST(test_llvm_options)
+{
+    static const struct { const char *args[6], *msg; } bad[] = {
+        { { "--target=aarch64-linux-gnu", "examples/lenet5.cnn", NULL }, "--target is for --emit=obj" },
+        { { "--emit=obj", "--embed-runtime", "examples/lenet5.cnn", NULL }, "--embed-runtime is for C output" },
+        { { "--emit=bin", "examples/lenet5.cnn", NULL }, "--emit takes c, obj, llvm" },
+        { { "run", "examples/lenet5.cnn", NULL }, "cnnc run needs a command" },
+        { { "--emit=obj", "-o", "/nonexistent/x.o", "examples/lenet5.cnn", NULL }, "/nonexistent/x.o" },
+    };
+    for (int i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        Run r = run_cnnc(bad[i].args);
+        ck_assert_int_eq(r.status, 1);
+        ck_assert_msg(strstr(r.err, bad[i].msg), "%d: unexpected message: %s", i, r.err);
+        free(r.err);
+    }
+    struct stat st;
+    ck_assert_int_ne(stat("/nonexistent/x.h", &st), 0);
+}
+END_TEST
+
 START_TEST(test_spec_programs_compile)
 {
     const char *progs[] = { lenet, neck };
@@ -292,6 +314,7 @@ int main(int argc, char **argv)
     tcase_add_test(drv, test_missing_file);
     tcase_add_test(drv, test_directory);
     tcase_add_test(drv, test_output_in_missing_directory);
+    tcase_add_test(drv, test_llvm_options);
     tcase_add_test(drv, test_spec_programs_compile);
     suite_add_tcase(s, drv);
     int rc = check_run(s, 1);

@@ -10,7 +10,9 @@
  * trainer (--embed-runtime --main) builds with nothing but `cc model.c -lm
  * -lpthread` and learns; --log, --chart, --save-best and the final summary;
  * predict with --names and --top, going on past an unreadable file and
- * failing at the end.
+ * failing at the end.  The same trainer through LLVM, as an object
+ * (--main --emit=obj) and JIT-compiled in cnnc (`cnnc run`), writes the C
+ * build's checkpoint byte for byte.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include "check_util.h"
 
 static const char *B, *SAN;
+extern const int cnnc_has_llvm;     /* codegen/llvm: 0 when built without */
 static char dir[512];
 
 static void be32(FILE *f, unsigned v)
@@ -72,6 +75,32 @@ static void setup(void)
     write_idx("test", 100, 2);
     build("tests/models/tinyclf.cnn", "tinyclf");
 }
+
+/* C, object and JIT: one epoch each, the same checkpoint and evaluation */
+START_TEST(llvm_backends_train_alike)
+{
+    if (!cnnc_has_llvm)
+        return;
+    setup();
+    ck_assert_int_eq(sh("\"$CNNC\" --main --emit=obj tests/models/tinyclf.cnn -o %s/obj.o && "
+                        "cc %s -o %s/obj %s/obj.o %s/libcnnrt.a -lm -lpthread", dir, SAN, dir, dir, B), 0);
+    const char *run[3] = { "%s/tinyclf", "%s/obj", "\"$CNNC\" run tests/models/tinyclf.cnn" };
+    for (int k = 0; k < 3; k++) {
+        char prog[700];
+        snprintf(prog, sizeof prog, run[k], dir);
+        ck_assert_int_eq(sh("%s train --train %s/train-images-idx3-ubyte --epochs 1 --save %s/b%d.cnnw > /dev/null && "
+                            "%s eval --weights %s/b%d.cnnw %s/test-images-idx3-ubyte > %s/b%d.txt",
+                            prog, dir, dir, k, prog, dir, k, dir, dir, k), 0);
+        ck_assert_msg(sh("cmp %s/b0.cnnw %s/b%d.cnnw && cmp %s/b0.txt %s/b%d.txt", dir, dir, k, dir, dir, k) == 0,
+                      "%s: not the C trainer's checkpoint or evaluation", run[k]);
+    }
+    ck_assert_int_eq(sh("grep -q 'accuracy' %s/b2.txt", dir), 0);
+    /* a run needs a command; an unknown one is the trainer's usage error */
+    ck_assert_int_eq(sh("\"$CNNC\" run tests/models/tinyclf.cnn 2> %s/err.txt", dir), 1);
+    ck_assert_int_eq(sh("grep -q 'cnnc run needs a command' %s/err.txt", dir), 0);
+    ck_assert_int_eq(sh("\"$CNNC\" run tests/models/tinyclf.cnn fly 2> /dev/null > /dev/null"), 1);
+}
+END_TEST
 
 #define TRAIN "%s/tinyclf train --train %s/train-images-idx3-ubyte --val %s/test-images-idx3-ubyte"
 
@@ -259,6 +288,7 @@ int main(void)
     tcase_add_test(tc, single_file_trainer);
     tcase_add_test(tc, logs_chart_best);
     tcase_add_test(tc, predict_names_top_and_bad_files);
+    tcase_add_test(tc, llvm_backends_train_alike);
     suite_add_tcase(s, tc);
     return check_run(s, 0);
 }
