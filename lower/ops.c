@@ -402,26 +402,25 @@ void lower_cross_entropy(Lowering *l, const Node *n)
     c->returns_loss = 1;
 }
 
-void lower_bce(Lowering *l, const Node *n)
+/* the elementwise losses over every float of the prediction: (len, [z,] p,
+ * target, dz); bce computes from the logits z, mse from p alone.  Their
+ * slots are laid out alike (ops.def). */
+static void elem_loss(Lowering *l, const Node *n, const char *kernel, int with_z)
 {
-    Call *c = lower_call(l, n, "cnnrt_bce_loss");
+    Call *c = lower_call(l, n, kernel);
     arg_len(c, lower_graph_of(l)->vals[IN(n, bce, p)].size);
-    arg_value(c, IN(n, bce, z));
+    if (with_z)
+        arg_value(c, IN(n, bce, z));
     arg_value(c, IN(n, bce, p));
     arg_value(c, IN(n, bce, target));
     arg_value(c, OUT(n, bce, dz));
     c->returns_loss = 1;
 }
 
-void lower_mse(Lowering *l, const Node *n)
-{
-    Call *c = lower_call(l, n, "cnnrt_mse_loss");
-    arg_len(c, lower_graph_of(l)->vals[IN(n, mse, p)].size);
-    arg_value(c, IN(n, mse, p));
-    arg_value(c, IN(n, mse, target));
-    arg_value(c, OUT(n, mse, dz));
-    c->returns_loss = 1;
-}
+typedef char mse_slots_are_bce_slots[mse_in_p == bce_in_p && mse_in_target == bce_in_target &&
+                                     mse_out_dz == bce_out_dz ? 1 : -1];
+void lower_bce(Lowering *l, const Node *n) { elem_loss(l, n, "cnnrt_bce_loss", 1); }
+void lower_mse(Lowering *l, const Node *n) { elem_loss(l, n, "cnnrt_mse_loss", 0); }
 
 /* the yolox loss: the raw head of every level, the boxes; the gradient of
  * every level (overwritten); assignment scratch through the context */
