@@ -222,7 +222,7 @@ $(BOXES_DIR)/.made: $(B)/fashion_png
 	$(B)/fashion_png boxes $(FMNIST)/t10k-images-idx3-ubyte.gz 1000 $(BOXES_DIR)/test
 	@touch $@
 
-$(B)/fashion_folder $(B)/fashion_boxes: $(B)/%: examples/%.cnn $(B)/cnnc $(B)/libcnnrt.a
+$(B)/fashion_folder $(B)/fashion_boxes $(B)/fashion_det: $(B)/%: examples/%.cnn $(B)/cnnc $(B)/libcnnrt.a
 	$(B)/cnnc --main $< -o $@.c
 	$(MODEL_CC) -o $@ $@.c $(B)/libcnnrt.a -lm -lpthread
 
@@ -237,6 +237,16 @@ boxes-demo: deps all $(B)/fashion_boxes $(BOXES_DIR)/.made
 	$(B)/fashion_boxes train --train $(BOXES_DIR)/train/list.txt --val $(BOXES_DIR)/test/list.txt \
 	    --epochs 1 --save $(B)/fashion_boxes.cnnw
 
+# detect-demo: the detector of examples/fashion_det.cnn trained from scratch
+# on the boxes pictures (4000, mosaic + mixup, DET_EPOCHS epochs), its COCO
+# mAP on the 1000 held-out ones, and its detections of the first pictures.
+DET_EPOCHS ?= 30
+detect-demo: deps all $(B)/fashion_det $(BOXES_DIR)/.made
+	$(B)/fashion_det train --train $(BOXES_DIR)/train/list.txt --val $(BOXES_DIR)/test/list.txt \
+	    --epochs $(DET_EPOCHS) --save $(B)/fashion_det.cnnw
+	$(B)/fashion_det eval --weights $(B)/fashion_det.cnnw $(BOXES_DIR)/test/list.txt
+	$(B)/fashion_det predict --weights $(B)/fashion_det.cnnw $(BOXES_DIR)/test/list.txt | head -n 12
+
 bench-data: deps all
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
 
@@ -245,7 +255,7 @@ bench-data: deps all
 # for everything but the stb translation unit.
 $(B)/runtime/data/stb.o: override SAN := $(SAN)$(if $(SAN), -fno-sanitize=shift)
 
-.PHONY: folder-demo boxes-demo bench-data
+.PHONY: folder-demo boxes-demo detect-demo bench-data
 
 # ---- fuzzing (issue 16) ----
 # make fuzz [FUZZ_SECONDS=N]: builds the libFuzzer targets of tests/fuzz/
@@ -272,7 +282,7 @@ fuzz-build: fuzz-deps
 	    SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) sh tests/fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 fuzz-diff: deps all
 	sh tools/fuzz_diff.sh build $(FUZZ_DIFF_N) tests/fuzz/corpus/cnn $(FUZZ_B)/corpus/cnn

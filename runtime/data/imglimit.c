@@ -83,9 +83,12 @@ unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *le
  * between segments, entropy-coded bytes are skipped to the next marker. */
 static int jpeg_bad_huffman(const unsigned char *p, size_t n)
 {
-    if (n < 4 || p[0] != 0xff || p[1] != 0xd8)
+    size_t at = 0;
+    while (at < n && p[at] == 0xff)     /* stb_image takes fill bytes before SOI too */
+        at++;
+    if (at == 0 || at + 1 >= n || p[at] != 0xd8)
         return 0;
-    size_t at = 2;
+    at++;
     while (at + 4 <= n) {
         unsigned m = p[at + 1];
         if (p[at] != 0xff || m == 0xff) {

@@ -486,10 +486,11 @@ static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, doub
         mod->set_training(r->m, 1);
         if (rc < 0)
             return tr_error(mod, "%s", err), -1;
+        long images = res.images;
         *loss = 0;
         *acc = res.map50;
         tr_det_free(&res);
-        return res.images;
+        return images;
     }
     cnnrt_loader_start(l, 0, 0, 0);
     while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
@@ -755,8 +756,9 @@ typedef struct { int epoch; double loss, acc; long images; } tr_best;
 
 static int tr_better(const cnnrt_model *mod, tr_best *b, const tr_run *r, int epoch)
 {
-    int better = b->epoch < 0 || (mod->loss == CNNRT_LOSS_XENT && r->vacc != b->acc
-                                  ? r->vacc > b->acc : r->vloss < b->loss);
+    int higher = mod->loss == CNNRT_LOSS_XENT || tr_boxes(mod);   /* accuracy, mAP */
+    int better = b->epoch < 0 || (higher && r->vacc != b->acc ? r->vacc > b->acc
+                                  : r->vloss < b->loss);
     if (better) {
         b->epoch = epoch;
         b->loss = r->vloss;
@@ -771,7 +773,10 @@ static void tr_summary(const tr_opts *o, const tr_run *r, const tr_best *b, cons
     double t = trlog_now() - r->log.t0;
     printf("done after epoch %d: %.1f s, %ld images seen (%.0f images/s); last checkpoint '%s'\n",
            o->epochs, t, r->images, t > 0 ? r->images / t : 0.0, save);
-    if (b->epoch > 0)
+    if (b->epoch > 0 && tr_boxes(o->mod))
+        printf("best epoch %d: validation mAP@0.5 %.4f%s%s%s\n", b->epoch, b->acc,
+               best ? " (saved to '" : "", best ? best : "", best ? "')" : "");
+    else if (b->epoch > 0)
         printf("best epoch %d: validation loss %.4f, accuracy %.2f%%%s%s%s\n", b->epoch, b->loss,
                100 * b->acc, best ? " (saved to '" : "", best ? best : "", best ? "')" : "");
     if (o->log)

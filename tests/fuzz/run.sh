@@ -2,6 +2,9 @@
 # run.sh — runs each libFuzzer target for a fixed time from its committed
 # seed corpus and says how far it got; fails on the first finding.
 # Usage: tests/fuzz/run.sh BUILD_DIR SECONDS TARGET...   (from the repository root)
+# FUZZ_SEED=N fixes libFuzzer's seed, so that a run from the same corpus
+# tries the same inputs in the same order (CI: a finding is reproducible,
+# not luck).
 # New inputs collect in BUILD_DIR/corpus/TARGET (kept between runs, so a
 # later run starts where the last stopped); a finding is saved as
 # BUILD_DIR/crash-TARGET-* and its log is shown.
@@ -12,7 +15,7 @@ status=0
 for t in "$@"; do
     mkdir -p "$B/corpus/$t"
     log="$B/fuzz_$t.log"
-    "$B/fuzz_$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+    "$B/fuzz_$t" -max_total_time="$secs" ${FUZZ_SEED:+-seed=$FUZZ_SEED} -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$B/crash-$t-" \
         "$B/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?

@@ -139,6 +139,10 @@ START_TEST(fuzz_findings)
     jpg = "tests/fixtures/jpeg_big_huffman_cut.jpg";
     ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
+    /* and after 0xff fill bytes before the SOI, which stb_image skips too */
+    jpg = "tests/fixtures/jpeg_fill_before_soi.jpg";
+    ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
     unsigned char px[4] = { 0, 50, 100, 150 };
     ck_assert(stbi_write_png(at("nobox.png"), 2, 2, 1, px, 2));
     FILE *f = fopen(at("nobox.txt"), "w");
