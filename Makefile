@@ -120,7 +120,7 @@ STBDIR  ?= /usr/include/stb
 NM      ?= nm
 RT_MAIN  = $(addprefix runtime/include/,cnnrt_data.h cnnrt_train.h) runtime/data/data.h runtime/train/dettrain.h \
            $(B)/stb_inline.c $(filter-out runtime/data/stb.c,$(wildcard runtime/data/*.c)) \
-           runtime/train/log.h $(wildcard runtime/train/*.c)
+           runtime/train/log.h runtime/train/trainer.h $(wildcard runtime/train/*.c)
 $(B)/stb_inline.c: runtime/data/stb.c tools/stb_inline.sh | $(B)
 	sh tools/stb_inline.sh $(STBDIR) $< > $@
 $(B)/rtmain.c: $(RT_MAIN) tools/embed.sh

@@ -30,6 +30,7 @@
 #include "dettrain.h"
 #include "cnnrt_data.h"
 #include "log.h"
+#include "trainer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -37,30 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* trainer.state: [format, epochs done, seed in four 16-bit pieces]; every
- * entry an integer below 2^24, so exact as a float */
-#define TR_FORMAT   1
-#define TR_NSTATE   6
-#define TR_ERRLEN   1024
-#define TR_LOG_MIN  (-100.0)    /* log clamp for eval losses, as torch's BCELoss */
-#define TR_DIVERGED 1e4         /* a batch loss this many times the first: stop */
-
-enum { CMD_TRAIN = 1, CMD_EVAL = 2, CMD_PREDICT = 4 };
-
-typedef struct {
-    const cnnrt_model *mod;
-    int cmd;
-    const char *train, *val, *save, *resume, *labels, *val_labels, *weights;
-    const char *epochs_arg, *seed_arg, *max_pixels_arg;
-    const char *no_augment;     /* non-NULL when given */
-    const char *dump_aug[2];    /* --dump-aug DIR N */
-    const char *log, *log_every_arg, *chart, *save_best, *names, *top_arg;
-    int epochs, log_every, top;
-    uint64_t seed;
-    char **args;            /* positional arguments */
-    int nargs;
-} tr_opts;
 
 /* the options, which commands take them, and where their values go */
 typedef struct {
@@ -97,7 +74,7 @@ static const tr_option tr_options[] = {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static int tr_error(const cnnrt_model *mod, const char *fmt, ...)
+int tr_error(const cnnrt_model *mod, const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
@@ -300,30 +277,8 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     return 0;
 }
 
-/* ---- what every command shares: the model instance and its tensors ---- */
-typedef struct {
-    const cnnrt_model *mod;
-    void *m;
-    const cnnrt_tensor *params;
-    int nparams;
-    const cnnrt_tensor *file;   /* a checkpoint's parameters: the EMA when the
-                                   model keeps one (its raw weights are then
-                                   state tensors), else params */
-    int nfile;
-    cnnrt_tensor *state;    /* the model's state tensors + trainer.state */
-    int nstate;             /* including trainer.state */
-    long *step;
-    long own_step;          /* when the model keeps no step counter */
-    float tstate[TR_NSTATE];
-    float *x, *t;           /* one batch, when a batch must be edited */
-    double first_loss;      /* of this run's first batch: the divergence scale */
-    int have_first;
-    trlog log;              /* --log, --chart */
-    double vloss, vacc;     /* the last epoch's validation */
-    long vn, images;        /* its samples; training images seen in this run */
-} tr_run;
 
-static void tr_free(tr_run *r)
+void tr_free(tr_run *r)
 {
     if (r->m)
         r->mod->destroy(r->m);
@@ -338,7 +293,7 @@ static int tr_tsize(const cnnrt_model *mod)
     return mod->target_size ? mod->target_size : mod->out_size;
 }
 
-static int tr_boxes(const cnnrt_model *mod)
+int tr_boxes(const cnnrt_model *mod)
 {
     return mod->target_kind == CNNRT_TARGET_BOXES;
 }
@@ -391,7 +346,7 @@ static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *lab
 }
 
 /* A loader for d: with the augmentations given (training) or none. */
-static cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
+cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
                                const cnnrt_augment *aug, int naug)
 {
     char err[TR_ERRLEN];
@@ -429,7 +384,7 @@ static void tr_drop_unlabelled(tr_run *r, const cnnrt_dataset *d, cnnrt_batch *b
     }
 }
 
-static int tr_argmax(const float *v, int n)
+int tr_argmax(const float *v, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -865,7 +820,7 @@ out:
 }
 
 /* a model with weights loaded, for eval and predict */
-static int tr_load_weights(tr_run *r, const tr_opts *o)
+int tr_load_weights(tr_run *r, const tr_opts *o)
 {
     char err[TR_ERRLEN];
     int rc = tr_setup(r, o->mod, o->mod->seed);
@@ -913,156 +868,6 @@ static int tr_eval(const tr_opts *o)
                cnnrt_loader_skipped(l) == 1 ? "" : "s");
     cnnrt_loader_free(l);
     cnnrt_data_close(d);
-    tr_free(&r);
-    return rc;
-}
-
-/* Class names for predict: --names (one per line), else the data set's
- * folders, else none. */
-typedef struct {
-    char **names;           /* --names lines, or NULL */
-    int n;
-    char *text;             /* the file they point into */
-} tr_names;
-
-static int tr_read_names(const tr_opts *o, tr_names *nm)
-{
-    char err[TR_ERRLEN];
-    size_t len;
-    memset(nm, 0, sizeof *nm);
-    if (!o->names)
-        return 0;
-    nm->text = (char *)cnnrt_read_plain(o->names, &len, err, sizeof err);
-    if (!nm->text)
-        return tr_error(o->mod, "%s", err);
-    nm->names = calloc(len + 1, sizeof *nm->names);
-    if (!nm->names)
-        return tr_error(o->mod, "out of memory");
-    for (char *p = nm->text, *end = nm->text + len; p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *e = nl ? nl : end;
-        if (e > p && e[-1] == '\r')
-            e[-1] = 0;
-        *e = 0;
-        if (*p)
-            nm->names[nm->n++] = p;
-        p = e + 1;
-    }
-    if (nm->n < o->mod->out_size && o->mod->out_size > 1)
-        return tr_error(o->mod, "'%s' names %d classes; the model has %d", o->names, nm->n,
-                        o->mod->out_size);
-    return 0;
-}
-
-/* " 'NAME'" when there is a name for class k */
-static const char *tr_class_name(const tr_names *nm, const cnnrt_dataset *d, int k, char *buf,
-                                 size_t len)
-{
-    const char *name = nm->names && k < nm->n ? nm->names[k] : d->classes ? d->classes[k] : NULL;
-    if (name)
-        snprintf(buf, len, " '%s'", name);
-    else
-        buf[0] = 0;
-    return buf;
-}
-
-/* One line per image: "PATH[i]: class K 'NAME' (p)" (or the image's own
- * file name), the --top classes in order of probability, with the label
- * when known. */
-static int tr_predict_set(tr_run *r, const tr_opts *o, const tr_names *nm, const char *arg,
-                          const cnnrt_dataset *d, cnnrt_loader *l)
-{
-    const cnnrt_model *mod = r->mod;
-    char err[TR_ERRLEN], cn[160];
-    cnnrt_batch b;
-    int rc, top[64], ntop = o->top < 64 ? o->top : 64;
-    cnnrt_loader_start(l, 0, 0, 0);
-    while ((rc = cnnrt_loader_next(l, &b, err, sizeof err)) == 1) {
-        const float *out = mod->forward(r->m, b.x, b.n);
-        for (int k = 0; k < b.n; k++) {
-            const float *y = out + (size_t)k * mod->out_size;
-            const char *name = d->name ? d->name(d, b.index[k]) : NULL;
-            if (name)
-                printf("%s: ", name);
-            else
-                printf("%s[%d]: ", arg, b.index[k]);
-            if (mod->out_size == 1)
-                printf("%.4f", y[0]);
-            for (int t = 0; mod->out_size > 1 && t < ntop; t++) {
-                /* the t-th largest: a selection over what is left */
-                int c = -1;
-                for (int i = 0; i < mod->out_size; i++) {
-                    int used = 0;
-                    for (int u = 0; u < t; u++)
-                        used |= top[u] == i;
-                    if (!used && (c < 0 || y[i] > y[c]))
-                        c = i;
-                }
-                top[t] = c;
-                printf("%sclass %d%s (%.4f)", t ? ", " : "", c,
-                       tr_class_name(nm, d, c, cn, sizeof cn), y[c]);
-            }
-            if (d->tsize > 1) {
-                int c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
-                printf("  label %d%s", c, tr_class_name(nm, d, c, cn, sizeof cn));
-            }
-            putchar('\n');
-        }
-    }
-    return rc < 0 ? tr_error(mod, "%s", err) : 0;
-}
-
-/* Every DATA is tried: one that cannot be read is a warning, and the exit
- * status 1 at the end; so is a file the loader had to skip. */
-static int tr_predict(const tr_opts *o)
-{
-    tr_run r;
-    tr_names nm = { NULL, 0, NULL };
-    int rc = tr_load_weights(&r, o), bad = 0;
-    if (!rc)
-        rc = tr_read_names(o, &nm);
-    for (int a = 0; !rc && a < o->nargs; a++) {
-        char err[TR_ERRLEN];
-        cnnrt_dataset *d = cnnrt_data_open(o->args[a], NULL, o->mod->in_c, o->mod->in_h,
-                                           o->mod->in_w, tr_boxes(o->mod) ? o->mod->classes
-                                           : o->mod->out_size, 0, err, sizeof err);
-        if (d && d->count == 0) {
-            snprintf(err, sizeof err, "'%s' has no samples", o->args[a]);
-            cnnrt_data_close(d);
-            d = NULL;
-        }
-        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
-        if (!d) {
-            fflush(stdout);
-            fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
-            bad++;
-        } else if (l && tr_boxes(o->mod)) {
-            if (tr_det_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0) {
-                fflush(stdout);
-                fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
-                bad++;
-            }
-        } else if (!l || tr_predict_set(&r, o, &nm, o->args[a], d, l)) {
-            bad++;
-        } else if (cnnrt_loader_skipped(l)) {
-            fflush(stdout);
-            fprintf(stderr, "%s: warning: '%s': %d unreadable file%s skipped\n", o->mod->name,
-                    o->args[a], cnnrt_loader_skipped(l), cnnrt_loader_skipped(l) == 1 ? "" : "s");
-            bad++;
-        }
-        cnnrt_loader_free(l);
-        cnnrt_data_close(d);
-    }
-    if (!rc && bad) {
-        fflush(stdout);
-        fprintf(stderr, "%s: %d of %d input%s had errors\n", o->mod->name, bad, o->nargs,
-                o->nargs == 1 ? "" : "s");
-        rc = 1;
-    }
-    if (o->names) {
-        free(nm.names);
-        free(nm.text);
-    }
     tr_free(&r);
     return rc;
 }
