@@ -20,7 +20,7 @@
 #define EVAL_NMS   0.65f
 #define EVAL_MAX   100
 
-int tr_det_targets(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_batch *b,
+int cnnrt_trdet_targets(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_batch *b,
                    float *t, char *err, size_t errlen)
 {
     int rows = mod->max_boxes;
@@ -52,7 +52,7 @@ int tr_det_targets(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_b
     return 0;
 }
 
-int tr_det_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cnnrt_loader *l,
+int cnnrt_trdet_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cnnrt_loader *l,
                tr_det_result *res, char *err, size_t errlen)
 {
     size_t trows = (size_t)mod->batch * mod->max_boxes * 5;
@@ -72,7 +72,7 @@ int tr_det_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cnnrt_lo
     cnnrt_loader_start(l, 0, 0, 0);
     while ((rc = cnnrt_loader_next(l, &b, err, errlen)) == 1) {
         rc = -1;
-        if (tr_det_targets(mod, d, &b, t, err, errlen))
+        if (cnnrt_trdet_targets(mod, d, &b, t, err, errlen))
             goto out;
         int nd = mod->detect(m, b.x, b.n, EVAL_SCORE, EVAL_NMS, dets, maxdet);
         for (int k = 0, i = 0; k < b.n; k++) {
@@ -109,7 +109,7 @@ out:
     return rc;
 }
 
-void tr_det_print(const tr_det_result *r, const cnnrt_dataset *d, int classes)
+void cnnrt_trdet_print(const tr_det_result *r, const cnnrt_dataset *d, int classes)
 {
     printf("test: mAP@0.5 %.4f  mAP@0.5:0.95 %.4f  (%ld images, %d classes with boxes)\n",
            r->map50, r->map, r->images, r->present);
@@ -125,14 +125,14 @@ void tr_det_print(const tr_det_result *r, const cnnrt_dataset *d, int classes)
     }
 }
 
-void tr_det_free(tr_det_result *r)
+void cnnrt_trdet_free(tr_det_result *r)
 {
     free(r->ap50);
     free(r->ap);
     memset(r, 0, sizeof *r);
 }
 
-int tr_det_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
+int cnnrt_trdet_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
                    cnnrt_loader *l, float score_thr, char *err, size_t errlen)
 {
     int maxdet = mod->batch * EVAL_MAX;

@@ -10,7 +10,7 @@
 /* the batch's boxes as targets [n][max_boxes][5] = class, cx, cy, w, h in
  * input pixels, padding rows class -1; -1 with err naming the file of a
  * sample with more than max_boxes boxes */
-int tr_det_targets(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_batch *b,
+int cnnrt_trdet_targets(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_batch *b,
                    float *t, char *err, size_t errlen);
 
 typedef struct {
@@ -22,14 +22,14 @@ typedef struct {
 
 /* mAP of the model (already in eval mode) over the set read by l (made
  * without augmentations); 0, or -1 with err */
-int  tr_det_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cnnrt_loader *l,
+int  cnnrt_trdet_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cnnrt_loader *l,
                 tr_det_result *res, char *err, size_t errlen);
-void tr_det_print(const tr_det_result *r, const cnnrt_dataset *d, int classes);
-void tr_det_free(tr_det_result *r);
+void cnnrt_trdet_print(const tr_det_result *r, const cnnrt_dataset *d, int classes);
+void cnnrt_trdet_free(tr_det_result *r);
 
 /* "FILE class score x1 y1 x2 y2" for every detection at or above
  * score_thr; 0, or -1 with err */
-int  tr_det_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
+int  cnnrt_trdet_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
                     cnnrt_loader *l, float score_thr, char *err, size_t errlen);
 
 #endif

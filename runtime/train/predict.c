@@ -28,10 +28,10 @@ static int tr_read_names(const tr_opts *o, tr_names *nm)
         return 0;
     nm->text = (char *)cnnrt_read_plain(o->names, &len, err, sizeof err);
     if (!nm->text)
-        return tr_error(o->mod, "%s", err);
+        return cnnrt_tr_error(o->mod, "%s", err);
     nm->names = calloc(len + 1, sizeof *nm->names);
     if (!nm->names)
-        return tr_error(o->mod, "out of memory");
+        return cnnrt_tr_error(o->mod, "out of memory");
     for (char *p = nm->text, *end = nm->text + len; p < end;) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *e = nl ? nl : end;
@@ -43,7 +43,7 @@ static int tr_read_names(const tr_opts *o, tr_names *nm)
         p = e + 1;
     }
     if (nm->n < o->mod->out_size && o->mod->out_size > 1)
-        return tr_error(o->mod, "'%s' names %d classes; the model has %d", o->names, nm->n,
+        return cnnrt_tr_error(o->mod, "'%s' names %d classes; the model has %d", o->names, nm->n,
                         o->mod->out_size);
     return 0;
 }
@@ -97,41 +97,41 @@ static int tr_predict_set(tr_run *r, const tr_opts *o, const tr_names *nm, const
                        tr_class_name(nm, d, c, cn, sizeof cn), y[c]);
             }
             if (d->tsize > 1) {
-                int c = tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
+                int c = cnnrt_tr_argmax(b.target + (size_t)k * mod->out_size, mod->out_size);
                 printf("  label %d%s", c, tr_class_name(nm, d, c, cn, sizeof cn));
             }
             putchar('\n');
         }
     }
-    return rc < 0 ? tr_error(mod, "%s", err) : 0;
+    return rc < 0 ? cnnrt_tr_error(mod, "%s", err) : 0;
 }
 
 /* Every DATA is tried: one that cannot be read is a warning, and the exit
  * status 1 at the end; so is a file the loader had to skip. */
-int tr_predict(const tr_opts *o)
+int cnnrt_tr_predict(const tr_opts *o)
 {
     tr_run r;
     tr_names nm = { NULL, 0, NULL };
-    int rc = tr_load_weights(&r, o), bad = 0;
+    int rc = cnnrt_tr_load_weights(&r, o), bad = 0;
     if (!rc)
         rc = tr_read_names(o, &nm);
     for (int a = 0; !rc && a < o->nargs; a++) {
         char err[TR_ERRLEN];
         cnnrt_dataset *d = cnnrt_data_open(o->args[a], NULL, o->mod->in_c, o->mod->in_h,
-                                           o->mod->in_w, tr_boxes(o->mod) ? o->mod->classes
+                                           o->mod->in_w, cnnrt_tr_boxes(o->mod) ? o->mod->classes
                                            : o->mod->out_size, 0, err, sizeof err);
         if (d && d->count == 0) {
             snprintf(err, sizeof err, "'%s' has no samples", o->args[a]);
             cnnrt_data_close(d);
             d = NULL;
         }
-        cnnrt_loader *l = d ? tr_loader(&r, d, NULL, 0) : NULL;
+        cnnrt_loader *l = d ? cnnrt_tr_loader(&r, d, NULL, 0) : NULL;
         if (!d) {
             fflush(stdout);
             fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
             bad++;
-        } else if (l && tr_boxes(o->mod)) {
-            if (tr_det_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0) {
+        } else if (l && cnnrt_tr_boxes(o->mod)) {
+            if (cnnrt_trdet_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0) {
                 fflush(stdout);
                 fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
                 bad++;
@@ -157,7 +157,7 @@ int tr_predict(const tr_opts *o)
         free(nm.names);
         free(nm.text);
     }
-    tr_free(&r);
+    cnnrt_tr_free(&r);
     return rc;
 }
 

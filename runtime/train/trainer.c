@@ -74,7 +74,7 @@ static const tr_option tr_options[] = {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-int tr_error(const cnnrt_model *mod, const char *fmt, ...)
+int cnnrt_tr_error(const cnnrt_model *mod, const char *fmt, ...)
 {
     va_list ap;
     fflush(stdout);
@@ -150,13 +150,13 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         if (!strcmp(argv[1], names[i]))
             o->cmd = 1 << i;
     if (!o->cmd) {
-        tr_error(mod, "unknown command '%s': expected train, eval or predict (see --help)",
+        cnnrt_tr_error(mod, "unknown command '%s': expected train, eval or predict (see --help)",
                  argv[1]);
         return -1;
     }
     o->args = calloc((size_t)argc, sizeof *o->args);
     if (!o->args) {
-        tr_error(mod, "out of memory");
+        cnnrt_tr_error(mod, "out of memory");
         return -1;
     }
     for (int i = 2; i < argc; i++) {
@@ -176,17 +176,17 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
             if (strlen(tr_options[k].name) == len && !strncmp(a, tr_options[k].name, len))
                 opt = &tr_options[k];
         if (!opt) {
-            tr_error(mod, "unknown option '%.*s' (see --help)", (int)len, a);
+            cnnrt_tr_error(mod, "unknown option '%.*s' (see --help)", (int)len, a);
             return -1;
         }
         if (!(opt->cmds & o->cmd)) {
-            tr_error(mod, "%s does not take %s (see --help)", argv[1], opt->name);
+            cnnrt_tr_error(mod, "%s does not take %s (see --help)", argv[1], opt->name);
             return -1;
         }
         const char **field = (const char **)((char *)o + opt->offset);
         if (opt->nvalues == 0) {
             if (eq) {
-                tr_error(mod, "%s takes no value", opt->name);
+                cnnrt_tr_error(mod, "%s takes no value", opt->name);
                 return -1;
             }
             *field = a;
@@ -195,7 +195,7 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         for (int v = 0; v < opt->nvalues; v++) {
             const char *value = v == 0 && eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
             if (!value || !*value) {
-                tr_error(mod, "%s needs %s", opt->name, opt->nvalues == 1 ? "a value"
+                cnnrt_tr_error(mod, "%s needs %s", opt->name, opt->nvalues == 1 ? "a value"
                          : "two values (see --help)");
                 return -1;
             }
@@ -208,7 +208,7 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     o->seed = mod->seed;
     if (o->max_pixels_arg) {
         if (tr_number(o->max_pixels_arg, 1ULL << 40, &v) < 0 || v == 0) {
-            tr_error(mod, "--max-pixels wants a positive whole number, got '%s'",
+            cnnrt_tr_error(mod, "--max-pixels wants a positive whole number, got '%s'",
                      o->max_pixels_arg);
             return -1;
         }
@@ -216,14 +216,14 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     }
     if (o->epochs_arg) {
         if (tr_number(o->epochs_arg, 1000000, &v) < 0 || v == 0) {
-            tr_error(mod, "--epochs wants a positive whole number, got '%s'", o->epochs_arg);
+            cnnrt_tr_error(mod, "--epochs wants a positive whole number, got '%s'", o->epochs_arg);
             return -1;
         }
         o->epochs = (int)v;
     }
     if (o->seed_arg) {
         if (tr_number(o->seed_arg, UINT64_MAX, &v) < 0) {
-            tr_error(mod, "--seed wants a whole number, got '%s'", o->seed_arg);
+            cnnrt_tr_error(mod, "--seed wants a whole number, got '%s'", o->seed_arg);
             return -1;
         }
         o->seed = v;
@@ -231,7 +231,7 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     o->log_every = 50;
     if (o->log_every_arg) {
         if (tr_number(o->log_every_arg, 100000000, &v) < 0) {
-            tr_error(mod, "--log-every wants a whole number of batches, got '%s'", o->log_every_arg);
+            cnnrt_tr_error(mod, "--log-every wants a whole number of batches, got '%s'", o->log_every_arg);
             return -1;
         }
         o->log_every = (int)v;
@@ -239,46 +239,46 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
     o->top = 1;
     if (o->top_arg) {
         if (tr_number(o->top_arg, 1000000, &v) < 0 || v == 0) {
-            tr_error(mod, "--top wants a positive whole number, got '%s'", o->top_arg);
+            cnnrt_tr_error(mod, "--top wants a positive whole number, got '%s'", o->top_arg);
             return -1;
         }
         o->top = (int)v < mod->out_size ? (int)v : mod->out_size;
     }
     if (o->save_best && !o->val) {
-        tr_error(mod, "--save-best needs --val DATA (the best epoch is chosen on it)");
+        cnnrt_tr_error(mod, "--save-best needs --val DATA (the best epoch is chosen on it)");
         return -1;
     }
     if (o->dump_aug[1] && (tr_number(o->dump_aug[1], 100000, &v) < 0 || v == 0)) {
-        tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
+        cnnrt_tr_error(mod, "--dump-aug DIR N wants a number of samples from 1 to 100000, got '%s'",
                  o->dump_aug[1]);
         return -1;
     }
     const char *missing = o->cmd == CMD_TRAIN ? (o->train ? NULL : "--train DATA")
         : o->weights ? NULL : "--weights FILE";
     if (missing) {
-        tr_error(mod, "%s needs %s (see --help)", argv[1], missing);
+        cnnrt_tr_error(mod, "%s needs %s (see --help)", argv[1], missing);
         return -1;
     }
     if (o->cmd == CMD_TRAIN && o->nargs) {
-        tr_error(mod, "unexpected argument '%s': train reads --train DATA", o->args[0]);
+        cnnrt_tr_error(mod, "unexpected argument '%s': train reads --train DATA", o->args[0]);
         return -1;
     }
     if (o->cmd == CMD_EVAL && o->nargs != 1) {
         if (o->nargs)
-            tr_error(mod, "eval takes one DATA, got %d", o->nargs);
+            cnnrt_tr_error(mod, "eval takes one DATA, got %d", o->nargs);
         else
-            tr_error(mod, "eval needs DATA (see --help)");
+            cnnrt_tr_error(mod, "eval needs DATA (see --help)");
         return -1;
     }
     if (o->cmd == CMD_PREDICT && !o->nargs) {
-        tr_error(mod, "predict needs at least one IMAGE or DATA");
+        cnnrt_tr_error(mod, "predict needs at least one IMAGE or DATA");
         return -1;
     }
     return 0;
 }
 
 
-void tr_free(tr_run *r)
+void cnnrt_tr_free(tr_run *r)
 {
     if (r->m)
         r->mod->destroy(r->m);
@@ -293,7 +293,7 @@ static int tr_tsize(const cnnrt_model *mod)
     return mod->target_size ? mod->target_size : mod->out_size;
 }
 
-int tr_boxes(const cnnrt_model *mod)
+int cnnrt_tr_boxes(const cnnrt_model *mod)
 {
     return mod->target_kind == CNNRT_TARGET_BOXES;
 }
@@ -307,7 +307,7 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
     r->x = malloc(sizeof *r->x * (size_t)mod->batch * (size_t)mod->in_size);
     r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)tr_tsize(mod));
     if (!r->m || !r->x || !r->t)
-        return tr_error(mod, "out of memory");
+        return cnnrt_tr_error(mod, "out of memory");
     mod->init(r->m, seed);
     r->nparams = mod->params(r->m, &r->params);
     r->file = r->params;
@@ -318,7 +318,7 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
         r->step = &r->own_step;
     r->state = malloc(sizeof *r->state * (size_t)(ns + 1));
     if (!r->state)
-        return tr_error(mod, "out of memory");
+        return cnnrt_tr_error(mod, "out of memory");
     if (ns)
         memcpy(r->state, st, sizeof *st * (size_t)ns);
     cnnrt_tensor tr = { "trainer.state", 1, { TR_NSTATE, 0, 0, 0 }, TR_NSTATE, r->tstate, NULL };
@@ -333,12 +333,12 @@ static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *lab
     char err[TR_ERRLEN];
     const cnnrt_model *mod = r->mod;
     cnnrt_dataset *d = cnnrt_data_open(path, labels, mod->in_c, mod->in_h, mod->in_w,
-                                       tr_boxes(mod) ? mod->classes : mod->out_size,
+                                       cnnrt_tr_boxes(mod) ? mod->classes : mod->out_size,
                                        need_labels, err, sizeof err);
     if (!d)
-        tr_error(mod, "%s", err);
+        cnnrt_tr_error(mod, "%s", err);
     else if (d->count == 0) {
-        tr_error(mod, "'%s' has no samples", path);
+        cnnrt_tr_error(mod, "'%s' has no samples", path);
         cnnrt_data_close(d);
         d = NULL;
     }
@@ -346,13 +346,13 @@ static cnnrt_dataset *tr_open(const tr_run *r, const char *path, const char *lab
 }
 
 /* A loader for d: with the augmentations given (training) or none. */
-cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
+cnnrt_loader *cnnrt_tr_loader(const tr_run *r, const cnnrt_dataset *d,
                                const cnnrt_augment *aug, int naug)
 {
     char err[TR_ERRLEN];
     cnnrt_loader *l = cnnrt_loader_new(d, r->mod->batch, aug, naug, -1, err, sizeof err);
     if (!l)
-        tr_error(r->mod, "%s", err);
+        cnnrt_tr_error(r->mod, "%s", err);
     return l;
 }
 
@@ -384,7 +384,7 @@ static void tr_drop_unlabelled(tr_run *r, const cnnrt_dataset *d, cnnrt_batch *b
     }
 }
 
-int tr_argmax(const float *v, int n)
+int cnnrt_tr_argmax(const float *v, int n)
 {
     int best = 0;
     for (int i = 1; i < n; i++)
@@ -397,7 +397,7 @@ static int tr_correct(const float *out, const float *t, int n, int size)
 {
     int c = 0;
     for (int k = 0; k < n; k++)
-        c += tr_argmax(out + (size_t)k * size, size) == tr_argmax(t + (size_t)k * size, size);
+        c += cnnrt_tr_argmax(out + (size_t)k * size, size) == cnnrt_tr_argmax(t + (size_t)k * size, size);
     return c;
 }
 
@@ -435,16 +435,16 @@ static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, doub
     cnnrt_batch b;
     int rc;
     mod->set_training(r->m, 0);
-    if (tr_boxes(mod)) {        /* a detector: mAP@0.5 is the figure */
+    if (cnnrt_tr_boxes(mod)) {        /* a detector: mAP@0.5 is the figure */
         tr_det_result res;
-        rc = tr_det_map(mod, r->m, d, l, &res, err, sizeof err);
+        rc = cnnrt_trdet_map(mod, r->m, d, l, &res, err, sizeof err);
         mod->set_training(r->m, 1);
         if (rc < 0)
-            return tr_error(mod, "%s", err), -1;
+            return cnnrt_tr_error(mod, "%s", err), -1;
         long images = res.images;
         *loss = 0;
         *acc = res.map50;
-        tr_det_free(&res);
+        cnnrt_trdet_free(&res);
         return images;
     }
     cnnrt_loader_start(l, 0, 0, 0);
@@ -459,7 +459,7 @@ static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, doub
     }
     mod->set_training(r->m, 1);
     if (rc < 0)
-        return tr_error(mod, "%s", err), -1;
+        return cnnrt_tr_error(mod, "%s", err), -1;
     *loss = seen ? lsum / seen : 0;
     *acc = seen ? (double)correct / seen : 0;
     return seen;
@@ -485,9 +485,9 @@ static int tr_load_checkpoint(tr_run *r, const tr_opts *o)
     r->tstate[0] = 0;           /* stays 0 when the file has no trainer state */
     if (cnnrt_load(o->resume, r->file, r->nfile, r->state, r->nstate, r->step,
                    err, sizeof err) < 0)
-        return tr_error(o->mod, "%s", err);
+        return cnnrt_tr_error(o->mod, "%s", err);
     if (r->tstate[0] != TR_FORMAT)
-        return tr_error(o->mod, "'%s' holds parameters only, not a checkpoint to resume "
+        return cnnrt_tr_error(o->mod, "'%s' holds parameters only, not a checkpoint to resume "
                         "from (train --save writes checkpoints)", o->resume);
     return 0;
 }
@@ -502,7 +502,7 @@ static int tr_resume(tr_run *r, tr_opts *o, int *done)
         return 1;
     uint64_t seed = tr_get_seed(r->tstate);
     if (o->seed_arg && seed != o->seed)
-        return tr_error(o->mod, "--seed %llu differs from the seed %llu '%s' was trained "
+        return cnnrt_tr_error(o->mod, "--seed %llu differs from the seed %llu '%s' was trained "
                         "with", (unsigned long long)o->seed, (unsigned long long)seed,
                         o->resume);
     if (seed != o->seed) {
@@ -551,7 +551,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     cnnrt_progress pg;
     cnnrt_loader *lt = data->late && epoch >= mod->augment_until ? data->late : data->ltrain;
     cnnrt_progress_start(&pg, stdout, epoch + 1, o->epochs, nbatch, train->count);
-    pg.boxes = tr_boxes(mod);
+    pg.boxes = cnnrt_tr_boxes(mod);
     cnnrt_loader_start(lt, o->seed, epoch, 1);
     while ((rc = cnnrt_loader_next(lt, &b, err, sizeof err)) == 1) {
         bi++;
@@ -560,10 +560,10 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
             continue;
         const float *out = mod->forward(r->m, b.x, b.n), *target = b.target;
         int correct = 0;
-        if (!tr_boxes(mod))
+        if (!cnnrt_tr_boxes(mod))
             correct = tr_correct(out, b.target, b.n, mod->out_size);
-        else if (tr_det_targets(mod, train, &b, r->t, err, sizeof err))
-            return tr_error(mod, "%s", err);
+        else if (cnnrt_trdet_targets(mod, train, &b, r->t, err, sizeof err))
+            return cnnrt_tr_error(mod, "%s", err);
         else
             target = r->t;
         float loss = mod->backward(r->m, target, b.n);
@@ -587,7 +587,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
             else
                 snprintf(what, sizeof what, "loss became %s at epoch %d, batch %d",
                          isnan(loss) ? "nan" : "inf", epoch + 1, bi);
-            return tr_error(mod, "%s; %s%s", what,
+            return cnnrt_tr_error(mod, "%s; %s%s", what,
                             last_good ? "the last good checkpoint is " : "no checkpoint "
                             "was written", last_good ? last_good : "");
         }
@@ -598,7 +598,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     if (rc < 0) {
         if (pg.tty)
             putchar('\n');
-        return tr_error(mod, "%s", err);
+        return cnnrt_tr_error(mod, "%s", err);
     }
     double vloss = 0, vacc = 0;
     long vn = 0;
@@ -615,7 +615,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     r->vn = vn;
     r->images += pg.seen;
     if (trlog_epoch(&r->log, &pg, vloss, vacc, vn, err, sizeof err) < 0)
-        return tr_error(mod, "%s", err);
+        return cnnrt_tr_error(mod, "%s", err);
     return 0;
 }
 
@@ -630,7 +630,7 @@ static int tr_same_classes(const cnnrt_model *mod, const cnnrt_dataset *a,
     int n = mod->out_size == 1 ? 2 : mod->out_size;
     for (int k = 0; k < n; k++)
         if (strcmp(a->classes[k], b->classes[k]))
-            return tr_error(mod, "class %d is '%s' in '%s' but '%s' in '%s': the class "
+            return cnnrt_tr_error(mod, "class %d is '%s' in '%s' but '%s' in '%s': the class "
                             "folders must be the same", k, a->classes[k], a->path,
                             b->classes[k], b->path);
     return 0;
@@ -650,19 +650,19 @@ static int tr_open_data(tr_run *r, const tr_opts *o, tr_data *data)
         return 1;
     if (data->val && tr_same_classes(mod, data->train, data->val))
         return 1;
-    if (!(data->ltrain = tr_loader(r, data->train, mod->augment, naug)))
+    if (!(data->ltrain = cnnrt_tr_loader(r, data->train, mod->augment, naug)))
         return 1;
-    if (data->val && !(data->lval = tr_loader(r, data->val, NULL, 0)))
+    if (data->val && !(data->lval = cnnrt_tr_loader(r, data->val, NULL, 0)))
         return 1;
     if (mod->augment_until <= 0 || !naug)
         return 0;
     if (!(data->lateaug = malloc(sizeof *data->lateaug * (size_t)naug)))
-        return tr_error(mod, "out of memory");
+        return cnnrt_tr_error(mod, "out of memory");
     int nlate = 0;
     for (int i = 0; i < naug; i++)
         if (mod->augment[i].kind != CNNRT_AUG_MOSAIC && mod->augment[i].kind != CNNRT_AUG_MIXUP)
             data->lateaug[nlate++] = mod->augment[i];
-    if (!(data->late = tr_loader(r, data->train, data->lateaug, nlate)))
+    if (!(data->late = cnnrt_tr_loader(r, data->train, data->lateaug, nlate)))
         return 1;
     return 0;
 }
@@ -675,7 +675,7 @@ static int tr_dump(const tr_opts *o, const cnnrt_dataset *train)
                                  o->no_augment ? 0 : mod->naugment, o->seed, o->dump_aug[0],
                                  atoi(o->dump_aug[1]), err, sizeof err);
     if (n < 0)
-        return tr_error(mod, "%s", err);
+        return cnnrt_tr_error(mod, "%s", err);
     printf("%s: wrote %d %ssamples of '%s' to %s/ (aug-NNNN.png; samples.txt says what "
            "each is)\n", mod->name, n, o->no_augment || !mod->naugment ? "" : "augmented ",
            o->train, o->dump_aug[0]);
@@ -689,7 +689,7 @@ static int tr_can_write(const cnnrt_model *mod, const char *save)
     char err[TR_ERRLEN];
     cnnrt_out o;
     if (cnnrt_out_open(&o, save, err, sizeof err) < 0)
-        return tr_error(mod, "cannot write checkpoints: %s", err);
+        return cnnrt_tr_error(mod, "cannot write checkpoints: %s", err);
     cnnrt_out_close(&o, 0, NULL, 0);
     return 0;
 }
@@ -711,7 +711,7 @@ typedef struct { int epoch; double loss, acc; long images; } tr_best;
 
 static int tr_better(const cnnrt_model *mod, tr_best *b, const tr_run *r, int epoch)
 {
-    int higher = mod->loss == CNNRT_LOSS_XENT || tr_boxes(mod);   /* accuracy, mAP */
+    int higher = mod->loss == CNNRT_LOSS_XENT || cnnrt_tr_boxes(mod);   /* accuracy, mAP */
     int better = b->epoch < 0 || (higher && r->vacc != b->acc ? r->vacc > b->acc
                                   : r->vloss < b->loss);
     if (better) {
@@ -728,7 +728,7 @@ static void tr_summary(const tr_opts *o, const tr_run *r, const tr_best *b, cons
     double t = trlog_now() - r->log.t0;
     printf("done after epoch %d: %.1f s, %ld images seen (%.0f images/s); last checkpoint '%s'\n",
            o->epochs, t, r->images, t > 0 ? r->images / t : 0.0, save);
-    if (b->epoch > 0 && tr_boxes(o->mod))
+    if (b->epoch > 0 && cnnrt_tr_boxes(o->mod))
         printf("best epoch %d: validation mAP@0.5 %.4f%s%s%s\n", b->epoch, b->acc,
                best ? " (saved to '" : "", best ? best : "", best ? "')" : "");
     else if (b->epoch > 0)
@@ -745,7 +745,7 @@ static int tr_train(const tr_opts *oin)
     tr_opts o = *oin;
     const cnnrt_model *mod = o.mod;
     if (!mod->loss || !mod->backward || !mod->update)
-        return tr_error(mod, "%s has no train block: it can eval and predict, not train",
+        return cnnrt_tr_error(mod, "%s has no train block: it can eval and predict, not train",
                         mod->name);
     char defsave[512];
     snprintf(defsave, sizeof defsave, "%s.cnnw", mod->name);
@@ -760,7 +760,7 @@ static int tr_train(const tr_opts *oin)
     else if (!rc && o.weights) {        /* fine-tuning: parameters only, a fresh optimizer */
         char err[TR_ERRLEN];
         if (cnnrt_load(o.weights, r.params, r.nparams, NULL, 0, NULL, err, sizeof err) < 0)
-            rc = tr_error(mod, "%s", err);
+            rc = cnnrt_tr_error(mod, "%s", err);
     }
     if (!rc)
         rc = tr_open_data(&r, &o, &data);
@@ -792,17 +792,17 @@ static int tr_train(const tr_opts *oin)
     const char *last_good = o.resume;
     char err[TR_ERRLEN], *best = tr_best_path(save);
     if (!best || trlog_open(&r.log, o.log, o.chart, o.log_every, mod->lr, err, sizeof err) < 0)
-        rc = tr_error(mod, "%s", best ? err : "out of memory");
+        rc = cnnrt_tr_error(mod, "%s", best ? err : "out of memory");
     tr_best b = { -1, 0, 0, 0 };
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
         if (!rc && cnnrt_save(save, r.file, r.nfile, r.state, r.nstate, *r.step) < 0)
-            rc = tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
+            rc = cnnrt_tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
         last_good = save;
         if (!rc && r.vn > 0 && tr_better(mod, &b, &r, epoch + 1) && o.save_best &&
             cnnrt_save(best, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
-            rc = tr_error(mod, "cannot write the checkpoint '%s': %s", best, strerror(errno));
+            rc = cnnrt_tr_error(mod, "cannot write the checkpoint '%s': %s", best, strerror(errno));
     }
     if (!rc && done < o.epochs)
         tr_summary(&o, &r, &b, save, o.save_best ? best : NULL);
@@ -815,18 +815,18 @@ out:
     cnnrt_data_close(data.train);
     cnnrt_data_close(data.val);
     trlog_close(&r.log);
-    tr_free(&r);
+    cnnrt_tr_free(&r);
     return rc;
 }
 
 /* a model with weights loaded, for eval and predict */
-int tr_load_weights(tr_run *r, const tr_opts *o)
+int cnnrt_tr_load_weights(tr_run *r, const tr_opts *o)
 {
     char err[TR_ERRLEN];
     int rc = tr_setup(r, o->mod, o->mod->seed);
     if (!rc && cnnrt_load(o->weights, r->params, r->nparams, NULL, 0, NULL,
                           err, sizeof err) < 0)
-        rc = tr_error(o->mod, "%s", err);
+        rc = cnnrt_tr_error(o->mod, "%s", err);
     if (!rc)
         o->mod->set_training(r->m, 0);
     return rc;
@@ -839,22 +839,22 @@ static int tr_eval(const tr_opts *o)
     cnnrt_loader *l = NULL;
     double loss, acc;
     long n = 0;
-    int rc = tr_load_weights(&r, o);
+    int rc = cnnrt_tr_load_weights(&r, o);
     if (!rc && !(d = tr_open(&r, o->args[0], o->labels, 1)))
         rc = 1;
-    if (!rc && !(l = tr_loader(&r, d, NULL, 0)))
+    if (!rc && !(l = cnnrt_tr_loader(&r, d, NULL, 0)))
         rc = 1;
-    if (!rc && tr_boxes(o->mod)) {     /* a detector: mAP and per-class AP */
+    if (!rc && cnnrt_tr_boxes(o->mod)) {     /* a detector: mAP and per-class AP */
         char err[TR_ERRLEN];
         tr_det_result res;     /* _detect runs the model in eval mode */
-        if (tr_det_map(o->mod, r.m, d, l, &res, err, sizeof err) < 0)
-            rc = tr_error(o->mod, "%s", err);
+        if (cnnrt_trdet_map(o->mod, r.m, d, l, &res, err, sizeof err) < 0)
+            rc = cnnrt_tr_error(o->mod, "%s", err);
         else
-            tr_det_print(&res, d, o->mod->classes);
-        tr_det_free(&res);
+            cnnrt_trdet_print(&res, d, o->mod->classes);
+        cnnrt_trdet_free(&res);
         cnnrt_loader_free(l);
         cnnrt_data_close(d);
-        tr_free(&r);
+        cnnrt_tr_free(&r);
         return rc;
     }
     if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
@@ -868,7 +868,7 @@ static int tr_eval(const tr_opts *o)
                cnnrt_loader_skipped(l) == 1 ? "" : "s");
     cnnrt_loader_free(l);
     cnnrt_data_close(d);
-    tr_free(&r);
+    cnnrt_tr_free(&r);
     return rc;
 }
 
@@ -884,7 +884,7 @@ int cnnrt_main(const cnnrt_model *model, int argc, char **argv)
     }
     if (model->batch < 1 || model->in_c < 1 || model->in_h < 1 || model->in_w < 1
         || model->in_size != model->in_c * model->in_h * model->in_w || model->out_size < 1)
-        return tr_error(model, "the model's description is inconsistent (batch %d, input "
+        return cnnrt_tr_error(model, "the model's description is inconsistent (batch %d, input "
                         "%dx%dx%d = %d, output %d): a bug in the generated code",
                         model->batch, model->in_c, model->in_h, model->in_w,
                         model->in_size, model->out_size);
@@ -892,7 +892,7 @@ int cnnrt_main(const cnnrt_model *model, int argc, char **argv)
     int rc = tr_parse(model, argc, argv, &o);
     if (rc == 0)
         rc = o.cmd == CMD_TRAIN ? tr_train(&o) : o.cmd == CMD_EVAL ? tr_eval(&o)
-            : tr_predict(&o);
+            : cnnrt_tr_predict(&o);
     else
         rc = rc == 2 ? 0 : 1;
     free(o.args);

@@ -60,13 +60,13 @@ typedef struct {
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-int  tr_error(const cnnrt_model *mod, const char *fmt, ...);   /* "NAME: error: ...", 1 */
-void tr_free(tr_run *r);
-int  tr_boxes(const cnnrt_model *mod);      /* a detector: its targets are boxes */
-cnnrt_loader *tr_loader(const tr_run *r, const cnnrt_dataset *d,
+int  cnnrt_tr_error(const cnnrt_model *mod, const char *fmt, ...);   /* "NAME: error: ...", 1 */
+void cnnrt_tr_free(tr_run *r);
+int  cnnrt_tr_boxes(const cnnrt_model *mod);      /* a detector: its targets are boxes */
+cnnrt_loader *cnnrt_tr_loader(const tr_run *r, const cnnrt_dataset *d,
                         const cnnrt_augment *aug, int naug);
-int  tr_argmax(const float *v, int n);
-int  tr_load_weights(tr_run *r, const tr_opts *o);  /* set up, then --weights */
-int  tr_predict(const tr_opts *o);          /* predict.c */
+int  cnnrt_tr_argmax(const float *v, int n);
+int  cnnrt_tr_load_weights(tr_run *r, const tr_opts *o);  /* set up, then --weights */
+int  cnnrt_tr_predict(const tr_opts *o);          /* predict.c */
 
 #endif
