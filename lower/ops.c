@@ -154,15 +154,23 @@ void lower_sigmoid(Lowering *l, const Node *n)    { act(l, n, CNNRT_ACT_SIGMOID,
 void lower_tanh(Lowering *l, const Node *n)       { act(l, n, CNNRT_ACT_TANH, 0); }
 void lower_silu(Lowering *l, const Node *n)       { act(l, n, CNNRT_ACT_SILU, 0); }
 
-void lower_prelu(Lowering *l, const Node *n)
+/* a call of a per-channel kernel: k(ctx, n, c, hw, ...) with c channels of
+ * hw pixels each (the forward input's), fwd or bwd by the node */
+static Call *channel_call(Lowering *l, const Node *n, const char *fwd, const char *bwd)
 {
     int ch;
     long hw;
     chw(l, n, &ch, &hw);
-    Call *c = lower_call(l, n, n->bwd ? "cnnrt_prelu_backward" : "cnnrt_prelu_forward");
+    Call *c = lower_call(l, n, n->bwd ? bwd : fwd);
     arg_n(c);
     arg_int(c, ch);
     arg_long(c, hw);
+    return c;
+}
+
+void lower_prelu(Lowering *l, const Node *n)
+{
+    Call *c = channel_call(l, n, "cnnrt_prelu_forward", "cnnrt_prelu_backward");
     if (!n->bwd) {
         arg_value(c, IN(n, prelu, x));
         arg_param(c, n, prelu_par_slope);
@@ -219,13 +227,7 @@ void lower_avgpool(Lowering *l, const Node *n)
 /* kernels of the form k(n, c, hw, in, out): forward in = x, backward dy */
 static void per_channel(Lowering *l, const Node *n, const char *fwd, const char *bwd)
 {
-    int ch;
-    long hw;
-    chw(l, n, &ch, &hw);
-    Call *c = lower_call(l, n, n->bwd ? bwd : fwd);
-    arg_n(c);
-    arg_int(c, ch);
-    arg_long(c, hw);
+    Call *c = channel_call(l, n, fwd, bwd);
     if (n->bwd && n->op == OP_softmax)
         arg_value(c, BIN(n, softmax, y));
     arg_value(c, n->in[0]);
@@ -259,13 +261,8 @@ void lower_detect(Lowering *l, const Node *n)
 
 void lower_batchnorm(Lowering *l, const Node *n)
 {
-    int ch;
-    long hw;
-    chw(l, n, &ch, &hw);
-    Call *c = lower_call(l, n, n->bwd ? "cnnrt_batchnorm_backward" : "cnnrt_batchnorm_forward");
-    arg_n(c);
-    arg_int(c, ch);
-    arg_long(c, hw);
+    int ch = lower_graph_of(l)->vals[fwd_of(l, n)->in[0]].shape.d[0];
+    Call *c = channel_call(l, n, "cnnrt_batchnorm_forward", "cnnrt_batchnorm_backward");
     if (!n->bwd) {
         arg_value(c, IN(n, batchnorm, x));
         arg_param(c, n, batchnorm_par_scale);

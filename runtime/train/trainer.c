@@ -852,20 +852,17 @@ static int tr_eval(const tr_opts *o)
         else
             cnnrt_trdet_print(&res, d, o->mod->classes);
         cnnrt_trdet_free(&res);
-        cnnrt_loader_free(l);
-        cnnrt_data_close(d);
-        cnnrt_tr_free(&r);
-        return rc;
+    } else {
+        if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
+            rc = 1;
+        if (!rc && o->mod->loss)
+            printf("test: loss %.4f  accuracy %.2f%%  (%ld images)\n", loss, 100 * acc, n);
+        else if (!rc)
+            printf("test: accuracy %.2f%%  (%ld images)\n", 100 * acc, n);
+        if (!rc && cnnrt_loader_skipped(l))
+            printf("(%d unreadable file%s skipped)\n", cnnrt_loader_skipped(l),
+                   cnnrt_loader_skipped(l) == 1 ? "" : "s");
     }
-    if (!rc && (n = tr_evaluate(&r, d, l, &loss, &acc)) < 0)
-        rc = 1;
-    if (!rc && o->mod->loss)
-        printf("test: loss %.4f  accuracy %.2f%%  (%ld images)\n", loss, 100 * acc, n);
-    else if (!rc)
-        printf("test: accuracy %.2f%%  (%ld images)\n", 100 * acc, n);
-    if (!rc && cnnrt_loader_skipped(l))
-        printf("(%d unreadable file%s skipped)\n", cnnrt_loader_skipped(l),
-               cnnrt_loader_skipped(l) == 1 ? "" : "s");
     cnnrt_loader_free(l);
     cnnrt_data_close(d);
     cnnrt_tr_free(&r);
