@@ -265,7 +265,7 @@ $(B)/runtime/data/stb.o: override SAN := $(SAN)$(if $(SAN), -fno-sanitize=shift)
 # differential check on N programs cnnc accepts (tools/fuzz_diff.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_DIFF_N  ?= 20
-FUZZ_TARGETS  = cnn cnnw idx yolo image
+FUZZ_TARGETS  = cnn cnnw idx yolo image $(if $(filter 1,$(HAVE_ONNX)),onnx)
 FUZZ_B        = build/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_BINS     = $(addprefix $(FUZZ_B)/fuzz_,$(FUZZ_TARGETS))
@@ -275,7 +275,7 @@ fuzz-deps:
 
 $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_B)/libcnnc.a $(FUZZ_B)/libcnnrt.a
 	clang $(CPPFLAGS) -I$(FUZZ_B) -O1 -g -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< \
-	    $(FUZZ_B)/libcnnc.a $(FUZZ_B)/libcnnrt.a -lm -lpthread
+	    $(FUZZ_B)/libcnnc.a $(FUZZ_B)/libcnnrt.a -lm -lpthread $(ONNX_LIBS)
 
 fuzz-build: fuzz-deps
 	$(MAKE) B=$(FUZZ_B) CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \

@@ -910,6 +910,8 @@ static const char *const hints[][2] = {
 
 static int unsupported(Imp *m, const Onnx__NodeProto *n)
 {
+    if (!n->op_type[0])
+        return imp_fail(m, n, NULL, "the node has no operator type (op_type is empty)");
     for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
         if (strcmp(n->op_type, hints[i][0]) == 0)
             return imp_fail(m, n, hints[i][1], "operator %s is not supported", n->op_type);

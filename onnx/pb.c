@@ -48,6 +48,38 @@ static unsigned char *slurp(const char *path, size_t *len, char *err, size_t err
     return buf;
 }
 
+/* Absent string fields unpack as NULL; every reader here treats them as
+ * "", so they become "" once, after unpacking (malloc'd, as the unpacker's
+ * own strings are, so that free_unpacked frees them).  Message fields are
+ * walked through their descriptors, only a oneof's present member.  0, or
+ * -1 when out of memory. */
+int pb_no_null_strings(ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *at = (char *)m + f->offset;
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+            continue;
+        size_t n = 1;
+        void **v = (void **)at;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            n = *(const size_t *)((const char *)m + f->quantifier_offset);
+            v = *(void ***)at;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (f->type == PROTOBUF_C_TYPE_STRING && !v[k] && !(v[k] = strdup("")))
+                return -1;
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE && v[k] && pb_no_null_strings(v[k]))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 /* a whole file unpacked as message type d; NULL with err set */
 static ProtobufCMessage *read_message(const char *path, const ProtobufCMessageDescriptor *d,
                                       const char *what, char *err, size_t errlen)
@@ -58,6 +90,11 @@ static ProtobufCMessage *read_message(const char *path, const ProtobufCMessageDe
         return NULL;
     ProtobufCMessage *m = len ? protobuf_c_message_unpack(d, NULL, len, buf) : NULL;
     free(buf);
+    if (m && pb_no_null_strings(m)) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     if (!m)
         snprintf(err, errlen, "%s: not an ONNX %s (the protobuf does not parse as one)", path, what);
     return m;

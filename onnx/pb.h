@@ -17,9 +17,14 @@
 
 enum { PB_FLOAT = 1, PB_INT32 = 6, PB_INT64 = 7, PB_BOOL = 9, PB_DOUBLE = 11 };
 
-/* A whole file as a message; NULL with "PATH: reason" in err. */
+/* A whole file as a message; NULL with "PATH: reason" in err.  Absent
+ * string fields of what these return are "", never NULL. */
 Onnx__ModelProto  *pb_read_model(const char *path, char *err, size_t errlen);
 Onnx__TensorProto *pb_read_tensor(const char *path, char *err, size_t errlen);
+
+/* what the readers do to an unpacked message: absent strings become ""
+ * (0, or -1 when out of memory) */
+int pb_no_null_strings(ProtobufCMessage *m);
 
 /* elements of a tensor (the product of its dims; 1 for a scalar) */
 long pb_numel(const Onnx__TensorProto *t);

@@ -12,12 +12,17 @@ B=$1
 secs=$2
 shift 2
 status=0
+# ONNX's own conformance models (Debian's libonnx-testdata) seed the onnx
+# target beside the committed corpus, when installed (read, never written)
+onnx_seeds=/usr/share/libonnx-testdata/data/node
 for t in "$@"; do
     mkdir -p "$B/corpus/$t"
+    extra=
+    [ "$t" = onnx ] && [ -d "$onnx_seeds" ] && extra=$onnx_seeds
     log="$B/fuzz_$t.log"
     "$B/fuzz_$t" -max_total_time="$secs" ${FUZZ_SEED:+-seed=$FUZZ_SEED} -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$B/crash-$t-" \
-        "$B/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
+        "$B/corpus/$t" "tests/fuzz/corpus/$t" $extra >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -E 's/.*(cov: [0-9]+ ft: [0-9]+ corp: [0-9]+).*/\1/')

@@ -248,6 +248,8 @@ START_TEST(errors)
                                                  "Softmax over axis 1" } },
         { "%s/test_maxpool_2d_dilations/model.onnx", { "(MaxPool): dilated pooling",
                                                        "dilations=[1, 1]" } },
+        /* a fuzz finding: absent strings unpack as NULL (op_type here) */
+        { "tests/fixtures/onnx/bad/no_op_type.onnx", { "has no operator type", "" } },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char file[700];
