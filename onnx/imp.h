@@ -14,6 +14,7 @@
 #include "onnx/pb.h"
 
 #define IMP_MAXRANK 8
+#define IMP_MAXWIN  65536    /* kernel, stride, dilation, pad: at most */
 
 typedef struct {
     const char *onnx;               /* ONNX name */

@@ -210,6 +210,12 @@ static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int
     w->p[0] = w->p[1] = 0;
     if (hw_attr(m, n, "strides", nd, 1, w->s) || hw_attr(m, n, "dilations", nd, 1, w->dil))
         return -1;
+    /* before any arithmetic with them (a zero stride was a fuzz finding) */
+    for (int i = 0; i < 2; i++)
+        if (w->k[i] > IMP_MAXWIN || w->s[i] <= 0 || w->s[i] > IMP_MAXWIN || w->dil[i] <= 0 ||
+            w->dil[i] > IMP_MAXWIN)
+            return imp_fail(m, n, NULL, "kernel_shape, strides and dilations must be 1 to %d",
+                            IMP_MAXWIN);
     char ap[32];
     pb_attr_str(n, "auto_pad", "NOTSET", ap, sizeof ap);
     if (!ap[0])
@@ -233,6 +239,9 @@ static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int
             if (v[0] != v[nd] || v[nd - 1] != v[2 * nd - 1])
                 return imp_fail(m, n, "symmetric pads (the same at both ends of each axis)",
                                 "asymmetric pads");
+            for (int i = 0; i < c; i++)
+                if (v[i] < 0 || v[i] > IMP_MAXWIN)
+                    return imp_fail(m, n, NULL, "pads must be 0 to %d", IMP_MAXWIN);
             w->p[0] = nd == 2 ? v[0] : 0, w->p[1] = v[nd - 1];
         }
     } else if (strcmp(ap, "VALID") != 0) {
@@ -248,9 +257,6 @@ static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int
         if (!ceil_ok)
             return imp_fail(m, n, "ceil_mode=0", "ceil_mode=1");
     }
-    for (int i = 0; i < 2; i++)
-        if (w->s[i] <= 0 || w->dil[i] <= 0 || w->p[i] < 0)
-            return imp_fail(m, n, NULL, "strides, dilations and pads must be positive");
     return 0;
 }
 

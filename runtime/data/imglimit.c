@@ -154,6 +154,14 @@ unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, si
         else
             cnnrt_errorf(err, errlen, path, "cannot decode the image (%s)", stbi_failure_reason());
         errno = oom ? ENOMEM : EINVAL;
+    } else if (*w < 1 || *h < 1 || (long long)*w * *h > cnnrt_max_pixels) {
+        /* the decoder's size is not always the header's (a GIF's frame
+         * against its screen; a fuzz finding): checked again */
+        cnnrt_errorf(err, errlen, path, "the decoded image is %dx%d pixels (%s)", *w, *h,
+                     *w < 1 || *h < 1 ? "empty" : "over the pixel limit");
+        stbi_image_free(p);
+        p = NULL;
+        errno = EINVAL;
     }
     return p;
 }

@@ -250,6 +250,9 @@ START_TEST(errors)
                                                        "dilations=[1, 1]" } },
         /* a fuzz finding: absent strings unpack as NULL (op_type here) */
         { "tests/fixtures/onnx/bad/no_op_type.onnx", { "has no operator type", "" } },
+        /* and a MaxPool of stride 0 (division by zero) */
+        { "tests/fixtures/onnx/bad/zero_stride.onnx", { "(MaxPool): kernel_shape, strides and "
+                                                        "dilations must be 1 to 65536", "" } },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char file[700];

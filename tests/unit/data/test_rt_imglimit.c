@@ -118,7 +118,8 @@ END_TEST
 /* what tests/fuzz found: a JPEG whose Huffman table has more than 256
  * codes (stb_image writes past its arrays), refused before stb_image sees
  * it, also when the table is cut by the end of the file; a YOLO list
- * where no image has a box (memcpy from NULL, UBSan) */
+ * where no image has a box (memcpy from NULL, UBSan); a GIF that stb
+ * decodes to a picture 0 pixels wide */
 START_TEST(fuzz_findings)
 {
     const char *jpg = "tests/fixtures/jpeg_big_huffman.jpg";
@@ -143,6 +144,17 @@ START_TEST(fuzz_findings)
     jpg = "tests/fixtures/jpeg_fill_before_soi.jpg";
     ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
+    /* a GIF whose frame decodes to 0 pixels wide: refused, not returned */
+    const char *gif = "tests/fixtures/gif_zero_width.gif";
+    ck_assert_int_eq(cnnrt_image_load(gif, 3, 4, 4, x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "empty") || strstr(err, "cannot decode"), "%s", err);
+    size_t glen;
+    unsigned char *g = cnnrt_read_plain(gif, &glen, err, sizeof err);
+    ck_assert(g != NULL);
+    int gw = -1, gh = -1;
+    unsigned char *gp = cnnrt_image_decode(gif, g, glen, 3, &gw, &gh, err, sizeof err);
+    ck_assert_msg(gp == NULL, "decoded %dx%d", gw, gh);
+    free(g);
     unsigned char px[4] = { 0, 50, 100, 150 };
     ck_assert(stbi_write_png(at("nobox.png"), 2, 2, 1, px, 2));
     FILE *f = fopen(at("nobox.txt"), "w");
