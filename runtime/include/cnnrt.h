@@ -56,6 +56,32 @@ double   cnnrt_rng_gamma(cnnrt_rng *r, double shape); /* Gamma(shape, 1) */
 double   cnnrt_rng_beta(cnnrt_rng *r, double a, double b);
 void     cnnrt_shuffle(cnnrt_rng *r, int *idx, int n);
 
+/* ---- threads (core/threads.c) ----
+ * Kernels split their work over the threads of their context: ctx->threads
+ * of them (0, what generated code sets: the process default below), from
+ * ctx->pool (NULL: the process-wide pool, started on first use; or a pool
+ * of cnnrt_threadpool_new, e.g. one per model when models run on several
+ * threads at once).  Outputs, gradients and parameters are bit-identical
+ * for any thread count.  Built with -DCNNRT_NO_THREADS the runtime has no
+ * threads and needs no pthreads: everything runs on the caller's thread. */
+#define CNNRT_MAX_THREADS 256
+/* the CPUs this process may run on (its affinity mask), at least 1 */
+int  cnnrt_cpus(void);
+/* The process default: n >= 1 threads, or n <= 0 for the CNNRT_THREADS
+ * environment variable, else cnnrt_cpus().  Returns the default in force
+ * (at most CNNRT_MAX_THREADS).  Call it between kernel calls, not during. */
+int  cnnrt_set_threads(int n);
+int  cnnrt_threads(void);           /* the process default */
+int  cnnrt_threads_env(void);       /* CNNRT_THREADS if valid (1..MAX), else 0 */
+/* this context alone: n >= 1 threads, 0 the process default */
+void cnnrt_ctx_set_threads(cnnrt_ctx *ctx, int n);
+typedef struct cnnrt_threadpool cnnrt_threadpool;
+cnnrt_threadpool *cnnrt_threadpool_new(int threads);   /* NULL: out of memory */
+void cnnrt_threadpool_free(cnnrt_threadpool *p);       /* no call may be running */
+/* Seconds each thread of the process pool spent inside kernel work since
+ * the last reset, into sec[0..max); returns the threads it has. */
+int  cnnrt_thread_busy(double *sec, int max, int reset);
+
 /* ---- initialisation (PyTorch defaults) ---- */
 /* weight: Kaiming-uniform a=sqrt(5) (bound 1/sqrt(fan_in)) by default,
  * he: U(+-sqrt(6/fan_in)), xavier: U(+-sqrt(6/(fan_in+fan_out))), zeros. */
