@@ -78,15 +78,6 @@ static double par_now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* range t of `used` over [0, n) in units of grain */
-static void par_range(long n, long grain, int used, int t, long *lo, long *hi)
-{
-    long units = (n + grain - 1) / grain;
-    long u0 = units * t / used, u1 = units * (t + 1) / used;
-    *lo = u0 * grain;
-    *hi = u1 * grain < n ? u1 * grain : n;
-}
-
 #ifdef CNNRT_NO_THREADS
 
 int cnnrt_cpus(void) { return 1; }
@@ -145,6 +136,15 @@ struct cnnrt_threadpool {
     double busy_sec[CNNRT_MAX_THREADS];
 };
 
+/* range t of `used` over [0, n) in units of grain */
+static void par_range(long n, long grain, int used, int t, long *lo, long *hi)
+{
+    long units = (n + grain - 1) / grain;
+    long u0 = units * t / used, u1 = units * (t + 1) / used;
+    *lo = u0 * grain;
+    *hi = u1 * grain < n ? u1 * grain : n;
+}
+
 int cnnrt_cpus(void)
 {
 #ifdef CPU_COUNT
@@ -194,10 +194,22 @@ int cnnrt_par_threads(const cnnrt_ctx *ctx)
     return t;
 }
 
+/* CNNRT_PAR_MIN, or the number in CNNRT_SPLIT_MIN (tests set 0 so that
+ * even their small models split every kernel that can) */
+static double par_min(void)
+{
+    static double min = -1;
+    if (min < 0) {
+        const char *s = getenv("CNNRT_SPLIT_MIN");
+        min = s && *s >= '0' && *s <= '9' ? atof(s) : (double)CNNRT_PAR_MIN;
+    }
+    return min;
+}
+
 int cnnrt_par_worth(const cnnrt_ctx *ctx, double work)
 {
     int t = cnnrt_par_threads(ctx);
-    return t > 1 && work >= 2.0 * CNNRT_PAR_MIN;
+    return t > 1 && work >= 2.0 * par_min();
 }
 
 float *cnnrt_par_scratch(cnnrt_ctx *ctx, int tid)

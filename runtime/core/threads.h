@@ -38,7 +38,9 @@ float *cnnrt_par_scratch(cnnrt_ctx *ctx, int tid);
 
 /* Is splitting `work` (about one float operation a unit) over the
  * context's threads worth a wake-up?  Below CNNRT_PAR_MIN per thread it
- * is not; the kernels then run their serial code.  Never affects numbers. */
+ * is not; the kernels then run their serial code.  Never affects numbers.
+ * The environment variable CNNRT_SPLIT_MIN replaces CNNRT_PAR_MIN (read
+ * once; the tests set 0 so that small models split every kernel). */
 #define CNNRT_PAR_MIN 16384L
 int cnnrt_par_worth(const cnnrt_ctx *ctx, double work);
 
