@@ -6,7 +6,8 @@
 #   make check      unit suites (Check), golden diagnostics, generated-code tests
 #   make asan       the same suite under AddressSanitizer and UBSan
 #   make demo       LeNet-5 on Fashion-MNIST, end to end
-#   make bench      throughput against PyTorch, measured in the same run
+#   make bench      throughput against PyTorch, measured in the same run;
+#                   scaling over threads (tools/bench_threads.sh)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -186,6 +187,7 @@ demo: deps all
 
 bench: deps all
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_threads.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
 
 clean:
