@@ -9,12 +9,10 @@
 # serial: small kernels, conv's dw unfolding, the optimizer's bookkeeping).
 # Usage: tools/bench_threads.sh BUILD.  The MPI rows (ranks) go below.
 set -e
+cpus=$(nproc)             # the affinity mask's, as cnnrt_cpus()
 B=${1:-build}
-SECS=${BENCH_SECONDS:-3}
-CNNC=${CNNC:-$B/cnnc}
-D=$B/bench
-mkdir -p $D
-cpus=$(nproc)
+D=$B/bench && mkdir -p $D
+CNNC=${CNNC:-$B/cnnc} SECS=${BENCH_SECONDS:-3}
 echo
 echo "scaling ($cpus CPUs in the affinity mask; results are bit-identical at every count)"
 printf "%-7s %-28s %8s %8s %6s  %s\n" net run img/s speedup eff "busy s per thread: balance, split share"

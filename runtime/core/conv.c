@@ -322,8 +322,8 @@ static void conv_dx_part(void *arg, int tid, long lo, long hi)
 /* dy becomes the gradient before the epilogue act (in place).  dx (may be
  * NULL) is overwritten; dw and db (either may be NULL) accumulate.
  * Order: the epilogue's backward, db and dw summed over the samples in
- * order (their products split by columns), then dx sample by sample (split
- * by samples).  dx may reuse x's buffer: dw has read all of x by then. */
+ * order (their products split by columns; the kernel-major dw with its
+ * unfolding, conv_dw.c), then dx sample by sample (split by samples).  dx may reuse x's buffer: dw has read all of x by then. */
 void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                          const float *w, const float *y, float *dy,
                          int act, float alpha,
@@ -341,11 +341,12 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     }
     if (act != CNNRT_ACT_NONE)
         cnnrt_act_backward(ctx, act, alpha, n * ys, NULL, y, dy, dy);
+    int dw_split = dw && km && !pw && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
         for (int f = 0; db && f < g->f; f++)
             db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
-        for (int gi = 0; dw && gi < G; gi++) {
+        for (int gi = 0; dw && !dw_split && gi < G; gi++) {
             const float *dyg = dyo + (long)gi * fg * P;
             long xo = s * xs + gi * cg * hw;
             if (km) {

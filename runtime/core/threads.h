@@ -44,4 +44,10 @@ float *cnnrt_par_scratch(cnnrt_ctx *ctx, int tid);
 #define CNNRT_PAR_MIN 16384L
 int cnnrt_par_worth(const cnnrt_ctx *ctx, double work);
 
+/* conv.c's kernel-major weight gradient t[F][K] of n samples, split by
+ * columns of t with each thread unfolding its own (conv_dw.c); 0 when the
+ * call is too small to split (conv.c then runs its serial loop) */
+int cnnrt_conv_dw_split(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                        const float *dy, float *t);
+
 #endif

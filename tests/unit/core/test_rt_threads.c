@@ -270,15 +270,19 @@ static void gemms(cnnrt_ctx *ctx)
 static void convs(cnnrt_ctx *ctx)
 {
     /* c h w, f oh ow, kh kw, sh sw, ph pw, dh dw, groups: im2col, kernel-
-     * major, pointwise (plain and kernel-major), grouped */
+     * major, pointwise (plain and kernel-major), grouped, dilated */
     static const cnnrt_conv gs[] = {
         { 3, 9, 8, 4, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { 6, 10, 10, 5, 4, 4, 3, 3, 2, 2, 0, 0, 1, 1, 1 },
         { 2, 5, 5, 3, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
         { 8, 5, 5, 3, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
         { 8, 7, 7, 4, 7, 7, 3, 3, 1, 1, 2, 2, 2, 2, 2 },
+        /* K > CNNRT_GEMM_SPLIT: the split kernel-major dw (conv_dw.c) */
+        { 16, 6, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
+        { 24, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2 },
+        { 16, 9, 9, 3, 5, 5, 3, 3, 1, 1, 0, 0, 2, 2, 1 },
     };
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 8; i++)
         for (int n = 1; n <= 5; n += 4) {
             const cnnrt_conv *g = &gs[i];
             long xs = (long)g->c * g->h * g->w, ys = (long)g->f * g->oh * g->ow;
