@@ -58,7 +58,7 @@ RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
           norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c threads.c)
 
 # The runtime, in three layers (each may use the ones before it): core is
-# what generated code calls (libc and libm only; exactly the part
+# what generated code calls (libc, libm, pthreads; exactly the part
 # --embed-runtime copies, so its file list is RT_CORE); data reads
 # data sets (pthreads, stb_image); train is cnnrt_main and its progress.
 RT_CORE_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter %.c,$(RT_CORE)))

@@ -4,7 +4,7 @@
  * Serially (conv.c) each sample s is turned channels-last (xt), unfolded
  * into colt[P][K] with K in (ki, kj, c) order, and t[Fg][K] (+)= dy_s .
  * colt, beta 0 for the first sample and 1 after.  Here thread i owns the
- * columns [k0, k1) of t (k0 a multiple of CNNRT_GEMM_SPLIT) and walks all
+ * columns [k0, k1) of t (k0 a multiple of cnnrt_sgemm_split()) and walks all
  * the samples in order: its own xt, only its columns of colt (in its own
  * scratch, row stride k1 - k0), and the product onto its columns of t.
  * Every element of t sees the same products added in the same order as
@@ -78,9 +78,10 @@ int cnnrt_conv_dw_split(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
 {
     int cg = g->c / g->groups, kg = cg * g->kh * g->kw;
     double work = (double)n * g->f * kg * g->oh * g->ow;
-    if (kg <= CNNRT_GEMM_SPLIT || !cnnrt_par_worth(ctx, work))
+    int split = cnnrt_sgemm_split();
+    if (kg <= split || !cnnrt_par_worth(ctx, work))
         return 0;
     dw_job j = { ctx, g, n, x, dy, t };
-    cnnrt_par_for(ctx, kg, CNNRT_GEMM_SPLIT, cnnrt_conv_scratch(g), dw_part, &j);
+    cnnrt_par_for(ctx, kg, split, cnnrt_conv_scratch(g), dw_part, &j);
     return 1;
 }

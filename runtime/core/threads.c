@@ -168,12 +168,29 @@ cnnrt_threadpool *cnnrt_threadpool_new(int threads)
     return p;
 }
 
-/* the process pool, made on first use */
+/* the process pool, made on first use.  A child of fork() has none of its
+ * workers: it starts over with its own (the pool's lock is held across
+ * the fork so that the child's copy is consistent). */
 static cnnrt_threadpool *par_process;
 static pthread_once_t par_once = PTHREAD_ONCE_INIT;
+static void par_fork_prepare(void) { pthread_mutex_lock(&par_process->mu); }
+static void par_fork_parent(void) { pthread_mutex_unlock(&par_process->mu); }
+static void par_fork_child(void)
+{
+    cnnrt_threadpool *p = par_process;
+    p->nworkers = 0;
+    p->busy = 0;
+    p->pending = 0;
+    /* the condition variables still count the parent's waiters: new ones */
+    pthread_cond_init(&p->go, NULL);
+    pthread_cond_init(&p->done, NULL);
+    pthread_mutex_unlock(&p->mu);
+}
 static void par_make_process(void)
 {
     par_process = cnnrt_threadpool_new(CNNRT_MAX_THREADS);
+    if (par_process)
+        pthread_atfork(par_fork_prepare, par_fork_parent, par_fork_child);
 }
 
 static cnnrt_threadpool *par_pool(const cnnrt_ctx *ctx)

@@ -1,12 +1,14 @@
 /* cnnrt.h — the core of the cnnc runtime: everything generated code calls
  * (the kernels, the losses, the optimizers, the RNG and initialisation,
  * .cnnw parameter and checkpoint files).  The library is libcnnrt_core.a;
- * it needs only libc and libm, and it is what `cnnc --embed-runtime`
+ * it needs only libc, libm and pthreads (no pthreads when built with
+ * -DCNNRT_NO_THREADS), and it is what `cnnc --embed-runtime`
  * copies into a model's C file.  Data sets are in cnnrt_data.h, the
  * generated trainer in cnnrt_train.h.
  *
  * It is not a framework: there is no graph, no tensor type with ownership,
- * no allocation inside kernels.  Every kernel works on caller-owned float
+ * no allocation inside kernels (but the thread pool's per-thread scratch,
+ * made once, core/threads.c).  Every kernel works on caller-owned float
  * buffers laid out NCHW with the batch first, and every scratch buffer it
  * needs is passed in (the compiler plans it).
  *
@@ -78,6 +80,8 @@ void cnnrt_ctx_set_threads(cnnrt_ctx *ctx, int n);
 typedef struct cnnrt_threadpool cnnrt_threadpool;
 cnnrt_threadpool *cnnrt_threadpool_new(int threads);   /* NULL: out of memory */
 void cnnrt_threadpool_free(cnnrt_threadpool *p);       /* no call may be running */
+/* (the process pool survives fork(): a child starts its own workers; a
+ * pool of cnnrt_threadpool_new belongs to the process that made it) */
 /* Seconds each thread of the process pool spent inside kernel work since
  * the last reset, into sec[0..max); returns the threads it has. */
 int  cnnrt_thread_busy(double *sec, int max, int reset);

@@ -1,7 +1,7 @@
 /* test_rt_threads.c — the runtime's threads (core/threads.c): the pool's
  * static split (every item exactly once, ranges on grain boundaries, one
  * thread, more threads than items, repeated and nested use, a pool of its
- * own, per-thread scratch), the thread settings (cnnrt_set_threads,
+ * own, per-thread scratch, fork), the thread settings (cnnrt_set_threads,
  * CNNRT_THREADS, the affinity mask), and every parallel kernel run at 1, 2,
  * 3 and 8 threads on the same inputs, compared bit for bit.
  *
@@ -178,6 +178,26 @@ START_TEST(test_scratch)
 }
 END_TEST
 
+/* a child of fork() after the pool has started its workers gets its own */
+START_TEST(test_fork)
+{
+    cnnrt_ctx ctx = { NULL, 3, NULL };
+    ck_assert_int_eq(split(&ctx, 30, 1), 3);
+    pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20);                      /* a hang fails the test, not the suite */
+        total = 0;
+        for (int i = 0; i < 100; i++)
+            cnnrt_par_for(&ctx, 10, 1, 0, add_range, NULL);
+        _exit(total == 100 * 45 ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the forked child's pool failed");
+    ck_assert_int_eq(split(&ctx, 30, 1), 3);
+}
+END_TEST
+
 /* ---- the settings ---- */
 START_TEST(test_settings)
 {
@@ -249,10 +269,10 @@ static float *rnd(long n)
     return p;
 }
 
-static void gemms(cnnrt_ctx *ctx)
+/* products of every transposition and of sizes around the panel widths */
+static void gemm_shapes(cnnrt_ctx *ctx, const float *a, const float *b, float *c)
 {
     static const int ms[] = { 1, 5, 9, 100 }, ns[] = { 1, 95, 97, 200, 300 }, ks[] = { 1, 130, 300 };
-    float *a = rnd(100 * 300), *b = rnd(300 * 300), *c = rnd(100 * 300);
     for (int t = 0; t < 4; t++)
         for (int i = 0; i < 4; i++)
             for (int j = 0; j < 5; j++)
@@ -262,6 +282,16 @@ static void gemms(cnnrt_ctx *ctx)
                                     k == 1 ? 1.0f : 0.0f, c, n);
                     keep(c, (long)m * n);
                 }
+}
+
+/* with every micro-kernel the CPU has: each has its own panel width */
+static void gemms(cnnrt_ctx *ctx)
+{
+    float *a = rnd(100 * 300), *b = rnd(300 * 300), *c = rnd(100 * 300);
+    for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++)
+        if (cnnrt_sgemm_select(v))
+            gemm_shapes(ctx, a, b, c);
+    cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
     free(a);
     free(b);
     free(c);
@@ -277,7 +307,7 @@ static void convs(cnnrt_ctx *ctx)
         { 2, 5, 5, 3, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
         { 8, 5, 5, 3, 5, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1 },
         { 8, 7, 7, 4, 7, 7, 3, 3, 1, 1, 2, 2, 2, 2, 2 },
-        /* K > CNNRT_GEMM_SPLIT: the split kernel-major dw (conv_dw.c) */
+        /* K > the gemm's NR: the split kernel-major dw (conv_dw.c) */
         { 16, 6, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { 24, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2 },
         { 16, 9, 9, 3, 5, 5, 3, 3, 1, 1, 0, 0, 2, 2, 1 },
@@ -475,6 +505,7 @@ int main(void)
     tcase_add_test(pool, test_repeated);
     tcase_add_test(pool, test_nested);
     tcase_add_test(pool, test_own_pool);
+    tcase_add_test(pool, test_fork);
     tcase_add_test(pool, test_scratch);
     tcase_add_test(pool, test_settings);
     tcase_set_timeout(kernels, 120);
