@@ -6,7 +6,8 @@
 #   make check      unit suites (Check), golden diagnostics, generated-code tests
 #   make asan       the same suite under AddressSanitizer and UBSan
 #   make demo       LeNet-5 on Fashion-MNIST, end to end
-#   make bench      throughput against PyTorch, measured in the same run
+#   make bench      throughput against PyTorch, measured in the same run;
+#                   scaling over threads (tools/bench_threads.sh)
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -53,11 +54,11 @@ include onnx/onnx.mk
 # core of the runtime, and the part --embed-runtime copies into the model's
 # C file (headers first).
 RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
-          $(addprefix runtime/core/,gemm.h gemm.c conv.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c)
+          $(addprefix runtime/core/,gemm.h threads.h gemm.c gemm_par.c conv.c conv_dw.c dense.c activ.c pool.c \
+          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c threads.c)
 
 # The runtime, in three layers (each may use the ones before it): core is
-# what generated code calls (libc and libm only; exactly the part
+# what generated code calls (libc, libm, pthreads; exactly the part
 # --embed-runtime copies, so its file list is RT_CORE); data reads
 # data sets (pthreads, stb_image); train is cnnrt_main and its progress.
 RT_CORE_OBJ  = $(patsubst %.c,$(B)/%.o,$(filter %.c,$(RT_CORE)))
@@ -186,6 +187,7 @@ demo: deps all
 
 bench: deps all
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_threads.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
 
 clean:

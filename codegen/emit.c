@@ -462,7 +462,7 @@ static void emit_lifecycle(Emitter *e, int train)
                "    %s *m = (%s *)p;\n    p += STRUCT_BYTES;\n"
                "    m->params = carve(&p, NPARAMS);\n    m->stats = carve(&p, NSTATS);\n"
                "    m->arena = carve(&p, ARENA);\n"
-               "    m->ctx.threads = 1;\n", m, m, e->M, e->M, m, m);
+               "    m->ctx.threads = 0;       /* the process default: cnnrt_set_threads */\n", m, m, e->M, e->M, m, m);
     if (e->L->nderived)
         fprintf(f, "    m->derived = carve(&p, %ld);\n", e->L->nderived);
     if (e->L->detect >= 0)

@@ -2,7 +2,8 @@
  * for `make bench`.  Built like tests/harness/model_main.c (-DMODEL=...).
  *
  *   train SECONDS   train_step on a fixed random batch of BATCH samples;
- *                   prints images per second
+ *                   prints images per second (with BENCH_BUSY set, then the
+ *                   seconds each kernel thread worked and the seconds run)
  *   infer SECONDS   forward of one sample (build with --inference --batch 1);
  *                   prints microseconds per call
  *
@@ -49,12 +50,19 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "train") == 0) {
         for (int i = 0; i < 3; i++)
             F(train_step)(m, x, t, BATCH);
+        double busy[CNNRT_MAX_THREADS];
+        cnnrt_thread_busy(busy, 0, 1);
         t0 = now();
         while (now() - t0 < secs) {
             F(train_step)(m, x, t, BATCH);
             it++;
         }
-        printf("%.0f\n", it * BATCH / (now() - t0));
+        double wall = now() - t0;
+        printf("%.0f", it * BATCH / wall);
+        int nb = getenv("BENCH_BUSY") ? cnnrt_thread_busy(busy, CNNRT_MAX_THREADS, 0) : 0;
+        for (int i = 0; i < nb; i++)
+            printf(" %.3f", busy[i]);
+        printf(nb ? " %.3f\n" : "\n", wall);
         return 0;
     }
 #endif

@@ -374,7 +374,8 @@ static void gen_lifecycle(Gen *G)
                                      LLVMBuildURem(G->b, addr, cint(G->sz, 64), ""), ""), cint(G->sz, 64), "");
     G->m = LLVMBuildInBoundsGEP2(G->b, G->i8, mem, &pad, 1, "m");
     G->ms = LLVMBuildBitCast(G->b, G->m, LLVMPointerType(G->state, 0), "");
-    store(G, cint(G->i32, 1), LLVMBuildStructGEP2(G->b, G->ctx_t, field(G, S_CTX), 1, ""));
+    /* ctx.threads = 0: the process default (cnnrt_set_threads), as the C */
+    store(G, cint(G->i32, 0), LLVMBuildStructGEP2(G->b, G->ctx_t, field(G, S_CTX), 1, ""));
     for (int i = 0; i < g->nparams; i++) {
         const Param *p = &g->params[i];
         int learned = G->train && p->learned;

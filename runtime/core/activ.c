@@ -7,6 +7,7 @@
  */
 #include "cnnrt.h"
 #include "gemm.h"
+#include "threads.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -46,9 +47,56 @@ static void act_copy(long len, const float *src, float *dst)
         memcpy(dst, src, (size_t)len * sizeof *dst);
 }
 
+/* ---- threads: the kernels here are elementwise (prelu: per sample), so
+ * a call cuts its items into ranges and each range is the same call, with
+ * a NULL context, on its part of every array: the same numbers for any
+ * split.  Prelu's backward (a per-channel sum over the samples) and
+ * dropout's forward (one RNG stream) stay serial. ---- */
+enum { EW_ACT, EW_ACT_BWD, EW_DROP_BWD, EW_ADD, EW_PRELU };
+typedef struct {
+    int kind, act;
+    float alpha;
+    long unit;              /* floats of an item: 1, or a sample for prelu */
+    const float *a, *b, *c; /* inputs, by kind: x | x y dy | mask dy | a b | x */
+    float *y;
+    int ch, hw;             /* prelu */
+    const float *slope;     /* prelu */
+} ew_job;
+
+static const float *ew_at(const float *p, long o)
+{
+    return p ? p + o : NULL;
+}
+
+static void ew_part(void *arg, int tid, long lo, long hi)
+{
+    const ew_job *j = arg;
+    long o = lo * j->unit, len = (hi - lo) * j->unit;
+    const float *a = ew_at(j->a, o), *b = ew_at(j->b, o), *c = ew_at(j->c, o);
+    float *y = j->y + o;
+    (void)tid;
+    switch (j->kind) {
+    case EW_ACT:      cnnrt_act_forward(NULL, j->act, j->alpha, len, a, y); break;
+    case EW_ACT_BWD:  cnnrt_act_backward(NULL, j->act, j->alpha, len, a, b, c, y); break;
+    case EW_DROP_BWD: cnnrt_dropout_backward(NULL, len, a, b, y); break;
+    case EW_ADD:      cnnrt_add_forward(NULL, len, a, b, y, j->act, j->alpha); break;
+    default:          cnnrt_prelu_forward(NULL, (int)(hi - lo), j->ch, j->hw, a, j->slope, y);
+    }
+}
+
+/* 1 when the call ran split over the threads of ctx (items of j.unit) */
+static int ew_split(cnnrt_ctx *ctx, ew_job j, long items)
+{
+    if (!cnnrt_par_worth(ctx, (double)items * j.unit))
+        return 0;
+    cnnrt_par_for(ctx, items, j.unit == 1 ? 1024 : 1, 0, ew_part, &j);
+    return 1;
+}
+
 void cnnrt_act_forward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x, float *y)
 {
-    (void)ctx;
+    if (ew_split(ctx, (ew_job){ EW_ACT, act, alpha, 1, x, NULL, NULL, y, 0, 0, NULL }, len))
+        return;
     act_copy(len, x, y);
     switch (act) {
     case CNNRT_ACT_NONE:
@@ -132,7 +180,8 @@ static void act_grad(int act, float alpha, long len, const float *x,
 void cnnrt_act_backward(cnnrt_ctx *ctx, int act, float alpha, long len, const float *x,
                         const float *y, const float *dy, float *dx)
 {
-    (void)ctx;
+    if (ew_split(ctx, (ew_job){ EW_ACT_BWD, act, alpha, 1, x, y, dy, dx, 0, 0, NULL }, len))
+        return;
     if (!x && !y && act != CNNRT_ACT_NONE)
         act_die("activation backward needs x or y", act);
     /* y alone cannot give silu's derivative (silu is not one-to-one), so a
@@ -159,7 +208,8 @@ void cnnrt_act_backward(cnnrt_ctx *ctx, int act, float alpha, long len, const fl
 void cnnrt_prelu_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, const float *a,
                          float *y)
 {
-    (void)ctx;
+    if (ew_split(ctx, (ew_job){ EW_PRELU, 0, 0, (long)c * hw, x, NULL, NULL, y, c, hw, a }, n))
+        return;
     for (long s = 0; s < (long)n * c; s++) {
         const float *xp = x + s * hw;
         float *yp = y + s * hw, ac = a[s % c];
@@ -211,7 +261,8 @@ void cnnrt_dropout_forward(cnnrt_ctx *ctx, cnnrt_rng *r, float p, int training, 
 /* dx may alias dy (in place, as everywhere in this file) */
 void cnnrt_dropout_backward(cnnrt_ctx *ctx, long len, const float *mask, const float *dy, float *dx)
 {
-    (void)ctx;
+    if (ew_split(ctx, (ew_job){ EW_DROP_BWD, 0, 0, 1, mask, dy, NULL, dx, 0, 0, NULL }, len))
+        return;
     act_copy(len, dy, dx);
     for (long i = 0; i < len; i++)
         dx[i] *= mask[i];
@@ -224,6 +275,8 @@ void cnnrt_add_forward(cnnrt_ctx *ctx, long len, const float *a, const float *b,
                        int act, float alpha)
 {
     enum { BLOCK = 1024 };
+    if (ew_split(ctx, (ew_job){ EW_ADD, act, alpha, 1, a, b, NULL, y, 0, 0, NULL }, len))
+        return;
     for (long i = 0; i < len; i += BLOCK) {
         long k = len - i < BLOCK ? len - i : BLOCK;
         const float *bb = b + i;
@@ -234,6 +287,6 @@ void cnnrt_add_forward(cnnrt_ctx *ctx, long len, const float *a, const float *b,
         for (long j = 0; j < k; j++)
             y[i + j] += bb[j];
         if (act != CNNRT_ACT_NONE)
-            cnnrt_act_forward(ctx, act, alpha, k, y + i, y + i);
+            cnnrt_act_forward(NULL, act, alpha, k, y + i, y + i);
     }
 }

@@ -25,6 +25,7 @@
  */
 #include "cnnrt.h"
 #include "gemm.h"
+#include "threads.h"
 
 #include <string.h>
 
@@ -215,16 +216,17 @@ static float *conv_scratch(cnnrt_ctx *ctx, const cnnrt_conv *g, int needed, cons
     return ctx->scratch;
 }
 
-void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
-                        const float *w, const float *b, float *y,
-                        int act, float alpha)
+/* Samples [s0, s1) of the forward with this scratch; the products run on
+ * the threads of `par` (NULL: on this thread). */
+static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
+                               const float *x, const float *w, const float *b, float *y,
+                               int act, float alpha, float *scratch)
 {
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
-    float *scratch = conv_scratch(ctx, g, !pw, "cnnrt_conv_forward");
-    for (int s = 0; s < n; s++) {
+    for (int s = s0; s < s1; s++) {
         float *yo = y + s * ys;
         for (int gi = 0; gi < G; gi++) {
             const float *xg = x + s * xs + gi * cg * hw, *col = xg;
@@ -237,16 +239,91 @@ void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
             for (int f = 0; b && f < fg; f++)
                 for (int p = 0; p < P; p++)
                     yg[(long)f * P + p] = b[gi * fg + f];
-            cnnrt_sgemm(0, 0, fg, P, kg, 1.0f, w + (long)gi * fg * kg, kg,
-                        col, P, b ? 1.0f : 0.0f, yg, P);
+            cnnrt_sgemm_par(par, 0, 0, fg, P, kg, 1.0f, w + (long)gi * fg * kg, kg,
+                            col, P, b ? 1.0f : 0.0f, yg, P);
         }
         if (act != CNNRT_ACT_NONE)
-            cnnrt_act_forward(ctx, act, alpha, ys, yo, yo);
+            cnnrt_act_forward(par, act, alpha, ys, yo, yo);
     }
 }
 
+/* ---- threads: a call with at least as many samples as threads splits
+ * the samples (each computed exactly as alone, with its thread's scratch);
+ * a smaller one splits each product's output columns instead.  The
+ * backward sums dw and db over the samples in their order, so those are
+ * split along their own elements, never along the samples. ---- */
+typedef struct {
+    cnnrt_ctx *ctx;
+    const cnnrt_conv *g;
+    const float *x, *w, *b, *dy;
+    float *y, *dx;
+    int act;
+    float alpha;
+} conv_job;
+
+static void conv_forward_part(void *arg, int tid, long lo, long hi)
+{
+    const conv_job *j = arg;
+    conv_forward_range(NULL, j->g, (int)lo, (int)hi, j->x, j->w, j->b, j->y, j->act,
+                       j->alpha, cnnrt_par_scratch(j->ctx, tid));
+}
+
+/* split the samples of a call?  (see conv_job) */
+static int conv_split(cnnrt_ctx *ctx, const cnnrt_conv *g, int n)
+{
+    double work = (double)n * g->f * g->oh * g->ow * (g->c / g->groups) * g->kh * g->kw;
+    return n >= cnnrt_par_threads(ctx) && cnnrt_par_worth(ctx, work);
+}
+
+void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                        const float *w, const float *b, float *y,
+                        int act, float alpha)
+{
+    float *scratch = conv_scratch(ctx, g, !conv_pointwise(g), "cnnrt_conv_forward");
+    if (conv_split(ctx, g, n)) {
+        conv_job j = { ctx, g, x, w, b, NULL, y, NULL, act, alpha };
+        cnnrt_par_for(ctx, n, 1, cnnrt_conv_scratch(g), conv_forward_part, &j);
+        return;
+    }
+    conv_forward_range(ctx, g, 0, n, x, w, b, y, act, alpha, scratch);
+}
+
+/* dx of samples [s0, s1) from dy (after the epilogue's backward), with
+ * this scratch; the products run on the threads of `par` (NULL: here). */
+static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
+                          const float *w, const float *dy, float *dx, float *scratch)
+{
+    int G = g->groups, cg = g->c / G, fg = g->f / G;
+    int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
+    long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
+    for (int s = s0; s < s1; s++)
+        for (int gi = 0; gi < G; gi++) {
+            const float *dyg = dy + s * ys + (long)gi * fg * P;
+            const float *wg = w + (long)gi * fg * kg;
+            long xo = s * xs + gi * cg * hw;
+            if (conv_pointwise(g)) {
+                cnnrt_sgemm_par(par, 1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f,
+                                dx + xo, P);
+                continue;
+            }
+            cnnrt_sgemm_par(par, 1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f, scratch, P);
+            memset(dx + xo, 0, (size_t)(cg * hw) * sizeof *dx);
+            conv_unfold(g, cg, NULL, scratch, dx + xo);
+        }
+}
+
+static void conv_dx_part(void *arg, int tid, long lo, long hi)
+{
+    const conv_job *j = arg;
+    conv_dx_range(NULL, j->g, (int)lo, (int)hi, j->w, j->dy, j->dx,
+                  cnnrt_par_scratch(j->ctx, tid));
+}
+
 /* dy becomes the gradient before the epilogue act (in place).  dx (may be
- * NULL) is overwritten; dw and db (either may be NULL) accumulate. */
+ * NULL) is overwritten; dw and db (either may be NULL) accumulate.
+ * Order: the epilogue's backward, db and dw summed over the samples in
+ * order (their products split by columns; the kernel-major dw with its
+ * unfolding, conv_dw.c), then dx sample by sample (split by samples).  dx may reuse x's buffer: dw has read all of x by then. */
 void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                          const float *w, const float *y, float *dy,
                          int act, float alpha,
@@ -262,50 +339,48 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         xt = scratch + (pw ? 0 : (long)kg * P);
         t = xt + cg * hw;
     }
+    if (act != CNNRT_ACT_NONE)
+        cnnrt_act_backward(ctx, act, alpha, n * ys, NULL, y, dy, dy);
+    int dw_split = dw && km && !pw && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
-        if (act != CNNRT_ACT_NONE)
-            cnnrt_act_backward(ctx, act, alpha, ys, NULL, y + s * ys, dyo, dyo);
         for (int f = 0; db && f < g->f; f++)
             db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
-        for (int gi = 0; gi < G; gi++) {
+        for (int gi = 0; dw && !dw_split && gi < G; gi++) {
             const float *dyg = dyo + (long)gi * fg * P;
-            const float *wg = w + (long)gi * fg * kg;
             long xo = s * xs + gi * cg * hw;
-            if (dw && km) {
+            if (km) {
                 /* colt[P][K]: xt itself when pointwise (then K is already
                  * dw's order and the product goes straight into dw) */
                 conv_to_hwc(x + xo, cg, hw, xt);
                 if (pw) {
-                    cnnrt_sgemm(0, 0, fg, kg, P, 1.0f, dyg, P, xt, kg, 1.0f,
-                                dw + (long)gi * fg * kg, kg);
+                    cnnrt_sgemm_par(ctx, 0, 0, fg, kg, P, 1.0f, dyg, P, xt, kg, 1.0f,
+                                    dw + (long)gi * fg * kg, kg);
                 } else {
                     conv_unfold_rows(g, cg, xt, scratch);
-                    cnnrt_sgemm(0, 0, fg, kg, P, 1.0f, dyg, P, scratch, kg,
-                                s == 0 ? 0.0f : 1.0f, t + (long)gi * fg * kg, kg);
+                    cnnrt_sgemm_par(ctx, 0, 0, fg, kg, P, 1.0f, dyg, P, scratch, kg,
+                                    s == 0 ? 0.0f : 1.0f, t + (long)gi * fg * kg, kg);
                 }
-            } else if (dw) {
+            } else {
                 const float *col = x + xo;
                 if (!pw) {
                     conv_unfold(g, cg, x + xo, scratch, NULL);
                     col = scratch;
                 }
-                cnnrt_sgemm(0, 1, fg, kg, P, 1.0f, dyg, P, col, P, 1.0f,
-                            dw + (long)gi * fg * kg, kg);
+                cnnrt_sgemm_par(ctx, 0, 1, fg, kg, P, 1.0f, dyg, P, col, P, 1.0f,
+                                dw + (long)gi * fg * kg, kg);
             }
-            if (!dx)
-                continue;
-            if (pw) {
-                cnnrt_sgemm(1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f,
-                            dx + xo, P);
-                continue;
-            }
-            /* scratch held col or colt for dw; it is free again for dcol */
-            cnnrt_sgemm(1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f, scratch, P);
-            memset(dx + xo, 0, (size_t)(cg * hw) * sizeof *dx);
-            conv_unfold(g, cg, NULL, scratch, dx + xo);
         }
     }
     if (dw && km && !pw && n > 0)
         conv_add_kernel_major(t, g->f, cg, g->kh * g->kw, dw);
+    if (!dx)
+        return;
+    /* scratch held col or colt for dw; it is free again for dcol */
+    if (conv_split(ctx, g, n)) {
+        conv_job j = { ctx, g, NULL, w, NULL, dy, NULL, dx, act, alpha };
+        cnnrt_par_for(ctx, n, 1, cnnrt_conv_scratch(g), conv_dx_part, &j);
+        return;
+    }
+    conv_dx_range(ctx, g, 0, n, w, dy, dx, scratch);
 }

@@ -5,6 +5,7 @@
  *   y  = x . w^T + b            then the epilogue act
  *   dw += dy^T . x              db += column sums of dy
  *   dx  = dy . w
+ * Threads: each gemm splits its output columns (gemm_par.c).
  * Not here: the gemm (gemm.c) and the activations (activ.c).
  */
 #include "cnnrt.h"
@@ -18,7 +19,7 @@ void cnnrt_dense_forward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
     for (int i = 0; b && i < n; i++)
         for (int j = 0; j < out; j++)
             y[(long)i * out + j] = b[j];
-    cnnrt_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
+    cnnrt_sgemm_par(ctx, 0, 1, n, out, in, 1.0f, x, in, w, in, b ? 1.0f : 0.0f, y, out);
     if (act != CNNRT_ACT_NONE)
         cnnrt_act_forward(ctx, act, alpha, (long)n * out, y, y);
 }
@@ -36,7 +37,7 @@ void cnnrt_dense_backward(cnnrt_ctx *ctx, int n, int in, int out, const float *x
         for (int j = 0; j < out; j++)
             db[j] += dy[(long)i * out + j];
     if (dw)
-        cnnrt_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+        cnnrt_sgemm_par(ctx, 1, 0, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
     if (dx)
-        cnnrt_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+        cnnrt_sgemm_par(ctx, 0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
 }

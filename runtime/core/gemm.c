@@ -297,6 +297,13 @@ int cnnrt_sgemm_select(int variant)
     return 1;
 }
 
+/* (gemm.h) column blocks that start on multiples of NR are computed as in
+ * the whole product: the threads' split */
+int cnnrt_sgemm_split(void)
+{
+    return gemm_kernels[cnnrt_sgemm_variant()].nr;
+}
+
 /* C = beta*C, for the degenerate products (k == 0 or alpha == 0). */
 static void gemm_scale(int m, int n, float beta, float *c, long ldc)
 {

@@ -19,6 +19,19 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc);
 
+/* The same product split over the threads of ctx (gemm_par.c) in blocks of
+ * output columns that start on multiples of cnnrt_sgemm_split(): bit-
+ * identical to cnnrt_sgemm for any thread count, because cnnrt_sgemm
+ * computes a block of columns starting at such a multiple exactly as it
+ * computes those columns within the whole product.  cnnrt_sgemm_split() is
+ * the selected micro-kernel's NR, a multiple of the dot path's column tile
+ * (4); a change of tile shapes must keep that so. */
+int cnnrt_sgemm_split(void);
+struct cnnrt_ctx;
+void cnnrt_sgemm_par(struct cnnrt_ctx *ctx, int transa, int transb, int m, int n, int k,
+                     float alpha, const float *a, int lda, const float *b, int ldb,
+                     float beta, float *c, int ldc);
+
 /* Which micro-kernel cnnrt_sgemm uses.  AUTO (the default) picks the widest
  * the CPU supports; the others exist so tests can check every variant.
  * Returns 1 when `variant` is available and now selected, 0 otherwise (the

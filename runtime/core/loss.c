@@ -7,6 +7,7 @@
  * double.  Not here: softmax and sigmoid themselves (norm.c, activ.c).
  */
 #include "cnnrt.h"
+#include "threads.h"
 
 #include <math.h>
 
@@ -20,6 +21,57 @@ static double loss_lse(const float *z, int c, long stride)
     for (int ch = 0; ch < c; ch++)
         s += exp(z[ch * stride] - m);
     return m + log(s);
+}
+
+/* ---- threads: a loss is a sum over items (pixels or elements) cut into
+ * fixed chunks of LOSS_CHUNK items or more (at most LOSS_MAXCHUNKS of
+ * them, however many threads there are); each chunk's sum and dz are
+ * computed alone, in item order, and the chunk sums are added in chunk
+ * order.  So the loss is the same for any thread count, and a call of up
+ * to LOSS_CHUNK items is one chunk: exactly the plain serial sum. ---- */
+#define LOSS_CHUNK 4096L
+#define LOSS_MAXCHUNKS 64
+enum { LOSS_XENT, LOSS_BCE, LOSS_MSE };
+typedef struct {
+    int kind, n, c, hw;
+    long count, chunk;
+    const float *z, *p, *target;
+    float *dz;
+    double part[LOSS_MAXCHUNKS];
+} loss_job;
+
+static double xent_items(const loss_job *j, long lo, long hi);
+static double bce_items(const loss_job *j, long lo, long hi);
+static double mse_items(const loss_job *j, long lo, long hi);
+
+static void loss_part(void *arg, int tid, long lo, long hi)
+{
+    loss_job *j = arg;
+    (void)tid;
+    for (long k = lo; k < hi; k++) {
+        long a = k * j->chunk, b = a + j->chunk < j->count ? a + j->chunk : j->count;
+        j->part[k] = j->kind == LOSS_XENT ? xent_items(j, a, b)
+                   : j->kind == LOSS_BCE ? bce_items(j, a, b) : mse_items(j, a, b);
+    }
+}
+
+/* the sum over j->count items, by chunks as above */
+static double loss_sum(cnnrt_ctx *ctx, loss_job *j, double work)
+{
+    long nchunks = (j->count + LOSS_CHUNK - 1) / LOSS_CHUNK;
+    if (nchunks > LOSS_MAXCHUNKS)
+        nchunks = LOSS_MAXCHUNKS;
+    if (nchunks < 1)
+        nchunks = 1;
+    j->chunk = (j->count + nchunks - 1) / nchunks;
+    if (nchunks > 1 && cnnrt_par_worth(ctx, work))
+        cnnrt_par_for(ctx, nchunks, 1, 0, loss_part, j);
+    else
+        loss_part(j, 0, 0, nchunks);
+    double sum = 0;
+    for (long k = 0; k < nchunks; k++)
+        sum += j->part[k];
+    return sum;
 }
 
 /* log(1 + e^v) without overflow or cancellation */
@@ -37,9 +89,19 @@ static double loss_softplus(double v)
 float cnnrt_xent_loss(cnnrt_ctx *ctx, int n, int c, int hw, const float *z, const float *p,
                       const float *target, float *dz)
 {
-    (void)ctx;
+    loss_job j = { .kind = LOSS_XENT, .n = n, .c = c, .hw = hw, .count = (long)n * hw,
+                   .z = z, .p = p, .target = target, .dz = dz };
+    return (float)(loss_sum(ctx, &j, 8.0 * n * c * hw) / n);
+}
+
+/* pixels [lo, hi) of cnnrt_xent_loss: their loss, and their dz */
+static double xent_items(const loss_job *j, long lo, long hi)
+{
+    int n = j->n, c = j->c, hw = j->hw;
+    const float *z = j->z, *p = j->p, *target = j->target;
+    float *dz = j->dz;
     double loss = 0;
-    for (long pix = 0; pix < (long)n * hw; pix++) {
+    for (long pix = lo; pix < hi; pix++) {
         long o = pix / hw * c * hw + pix % hw;  /* channel 0 of this pixel */
         double lse = loss_lse(z + o, c, hw), sy = 0;
         for (int ch = 0; ch < c; ch++) {
@@ -53,7 +115,7 @@ float cnnrt_xent_loss(cnnrt_ctx *ctx, int n, int c, int hw, const float *z, cons
             dz[i] = (float)((pi * sy - target[i]) / n);
         }
     }
-    return (float)(loss / n);
+    return loss;
 }
 
 /* sigmoid + binary cross entropy, mean over count elements:
@@ -63,28 +125,40 @@ float cnnrt_xent_loss(cnnrt_ctx *ctx, int n, int c, int hw, const float *z, cons
 float cnnrt_bce_loss(cnnrt_ctx *ctx, long count, const float *z, const float *p,
                      const float *target, float *dz)
 {
-    (void)ctx;
+    loss_job j = { .kind = LOSS_BCE, .count = count, .z = z, .p = p, .target = target, .dz = dz };
+    return (float)(loss_sum(ctx, &j, 8.0 * count) / count);
+}
+
+static double bce_items(const loss_job *j, long lo, long hi)
+{
+    const float *z = j->z, *p = j->p, *target = j->target;
+    long count = j->count;
     double loss = 0;
-    for (long i = 0; i < count; i++) {
+    for (long i = lo; i < hi; i++) {
         loss += loss_softplus(z[i]) - (double)target[i] * z[i];
-        if (dz) {
+        if (j->dz) {
             double pi = p ? p[i] : 1.0 / (1.0 + exp(-(double)z[i]));
-            dz[i] = (float)((pi - target[i]) / count);
+            j->dz[i] = (float)((pi - target[i]) / count);
         }
     }
-    return (float)(loss / count);
+    return loss;
 }
 
 /* mean over count elements of (p - y)^2; dp = 2(p - y)/count (may be NULL) */
 float cnnrt_mse_loss(cnnrt_ctx *ctx, long count, const float *p, const float *target, float *dp)
 {
-    (void)ctx;
+    loss_job j = { .kind = LOSS_MSE, .count = count, .p = p, .target = target, .dz = dp };
+    return (float)(loss_sum(ctx, &j, 2.0 * count) / count);
+}
+
+static double mse_items(const loss_job *j, long lo, long hi)
+{
     double loss = 0;
-    for (long i = 0; i < count; i++) {
-        double d = (double)p[i] - target[i];
+    for (long i = lo; i < hi; i++) {
+        double d = (double)j->p[i] - j->target[i];
         loss += d * d;
-        if (dp)
-            dp[i] = (float)(2 * d / count);
+        if (j->dz)
+            j->dz[i] = (float)(2 * d / j->count);
     }
-    return (float)(loss / count);
+    return loss;
 }

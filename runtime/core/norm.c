@@ -7,6 +7,7 @@
  * (loss.c).
  */
 #include "cnnrt.h"
+#include "threads.h"
 
 #include <math.h>
 
@@ -15,10 +16,64 @@
  * contiguous pixels (hw == 1 degenerates to one pixel, channels contiguous). */
 #define NORM_CHUNK 64
 
+/* ---- threads: softmax splits the samples (each range the same call with
+ * a NULL context on its samples), batchnorm the channels (all of a
+ * channel's sums stay on one thread, in the serial order): the same
+ * numbers for any split. ---- */
+enum { NM_SOFTMAX, NM_SOFTMAX_BWD, NM_BN, NM_BN_BWD };
+typedef struct {
+    int kind, n, c, hw;
+    const float *x, *y, *dy, *gamma, *beta, *mean, *invstd;
+    float *out, *rmean, *rvar, *smean, *sinvstd, *dgamma, *dbeta;
+    float momentum, eps, alpha;
+    int training, act;
+} nm_job;
+
+static void bn_forward_channels(const nm_job *j, int c0, int c1);
+static void bn_backward_channels(const nm_job *j, int c0, int c1);
+
+static void nm_part(void *arg, int tid, long lo, long hi)
+{
+    const nm_job *j = arg;
+    long o = lo * j->c * j->hw;
+    (void)tid;
+    switch (j->kind) {
+    case NM_SOFTMAX:
+        cnnrt_softmax_forward(NULL, (int)(hi - lo), j->c, j->hw, j->x + o, j->out + o);
+        break;
+    case NM_SOFTMAX_BWD:
+        cnnrt_softmax_backward(NULL, (int)(hi - lo), j->c, j->hw, j->y + o, j->dy + o, j->out + o);
+        break;
+    case NM_BN:
+        bn_forward_channels(j, (int)lo, (int)hi);
+        break;
+    default:
+        bn_backward_channels(j, (int)lo, (int)hi);
+    }
+}
+
+/* runs j over `items` (samples or channels), split when worth it; 1 when
+ * split (softmax), and for batchnorm always 1 (the serial case runs here) */
+static int nm_run(cnnrt_ctx *ctx, const nm_job *j, int items)
+{
+    double work = 4.0 * j->n * j->c * j->hw;
+    if (items > 1 && cnnrt_par_worth(ctx, work)) {
+        cnnrt_par_for(ctx, items, 1, 0, nm_part, (void *)j);
+        return 1;
+    }
+    if (j->kind == NM_BN || j->kind == NM_BN_BWD) {
+        nm_part((void *)j, 0, 0, items);
+        return 1;
+    }
+    return 0;
+}
+
 /* y may alias x */
 void cnnrt_softmax_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y)
 {
-    (void)ctx;
+    nm_job j = { .kind = NM_SOFTMAX, .n = n, .c = c, .hw = hw, .x = x, .out = y };
+    if (nm_run(ctx, &j, n))
+        return;
     for (int s = 0; s < n; s++)
         for (int p0 = 0; p0 < hw; p0 += NORM_CHUNK) {
             int np = hw - p0 < NORM_CHUNK ? hw - p0 : NORM_CHUNK;
@@ -50,7 +105,9 @@ void cnnrt_softmax_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x,
 void cnnrt_softmax_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *y,
                             const float *dy, float *dx)
 {
-    (void)ctx;
+    nm_job j = { .kind = NM_SOFTMAX_BWD, .n = n, .c = c, .hw = hw, .y = y, .dy = dy, .out = dx };
+    if (nm_run(ctx, &j, n))
+        return;
     for (int s = 0; s < n; s++)
         for (int p0 = 0; p0 < hw; p0 += NORM_CHUNK) {
             int np = hw - p0 < NORM_CHUNK ? hw - p0 : NORM_CHUNK;
@@ -108,10 +165,24 @@ void cnnrt_batchnorm_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *
                              float eps, int training, float *y,
                              float *mean, float *invstd, int act, float alpha)
 {
+    nm_job j = { .kind = NM_BN, .n = n, .c = c, .hw = hw, .x = x, .gamma = gamma,
+                 .beta = beta, .rmean = rmean, .rvar = rvar, .momentum = momentum,
+                 .eps = eps, .training = training, .out = y, .smean = mean,
+                 .sinvstd = invstd, .act = act, .alpha = alpha };
+    nm_run(ctx, &j, c);
+}
+
+/* channels [c0, c1) of cnnrt_batchnorm_forward */
+static void bn_forward_channels(const nm_job *j, int c0, int c1)
+{
+    int n = j->n, c = j->c, hw = j->hw, act = j->act;
+    const float *x = j->x, *gamma = j->gamma, *beta = j->beta;
+    float *rmean = j->rmean, *rvar = j->rvar, *y = j->out, *mean = j->smean, *invstd = j->sinvstd;
+    float momentum = j->momentum, alpha = j->alpha;
     double N = (double)n * hw;
-    for (int ch = 0; ch < c; ch++) {
+    for (int ch = c0; ch < c1; ch++) {
         double mu, var;
-        if (training) {
+        if (j->training) {
             mu = bn_sum(n, c, hw, ch, x, 0.0, NULL, 0.0) / N;
             var = bn_sum(n, c, hw, ch, x, mu, x, mu) / N;   /* two passes */
             if (rmean)
@@ -123,7 +194,7 @@ void cnnrt_batchnorm_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *
             mu = rmean[ch];
             var = rvar[ch];
         }
-        float is = (float)(1.0 / sqrt(var + eps));
+        float is = (float)(1.0 / sqrt(var + j->eps));
         if (mean)
             mean[ch] = (float)mu;
         if (invstd)
@@ -138,7 +209,7 @@ void cnnrt_batchnorm_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *
             for (int i = 0; i < hw; i++)
                 y[o + i] = (x[o + i] - m) * scale + shift;
             if (act != CNNRT_ACT_NONE)      /* the epilogue, while y is in cache */
-                cnnrt_act_forward(ctx, act, alpha, hw, y + o, y + o);
+                cnnrt_act_forward(NULL, act, alpha, hw, y + o, y + o);
         }
     }
 }
@@ -156,11 +227,23 @@ void cnnrt_batchnorm_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float 
                               int act, float alpha,
                               float *dx, float *dgamma, float *dbeta)
 {
-    double N = (double)n * hw;
     if (act != CNNRT_ACT_NONE)
         cnnrt_act_backward(ctx, act, alpha, (long)n * c * hw, NULL, y, dy, dy);
-    for (int ch = 0; ch < c; ch++) {
-        float mu = mean[ch], is = invstd[ch];
+    nm_job j = { .kind = NM_BN_BWD, .n = n, .c = c, .hw = hw, .x = x, .gamma = gamma,
+                 .mean = mean, .invstd = invstd, .dy = dy, .out = dx, .dgamma = dgamma,
+                 .dbeta = dbeta };
+    nm_run(ctx, &j, c);
+}
+
+/* channels [c0, c1) of cnnrt_batchnorm_backward, after the epilogue's */
+static void bn_backward_channels(const nm_job *j, int c0, int c1)
+{
+    int n = j->n, c = j->c, hw = j->hw;
+    const float *x = j->x, *gamma = j->gamma, *dy = j->dy;
+    float *dx = j->out, *dgamma = j->dgamma, *dbeta = j->dbeta;
+    double N = (double)n * hw;
+    for (int ch = c0; ch < c1; ch++) {
+        float mu = j->mean[ch], is = j->invstd[ch];
         double sdy = bn_sum(n, c, hw, ch, dy, 0.0, NULL, 0.0);
         double sdyx = bn_sum(n, c, hw, ch, dy, 0.0, x, mu) * is;
         if (dbeta)

@@ -14,8 +14,47 @@
  * centered rmsprop.
  */
 #include "cnnrt.h"
+#include "threads.h"
 
 #include <math.h>
+
+/* ---- threads: every update is elementwise, so a call cuts the buffer
+ * into ranges and each range is the same call, with a NULL context, on
+ * its part: the same numbers for any split. ---- */
+enum { OPT_SGD, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM };
+typedef struct {
+    int kind, nesterov;
+    float *w, *g, *s, *r;
+    float lr, a, b, eps, wd;    /* a: momentum, rho or b1; b: b2 */
+    long step;
+} opt_job;
+
+static void opt_part(void *arg, int tid, long lo, long hi)
+{
+    const opt_job *j = arg;
+    long len = hi - lo;
+    float *w = j->w + lo, *g = j->g + lo, *s = j->s ? j->s + lo : NULL;
+    float *r = j->r ? j->r + lo : NULL;
+    (void)tid;
+    switch (j->kind) {
+    case OPT_SGD:
+        cnnrt_sgd_update(NULL, len, w, g, s, j->lr, j->a, j->wd, j->nesterov, j->step);
+        break;
+    case OPT_ADAGRAD: cnnrt_adagrad_update(NULL, len, w, g, r, j->lr, j->eps, j->wd); break;
+    case OPT_RMSPROP: cnnrt_rmsprop_update(NULL, len, w, g, r, j->lr, j->a, j->eps, j->wd); break;
+    default:
+        cnnrt_adam_update(NULL, len, w, g, s, r, j->lr, j->a, j->b, j->eps, j->wd, j->step);
+    }
+}
+
+/* 1 when the call ran split over the threads of ctx */
+static int opt_split(cnnrt_ctx *ctx, opt_job j, long size)
+{
+    if (!cnnrt_par_worth(ctx, 4.0 * size))
+        return 0;
+    cnnrt_par_for(ctx, size, 1024, 0, opt_part, &j);
+    return 1;
+}
 
 /* torch.optim.SGD with dampening 0.  The first momentum step sets v = g
  * (PyTorch clones the gradient into a fresh buffer); later ones
@@ -23,7 +62,9 @@
 void cnnrt_sgd_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *v, float lr,
                       float momentum, float wd, int nesterov, long step)
 {
-    (void)ctx;
+    if (opt_split(ctx, (opt_job){ OPT_SGD, nesterov, w, g, v, NULL, lr, momentum, 0, 0, wd, step },
+                  size))
+        return;
     for (long i = 0; i < size; i++) {
         float d = g[i];
         if (wd != 0)
@@ -41,7 +82,8 @@ void cnnrt_sgd_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *v, f
 void cnnrt_adagrad_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float eps, float wd)
 {
-    (void)ctx;
+    if (opt_split(ctx, (opt_job){ OPT_ADAGRAD, 0, w, g, NULL, r, lr, 0, 0, eps, wd, 0 }, size))
+        return;
     for (long i = 0; i < size; i++) {
         float d = g[i];
         if (wd != 0)
@@ -56,7 +98,8 @@ void cnnrt_adagrad_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *
 void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *r, float lr,
                           float rho, float eps, float wd)
 {
-    (void)ctx;
+    if (opt_split(ctx, (opt_job){ OPT_RMSPROP, 0, w, g, NULL, r, lr, rho, 0, eps, wd, 0 }, size))
+        return;
     const float one_minus_rho = (float)(1.0 - (double)rho);
     for (long i = 0; i < size; i++) {
         float d = g[i];
@@ -74,7 +117,8 @@ void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *
 void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t)
 {
-    (void)ctx;
+    if (opt_split(ctx, (opt_job){ OPT_ADAM, 0, w, g, s, r, lr, b1, b2, eps, wd, t }, size))
+        return;
     const double bc1 = 1.0 - pow((double)b1, (double)t);
     const double bc2 = 1.0 - pow((double)b2, (double)t);
     const float step_size = (float)((double)lr / bc1);

@@ -9,6 +9,7 @@
  */
 #include "cnnrt.h"
 #include "gemm.h"
+#include "threads.h"
 
 #include <math.h>
 #include <string.h>
@@ -94,11 +95,64 @@ static void pool_max_row(const cnnrt_pool *g, const float *xp, int oy,
         pool_row_max(g, xp, oy, t, m, at);
 }
 
+/* ---- threads: every kernel here works sample by sample, so a call cuts
+ * its samples into ranges and each range is the same call, with a NULL
+ * context, on its samples: the same numbers for any split. ---- */
+enum { PL_MAX, PL_MAX_BWD, PL_AVG, PL_AVG_BWD, PL_GAP, PL_GAP_BWD, PL_UP, PL_UP_BWD };
+typedef struct {
+    int kind;
+    const cnnrt_pool *g;
+    int c, h, w, f;         /* gap: hw in h; upsample: all four */
+    long xs, ys;            /* floats per sample of the input side, output side */
+    const float *x, *idx, *dy;  /* input side; output side (idx: maxpool's) */
+    float *y, *yidx, *dx;       /* output side; input side */
+} pl_job;
+
+static const float *pl_at(const float *p, long o)
+{
+    return p ? p + o : NULL;
+}
+
+static void pl_part(void *arg, int tid, long lo, long hi)
+{
+    const pl_job *j = arg;
+    int n = (int)(hi - lo);
+    const float *x = pl_at(j->x, lo * j->xs), *idx = pl_at(j->idx, lo * j->ys);
+    const float *dy = pl_at(j->dy, lo * j->ys);
+    float *y = j->y ? j->y + lo * j->ys : NULL, *dx = j->dx ? j->dx + lo * j->xs : NULL;
+    float *yidx = j->yidx ? j->yidx + lo * j->ys : NULL;
+    (void)tid;
+    switch (j->kind) {
+    case PL_MAX:     cnnrt_maxpool_forward(NULL, j->g, n, x, y, yidx); break;
+    case PL_MAX_BWD: cnnrt_maxpool_backward(NULL, j->g, n, x, idx, dy, dx); break;
+    case PL_AVG:     cnnrt_avgpool_forward(NULL, j->g, n, x, y); break;
+    case PL_AVG_BWD: cnnrt_avgpool_backward(NULL, j->g, n, dy, dx); break;
+    case PL_GAP:     cnnrt_gap_forward(NULL, n, j->c, j->h, x, y); break;
+    case PL_GAP_BWD: cnnrt_gap_backward(NULL, n, j->c, j->h, dy, dx); break;
+    case PL_UP:      cnnrt_upsample_forward(NULL, n, j->c, j->h, j->w, j->f, x, y); break;
+    default:         cnnrt_upsample_backward(NULL, n, j->c, j->h, j->w, j->f, dy, dx);
+    }
+}
+
+/* xs and ys of a pooling call */
+#define PL_STRIDES(g) (long)(g)->c * (g)->h * (g)->w, (long)(g)->c * (g)->oh * (g)->ow
+
+/* 1 when the call ran split over the threads of ctx */
+static int pl_split(cnnrt_ctx *ctx, pl_job j, int n, double work)
+{
+    if (n < 2 || !cnnrt_par_worth(ctx, work))
+        return 0;
+    cnnrt_par_for(ctx, n, 1, 0, pl_part, &j);
+    return 1;
+}
+
 /* windows with no cell above -inf (see pool_row_max) output 0 */
 void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
                            float *y, float *idx)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_MAX, g, 0, 0, 0, 0, PL_STRIDES(g), x, NULL, NULL, y, idx, NULL },
+                 n, (double)n * g->c * g->oh * g->ow * g->kh * g->kw))
+        return;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -120,7 +174,10 @@ void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const flo
 void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x,
                             const float *idx, const float *dy, float *dx)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_MAX_BWD, g, 0, 0, 0, 0, PL_STRIDES(g), x, idx, dy, NULL, NULL,
+                                dx },
+                 n, (double)n * g->c * (g->h * g->w + g->oh * g->ow * (idx ? 1 : g->kh * g->kw))))
+        return;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -143,7 +200,10 @@ void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const fl
 /* the divisor is always kh*kw: padded cells count as zeros */
 void cnnrt_avgpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *x, float *y)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_AVG, g, 0, 0, 0, 0, PL_STRIDES(g), x, NULL, NULL, y, NULL,
+                                NULL },
+                 n, (double)n * g->c * g->oh * g->ow * g->kh * g->kw))
+        return;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
     PoolTap t[g->kh * g->kw];
@@ -164,7 +224,10 @@ void cnnrt_avgpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const flo
 
 void cnnrt_avgpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const float *dy, float *dx)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_AVG_BWD, g, 0, 0, 0, 0, PL_STRIDES(g), NULL, NULL, dy, NULL,
+                                NULL, dx },
+                 n, (double)n * g->c * g->oh * g->ow * g->kh * g->kw))
+        return;
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     float inv = 1.0f / (float)(g->kh * g->kw);
     PoolTap t[g->kh * g->kw];
@@ -183,14 +246,20 @@ void cnnrt_avgpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const fl
 /* ---- global average pooling: x [n][c][hw] -> y [n][c] ---- */
 void cnnrt_gap_forward(cnnrt_ctx *ctx, int n, int c, int hw, const float *x, float *y)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_GAP, NULL, c, hw, 0, 0, (long)c * hw, c, x, NULL, NULL, y, NULL,
+                                NULL },
+                 n, (double)n * c * hw))
+        return;
     for (long pl = 0; pl < (long)n * c; pl++)
         y[pl] = (float)(cnnrt_sum(x + pl * hw, hw) / hw);
 }
 
 void cnnrt_gap_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *dy, float *dx)
 {
-    (void)ctx;
+    if (pl_split(ctx, (pl_job){ PL_GAP_BWD, NULL, c, hw, 0, 0, (long)c * hw, c, NULL, NULL, dy,
+                                NULL, NULL, dx },
+                 n, (double)n * c * hw))
+        return;
     for (long pl = 0; pl < (long)n * c; pl++) {
         float d = dy[pl] / (float)hw;
         for (int i = 0; i < hw; i++)
@@ -203,7 +272,11 @@ void cnnrt_gap_backward(cnnrt_ctx *ctx, int n, int c, int hw, const float *dy, f
 void cnnrt_upsample_forward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f, const float *x,
                             float *y)
 {
-    (void)ctx;
+    long up = (long)c * h * w * f * f;
+    if (pl_split(ctx, (pl_job){ PL_UP, NULL, c, h, w, f, (long)c * h * w, up, x, NULL, NULL, y,
+                                NULL, NULL },
+                 n, (double)n * up))
+        return;
     long wf = (long)w * f;
     for (long row = 0; row < (long)n * c * h; row++) {
         const float *xr = x + row * w;
@@ -220,7 +293,11 @@ void cnnrt_upsample_forward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f, c
 void cnnrt_upsample_backward(cnnrt_ctx *ctx, int n, int c, int h, int w, int f,
                              const float *dy, float *dx)
 {
-    (void)ctx;
+    long up = (long)c * h * w * f * f;
+    if (pl_split(ctx, (pl_job){ PL_UP_BWD, NULL, c, h, w, f, (long)c * h * w, up, NULL, NULL, dy,
+                                NULL, NULL, dx },
+                 n, (double)n * up))
+        return;
     long wf = (long)w * f;
     for (long row = 0; row < (long)n * c * h; row++) {
         const float *dyr = dy + row * f * wf;

@@ -231,8 +231,8 @@ static int ld_threads(int threads)
     const char *env = getenv("CNNRT_LOADER_THREADS");
     if (env && *env >= '0' && *env <= '9')
         return ld_threads(atoi(env));
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return cpus > 5 ? 4 : cpus > 2 ? (int)cpus - 1 : 1;
+    int cpus = cnnrt_cpus();    /* the affinity mask's, as the kernels' threads */
+    return cpus > 5 ? 4 : cpus > 2 ? cpus - 1 : 1;
 }
 
 void cnnrt_loader_free(cnnrt_loader *l)

@@ -1,12 +1,14 @@
 /* cnnrt.h — the core of the cnnc runtime: everything generated code calls
  * (the kernels, the losses, the optimizers, the RNG and initialisation,
  * .cnnw parameter and checkpoint files).  The library is libcnnrt_core.a;
- * it needs only libc and libm, and it is what `cnnc --embed-runtime`
+ * it needs only libc, libm and pthreads (no pthreads when built with
+ * -DCNNRT_NO_THREADS), and it is what `cnnc --embed-runtime`
  * copies into a model's C file.  Data sets are in cnnrt_data.h, the
  * generated trainer in cnnrt_train.h.
  *
  * It is not a framework: there is no graph, no tensor type with ownership,
- * no allocation inside kernels.  Every kernel works on caller-owned float
+ * no allocation inside kernels (but the thread pool's per-thread scratch,
+ * made once, core/threads.c).  Every kernel works on caller-owned float
  * buffers laid out NCHW with the batch first, and every scratch buffer it
  * needs is passed in (the compiler plans it).
  *
@@ -55,6 +57,34 @@ float    cnnrt_rng_normal(cnnrt_rng *r);              /* N(0, 1) */
 double   cnnrt_rng_gamma(cnnrt_rng *r, double shape); /* Gamma(shape, 1) */
 double   cnnrt_rng_beta(cnnrt_rng *r, double a, double b);
 void     cnnrt_shuffle(cnnrt_rng *r, int *idx, int n);
+
+/* ---- threads (core/threads.c) ----
+ * Kernels split their work over the threads of their context: ctx->threads
+ * of them (0, what generated code sets: the process default below), from
+ * ctx->pool (NULL: the process-wide pool, started on first use; or a pool
+ * of cnnrt_threadpool_new, e.g. one per model when models run on several
+ * threads at once).  Outputs, gradients and parameters are bit-identical
+ * for any thread count.  Built with -DCNNRT_NO_THREADS the runtime has no
+ * threads and needs no pthreads: everything runs on the caller's thread. */
+#define CNNRT_MAX_THREADS 256
+/* the CPUs this process may run on (its affinity mask), at least 1 */
+int  cnnrt_cpus(void);
+/* The process default: n >= 1 threads, or n <= 0 for the CNNRT_THREADS
+ * environment variable, else cnnrt_cpus().  Returns the default in force
+ * (at most CNNRT_MAX_THREADS).  Call it between kernel calls, not during. */
+int  cnnrt_set_threads(int n);
+int  cnnrt_threads(void);           /* the process default */
+int  cnnrt_threads_env(void);       /* CNNRT_THREADS if valid (1..MAX), else 0 */
+/* this context alone: n >= 1 threads, 0 the process default */
+void cnnrt_ctx_set_threads(cnnrt_ctx *ctx, int n);
+typedef struct cnnrt_threadpool cnnrt_threadpool;
+cnnrt_threadpool *cnnrt_threadpool_new(int threads);   /* NULL: out of memory */
+void cnnrt_threadpool_free(cnnrt_threadpool *p);       /* no call may be running */
+/* (the process pool survives fork(): a child starts its own workers; a
+ * pool of cnnrt_threadpool_new belongs to the process that made it) */
+/* Seconds each thread of the process pool spent inside kernel work since
+ * the last reset, into sec[0..max); returns the threads it has. */
+int  cnnrt_thread_busy(double *sec, int max, int reset);
 
 /* ---- initialisation (PyTorch defaults) ---- */
 /* weight: Kaiming-uniform a=sqrt(5) (bound 1/sqrt(fan_in)) by default,

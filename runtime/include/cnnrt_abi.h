@@ -77,13 +77,13 @@ typedef struct {
  * Generated code keeps one in its model struct and passes it to every
  * call.  scratch is set by the caller before each call that needs it (the
  * conv kernels: cnnrt_conv_scratch(g) floats, planned by the compiler in
- * the arena); the size is per thread, so a context with `threads` threads
- * will need `threads` times as much.  Kernels that need no scratch accept
- * a NULL context. */
+ * the arena) for the calling thread; the other threads of the context get
+ * theirs from the pool (core/threads.c).  Kernels that need no scratch
+ * accept a NULL context (and then run on the caller's thread alone). */
 typedef struct cnnrt_ctx {
     float *scratch;   /* per-call scratch planned by the compiler for the next call (NULL: none) */
-    int    threads;   /* 1 today; the threading issue adds a pool */
-    void  *pool;      /* NULL today */
+    int    threads;   /* threads the kernels use; 0: the process default (cnnrt_set_threads) */
+    void  *pool;      /* a cnnrt_threadpool; NULL: the process-wide pool */
 } cnnrt_ctx;
 
 /* floats of scratch a conv call needs per thread (im2col of one sample and

@@ -67,6 +67,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--save-best", CMD_TRAIN, save_best, 0),
     TR_OPT("--names", CMD_PREDICT, names, 1),
     TR_OPT("--top", CMD_PREDICT, top_arg, 1),
+    TR_OPT("--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, threads_arg, 1),
 };
 #undef TR_OPT
 #define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
@@ -95,8 +96,9 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
             "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N] [--weights FILE]\n"
             "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
-            "       %s eval    --weights FILE [--labels FILE] DATA\n"
-            "       %s predict --weights FILE [--names FILE] [--top K] DATA...\n"
+            "       %*s         [--threads N]\n"
+            "       %s eval    --weights FILE [--labels FILE] [--threads N] DATA\n"
+            "       %s predict --weights FILE [--names FILE] [--top K] [--threads N] DATA...\n"
             "\n"
             "DATA is an IDX file (MNIST format, plain or .gz; its labels are found\n"
             "beside it, train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, or\n"
@@ -123,10 +125,12 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
             "one line per detection: FILE class score x1 y1 x2 y2.  Images over\n"
             "--max-pixels N pixels (width x height, default %lld) are left out with a\n"
-            "warning before decoding.\n",
-            n, pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
+            "warning before decoding.  --threads N runs the kernels on N threads\n"
+            "(default: $CNNRT_THREADS, else the CPUs this process may use, here %d);\n"
+            "the numbers are the same for any N.\n",
+            n, pad, "", pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
             (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
-            CNNRT_MAX_PIXELS);
+            CNNRT_MAX_PIXELS, cnnrt_cpus());
 }
 
 /* a whole-string unsigned number no larger than max; -1 otherwise */
@@ -235,6 +239,18 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
             return -1;
         }
         o->log_every = (int)v;
+    }
+    if (o->threads_arg) {
+        if (tr_number(o->threads_arg, CNNRT_MAX_THREADS, &v) < 0 || v == 0) {
+            cnnrt_tr_error(mod, "--threads wants a whole number from 1 to %d, got '%s'",
+                           CNNRT_MAX_THREADS, o->threads_arg);
+            return -1;
+        }
+        cnnrt_set_threads((int)v);
+    } else if (getenv("CNNRT_THREADS") && !cnnrt_threads_env()) {
+        cnnrt_tr_error(mod, "CNNRT_THREADS wants a whole number from 1 to %d, got '%s'",
+                       CNNRT_MAX_THREADS, getenv("CNNRT_THREADS"));
+        return -1;
     }
     o->top = 1;
     if (o->top_arg) {
@@ -779,7 +795,8 @@ static int tr_train(const tr_opts *oin)
                train->skipped == 1 ? "" : "s");
     if (val)
         printf(", %d for validation", val->count);
-    printf("; %d batches of %d; checkpoints to '%s'\n", nbatch, mod->batch, save);
+    printf("; %d batches of %d; %d thread%s; checkpoints to '%s'\n", nbatch, mod->batch,
+           cnnrt_threads(), cnnrt_threads() == 1 ? "" : "s", save);
     if (mod->schedule)
         mod->schedule(r.m, nbatch, o.epochs);
     if (o.resume)

@@ -9,7 +9,9 @@
  *                gradient; prints the first mismatches; exit 1 on failure
  *   trace K [n]  K training steps on fixed data: prints each loss, then the
  *                outputs and every parameter, one number a line (%.9g), so
- *                two builds (-O0 and -O2) can be compared number by number
+ *                two builds (-O0 and -O2) can be compared number by number;
+ *                with CNNC_TRACE_GRADS set, then the loss and gradients of
+ *                one more forward and backward
  *   accum [n]    backward twice adds twice the gradient; update zeroes it
  *   io FILE      save, perturb, load: parameters come back bit for bit
  * With CNNC_STATIC=1 in the environment the model is placed in caller
@@ -177,6 +179,13 @@ static void trace(MODEL *m, int steps, int n)
     for (int i = 0; i < nt; i++)
         for (long k = 0; k < ts[i].size; k++)
             printf("%s %.9g\n", ts[i].name, ts[i].data[k]);
+    if (!getenv("CNNC_TRACE_GRADS"))
+        return;
+    F(zero_grad)(m);            /* and the gradients of one more batch */
+    printf("loss %.9g\n", loss_at(m, n));
+    for (int i = 0; i < nt; i++)
+        for (long k = 0; ts[i].grad && k < ts[i].size; k++)
+            printf("d.%s %.9g\n", ts[i].name, ts[i].grad[k]);
 }
 
 static int accum(MODEL *m, int n)

@@ -12,7 +12,8 @@
  * predict with --names and --top, going on past an unreadable file and
  * failing at the end.  The same trainer through LLVM, as an object
  * (--main --emit=obj) and JIT-compiled in cnnc (`cnnc run`), writes the C
- * build's checkpoint byte for byte.
+ * build's checkpoint byte for byte.  --threads N and CNNRT_THREADS give
+ * the same checkpoint at 1, 2, 3 and 8 threads; bad counts are refused.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -119,6 +120,33 @@ static void check_resume(const char *name, int epochs)
     ck_assert_msg(sh("cmp %s/%s-full.cnnw %s/%s-resumed.cnnw", dir, name, dir, name) == 0,
                   "%s: a resumed run differs from an uninterrupted one", name);
 }
+
+/* --threads and CNNRT_THREADS: the same checkpoint and evaluation at 1, 2,
+ * 3 and 8 threads (every kernel split, CNNRT_SPLIT_MIN=0); bad counts refused */
+START_TEST(threads_same_checkpoint)
+{
+    setup();
+    static const char *how[] = { "--threads 1", "--threads 3", "--threads=8", "" };
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(sh("CNNRT_SPLIT_MIN=0 CNNRT_THREADS=2 " TRAIN " --epochs 1 %s --save %s/t%d.cnnw "
+                            "> %s/t%d.log && %s/tinyclf eval %s --weights %s/t%d.cnnw "
+                            "%s/test-images-idx3-ubyte > %s/t%d.txt",
+                            dir, dir, dir, how[k], dir, k, dir, k, dir, how[k], dir, k, dir, dir, k), 0);
+        ck_assert_msg(sh("cmp %s/t0.cnnw %s/t%d.cnnw && cmp %s/t0.txt %s/t%d.txt",
+                         dir, dir, k, dir, dir, k) == 0, "'%s': another checkpoint or evaluation", how[k]);
+    }
+    ck_assert_int_eq(sh("grep -q '; 3 threads;' %s/t1.log && grep -q '; 2 threads;' %s/t3.log",
+                        dir, dir), 0);
+    ck_assert_int_eq(sh("%s/tinyclf train --train %s/train-images-idx3-ubyte --threads 0 2> %s/err.txt",
+                        dir, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q \"error: --threads wants a whole number from 1 to 256, got '0'\" %s/err.txt",
+                        dir), 0);
+    ck_assert_int_eq(sh("CNNRT_THREADS=many %s/tinyclf eval --weights %s/t0.cnnw "
+                        "%s/test-images-idx3-ubyte 2> %s/err.txt", dir, dir, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q \"error: CNNRT_THREADS wants a whole number from 1 to 256, got 'many'\" "
+                        "%s/err.txt", dir), 0);
+}
+END_TEST
 
 START_TEST(learns_and_resumes)
 {
@@ -282,6 +310,7 @@ int main(void)
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, learns_and_resumes);
+    tcase_add_test(tc, threads_same_checkpoint);
     tcase_add_test(tc, extras_resume);
     tcase_add_test(tc, bad_checkpoints_refused);
     tcase_add_test(tc, nan_stops_training);

@@ -458,6 +458,14 @@ START_TEST(bad_command_lines)
     expect_refused("--seed wants a whole number, got '-1'",
                    "train", "--train", tr, "--seed", "-1");
     expect_refused("unknown option '--bogus'", "train", "--train", tr, "--bogus", "1");
+    expect_refused("--threads wants a whole number from 1 to 256, got '0'",
+                   "train", "--train", tr, "--threads", "0");
+    expect_refused("--threads wants a whole number from 1 to 256, got '257'",
+                   "eval", "--weights", w, "--threads=257", tr);
+    setenv("CNNRT_THREADS", "2x", 1);
+    expect_refused("CNNRT_THREADS wants a whole number from 1 to 256, got '2x'",
+                   "train", "--train", tr, NULL, NULL);
+    unsetenv("CNNRT_THREADS");
     expect_refused("eval does not take --resume", "eval", "--weights", w, "--resume", w);
     expect_refused("w.cnnw': No such file", "train", "--train", tr, "--weights", w);   /* fine-tuning */
     expect_refused("unexpected argument 'extra'", "train", "--train", tr, "extra", NULL);
@@ -482,6 +490,12 @@ START_TEST(bad_command_lines)
     /* but it evaluates */
     ck_assert_int_eq(run("eval", "--weights", pf, tr, NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "(20 images)"));
+    /* --threads is taken by every command and sets the kernels' default */
+    ck_assert_int_eq(run("eval", "--threads", "3", "--weights", pf, tr, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "(20 images)"));
+    ck_assert_int_eq(run("train", "--train", tr, "--epochs", "1", "--threads", "3", "--save",
+                         path_in(pf, "t3.cnnw"), NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "; 3 threads; checkpoints to"));
     /* help is not an error */
     ck_assert_int_eq(run("--help", NULL), 0);
     ck_assert_ptr_nonnull(strstr(out, "usage: soft train"));
