@@ -1,0 +1,201 @@
+/* mpi.c — cnnrt_mpi_main: the trainer of cnnrt_main, run by every rank of
+ * an MPI job, with the collective operations of a tr_dist (trainer.h).
+ * The only file of the runtime that calls MPI (libcnnrt_mpi.a, mpicc).
+ *
+ * Gradients: every gradient tensor the model's hook announces during the
+ * backward pass is scaled by this rank's share of the batch and starts
+ * its sum across the ranks at once (MPI_Iallreduce, in place), so the
+ * sums of the last layers travel while the first layers' backward still
+ * runs; each announcement also tests the sums in flight, which is what
+ * moves them on in an MPI without a progress thread.  `end` starts what
+ * was not announced (all of it when the model has no hook, or with
+ * CNNRT_MPI_OVERLAP=0), with the step's loss and right answers, and waits.
+ *
+ * Failures: MPI errors return to us (MPI_ERRORS_RETURN) and become a
+ * message naming the rank; an error on any rank aborts the whole job
+ * (MPI_Abort), so no rank waits forever for one that has stopped.  When
+ * mpirun stops a rank because another died, SIGTERM prints which rank
+ * was stopped and that the checkpoint on disk is whole (files are written
+ * to a temporary name and renamed).
+ */
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cnnrt_mpi.h"
+#include "../train/trainer.h"
+
+typedef struct {
+    tr_dist d;                  /* first: the trainer's view */
+    const cnnrt_model *mod;
+    cnnrt_grads_hook_fn hook;
+    float share;
+    MPI_Request *req;           /* the sums in flight */
+    float **started;            /* their gradient tensors */
+    int nreq, cap;
+    /* timings, seconds: begin..end (forward + backward), waiting in end */
+    double t_begin, compute, wait;
+    long steps, announced;
+} mpi_dist;
+
+static double mpi_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mpi_check(mpi_dist *m, int err, const char *what)
+{
+    if (err == MPI_SUCCESS)
+        return 0;
+    char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(err, text, &len);
+    cnnrt_tr_error(m->mod, "rank %d of %d: %s failed: %s", m->d.rank, m->d.size, what, text);
+    return -1;
+}
+
+static int mpi_sum(tr_dist *d, double *v, int n)
+{
+    return mpi_check((mpi_dist *)d, MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM,
+                                                  MPI_COMM_WORLD), "MPI_Allreduce");
+}
+
+/* counts above INT_MAX go in pieces */
+static int mpi_bcast(tr_dist *d, float *v, long n)
+{
+    for (long at = 0; at < n; at += 1L << 30) {
+        int k = (int)(n - at < (1L << 30) ? n - at : 1L << 30);
+        if (mpi_check((mpi_dist *)d, MPI_Bcast(v + at, k, MPI_FLOAT, 0, MPI_COMM_WORLD), "MPI_Bcast"))
+            return -1;
+    }
+    return 0;
+}
+
+static void mpi_begin(tr_dist *d, float share)
+{
+    mpi_dist *m = (mpi_dist *)d;
+    m->share = share;
+    m->nreq = 0;
+    m->t_begin = mpi_now();
+}
+
+/* scale grad[n] by the share and start its sum; -1 out of memory */
+static int mpi_start(mpi_dist *m, float *grad, long n, MPI_Datatype type)
+{
+    if (m->nreq == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 64;
+        MPI_Request *r = realloc(m->req, sizeof *r * (size_t)cap);
+        float **s = r ? realloc(m->started, sizeof *s * (size_t)cap) : NULL;
+        if (r)
+            m->req = r;
+        if (!r || !s)
+            return cnnrt_tr_error(m->mod, "out of memory"), -1;
+        m->started = s;
+        m->cap = cap;
+    }
+    if (type == MPI_FLOAT)
+        for (long i = 0; i < n; i++)
+            grad[i] *= m->share;
+    m->started[m->nreq] = grad;
+    return mpi_check(m, MPI_Iallreduce(MPI_IN_PLACE, grad, (int)n, type, MPI_SUM, MPI_COMM_WORLD,
+                                       &m->req[m->nreq++]), "MPI_Iallreduce");
+}
+
+static void mpi_ready(void *d, float *grad, long n)
+{
+    mpi_dist *m = d;
+    int done;
+    if (mpi_start(m, grad, n, MPI_FLOAT) < 0)
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    m->announced++;
+    MPI_Testall(m->nreq, m->req, &done, MPI_STATUSES_IGNORE);
+}
+
+static int mpi_end(tr_dist *d, const cnnrt_tensor *t, int nt, double *v, int nv)
+{
+    mpi_dist *m = (mpi_dist *)d;
+    double t0 = mpi_now();
+    for (int i = 0; i < nt; i++) {
+        int seen = 0;
+        for (int k = 0; k < m->nreq && !seen; k++)
+            seen = m->started[k] == t[i].grad;
+        if (t[i].grad && !seen && mpi_start(m, t[i].grad, t[i].size, MPI_FLOAT) < 0)
+            return -1;
+    }
+    if (mpi_start(m, (float *)v, nv, MPI_DOUBLE) < 0)
+        return -1;
+    int rc = mpi_check(m, MPI_Waitall(m->nreq, m->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    double t1 = mpi_now();
+    m->compute += t0 - m->t_begin;
+    m->wait += t1 - t0;
+    m->steps++;
+    m->nreq = 0;
+    return rc;
+}
+
+static void mpi_report(tr_dist *d)
+{
+    mpi_dist *m = (mpi_dist *)d;
+    if (!m->steps)
+        return;
+    printf("mpi: %d ranks, %ld steps: forward+backward %.2f ms/step, then waiting for the "
+           "gradient sums %.2f ms/step (%s)\n", d->size, m->steps, 1e3 * m->compute / m->steps,
+           1e3 * m->wait / m->steps, m->announced ? "sums started during the backward pass"
+           : "sums started after the backward pass");
+}
+
+static char mpi_stopped[256];
+
+static void mpi_on_term(int sig)
+{
+    (void)sig;
+    ssize_t w = write(2, mpi_stopped, strlen(mpi_stopped));
+    (void)w;
+    _exit(1);
+}
+
+int cnnrt_mpi_main(const cnnrt_model *model, cnnrt_grads_hook_fn hook, int argc, char **argv)
+{
+    mpi_dist m;
+    memset(&m, 0, sizeof m);
+    m.mod = model;
+    if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
+        fprintf(stderr, "%s: error: MPI_Init failed\n", model->name);
+        return 1;
+    }
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(MPI_COMM_WORLD, &m.d.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &m.d.size);
+    m.d.sum = mpi_sum;
+    m.d.bcast = mpi_bcast;
+    m.d.begin = mpi_begin;
+    m.d.ready = mpi_ready;
+    m.d.end = mpi_end;
+    m.d.report = mpi_report;
+    const char *overlap = getenv("CNNRT_MPI_OVERLAP");
+    if (!overlap || strcmp(overlap, "0"))
+        m.d.set_hook = hook;
+    snprintf(mpi_stopped, sizeof mpi_stopped, "%s: rank %d of %d stopped by mpirun (another rank "
+             "failed or the job was cancelled); checkpoints already written are whole\n",
+             model->name, m.d.rank, m.d.size);
+    signal(SIGTERM, mpi_on_term);
+    if (m.d.rank != 0 && !freopen("/dev/null", "w", stdout))
+        fprintf(stderr, "%s: warning: rank %d keeps its output\n", model->name, m.d.rank);
+    int rc = cnnrt_tr_main(model, m.d.size > 1 ? &m.d : NULL, argc, argv);
+    free(m.req);
+    free(m.started);
+    if (rc && m.d.size > 1) {
+        fflush(stdout);
+        fprintf(stderr, "%s: rank %d of %d failed: stopping the job\n", model->name, m.d.rank,
+                m.d.size);
+        MPI_Abort(MPI_COMM_WORLD, rc);
+    }
+    MPI_Finalize();
+    return rc;
+}
