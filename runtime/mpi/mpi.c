@@ -16,7 +16,8 @@
  * (MPI_Abort), so no rank waits forever for one that has stopped.  When
  * mpirun stops a rank because another died, SIGTERM prints which rank
  * was stopped and that the checkpoint on disk is whole (files are written
- * to a temporary name and renamed).
+ * to a temporary name and renamed).  A program not started by mpirun
+ * runs as one process without initialising MPI at all.
  */
 #include <mpi.h>
 #include <signal.h>
@@ -165,6 +166,10 @@ int cnnrt_mpi_main(const cnnrt_model *model, cnnrt_grads_hook_fn hook, int argc,
     mpi_dist m;
     memset(&m, 0, sizeof m);
     m.mod = model;
+    /* not started by mpirun (Open MPI's, or a PMI launcher's variables):
+       one process, without the second MPI_Init takes to start alone */
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMI_SIZE") && !getenv("PMIX_RANK"))
+        return cnnrt_tr_main(model, NULL, argc, argv);
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "%s: error: MPI_Init failed\n", model->name);
         return 1;
