@@ -203,6 +203,7 @@ demo: deps all
 bench: deps all
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_mpi.sh $(B)
 
 clean:
 	rm -rf build cnnc

@@ -26,11 +26,6 @@ void cnnrt_tr_slice(int n, int parts, int k, int *lo, int *hi)
     *hi = (int)((long)n * (k + 1) / parts);
 }
 
-static int tr_tsize(const cnnrt_model *mod)
-{
-    return mod->target_size ? mod->target_size : mod->out_size;
-}
-
 /* forward and backward of samples [lo, hi): the loss times the slice's
  * share; its right answers into *correct */
 static double tr_slice_pass(tr_run *r, const float *x, const float *target, int n, int lo,
@@ -38,7 +33,7 @@ static double tr_slice_pass(tr_run *r, const float *x, const float *target, int 
 {
     const cnnrt_model *mod = r->mod;
     int k = hi - lo;
-    const float *t = target + (size_t)lo * (size_t)tr_tsize(mod);
+    const float *t = target + (size_t)lo * (size_t)cnnrt_tr_tsize(mod);
     const float *out = mod->forward(r->m, x + (size_t)lo * (size_t)mod->in_size, k);
     if (!cnnrt_tr_boxes(mod))
         *correct += cnnrt_tr_correct(out, t, k, mod->out_size);

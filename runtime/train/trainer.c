@@ -306,7 +306,7 @@ void cnnrt_tr_free(tr_run *r)
 }
 
 /* floats per sample of what _backward takes */
-static int tr_tsize(const cnnrt_model *mod)
+int cnnrt_tr_tsize(const cnnrt_model *mod)
 {
     return mod->target_size ? mod->target_size : mod->out_size;
 }
@@ -323,7 +323,7 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
     r->step = &r->own_step;
     r->m = mod->create();
     r->x = malloc(sizeof *r->x * (size_t)mod->batch * (size_t)mod->in_size);
-    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)tr_tsize(mod));
+    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)cnnrt_tr_tsize(mod));
     if (!r->m || !r->x || !r->t)
         return cnnrt_tr_error(mod, "out of memory");
     mod->init(r->m, seed);

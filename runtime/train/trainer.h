@@ -99,6 +99,7 @@ int  cnnrt_tr_argmax(const float *v, int n);
 int  cnnrt_tr_load_weights(tr_run *r, const tr_opts *o);  /* set up, then --weights */
 int  cnnrt_tr_predict(const tr_opts *o);          /* predict.c */
 int  cnnrt_tr_correct(const float *out, const float *t, int n, int size);
+int  cnnrt_tr_tsize(const cnnrt_model *mod);      /* floats per sample of a target */
 /* the main of both trainers: cnnrt_main (dist NULL) and cnnrt_mpi_main */
 int  cnnrt_tr_main(const cnnrt_model *model, tr_dist *dist, int argc, char **argv);
 
