@@ -26,34 +26,38 @@ static int have_mpi;
 
 #define MPIRUN "mpirun --oversubscribe -np 2 "
 
+/* dir/NAME-KIND-idx*-ubyte: an IDX header for n items of item bytes
+ * (dims: 8x8 for images, none for labels), then data */
+static void put_idx(const char *name, const char *kind, int n, const unsigned char *data, int item)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s-%s-ubyte", dir, name, kind);
+    FILE *f = fopen(p, "wb");
+    ck_assert(f != NULL);
+    unsigned char head[16] = { 0, 0, 8, item > 1 ? 3 : 1, (unsigned char)(n >> 24),
+                               (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n,
+                               0, 0, 0, 8, 0, 0, 0, 8 };
+    ck_assert(fwrite(head, 1, item > 1 ? 16 : 8, f) > 0);
+    ck_assert((int)fwrite(data, (size_t)item, (size_t)n, f) == n);
+    ck_assert(fclose(f) == 0);
+}
+
 /* n 8x8 images of 4 classes: class k is a bright column at x = 1 + 2k on
  * noise from a fixed linear congruential generator */
 static void write_set(const char *name, int n, uint32_t state)
 {
-    char p[700];
-    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte", dir, name);
-    FILE *fi = fopen(p, "wb");
-    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, name);
-    FILE *fl = fopen(p, "wb");
-    ck_assert(fi && fl);
-    const unsigned char hi[16] = { 0, 0, 8, 3, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                                   (unsigned char)(n >> 8), (unsigned char)n, 0, 0, 0, 8, 0, 0, 0, 8 };
-    const unsigned char hl[8] = { 0, 0, 8, 1, hi[4], hi[5], hi[6], hi[7] };
-    fwrite(hi, 1, 16, fi);
-    fwrite(hl, 1, 8, fl);
+    static unsigned char img[512 * 64], label[512];
+    ck_assert(n <= 512);
     for (int i = 0; i < n; i++) {
-        unsigned char img[64], label;
         state = state * 1664525u + 1013904223u;
-        label = (unsigned char)(state >> 30);
+        label[i] = (unsigned char)(state >> 30);
         for (int j = 0; j < 64; j++) {
             state = state * 1664525u + 1013904223u;
-            img[j] = j % 8 == 1 + 2 * label ? 240 : (unsigned char)(state >> 26);
+            img[64 * i + j] = j % 8 == 1 + 2 * label[i] ? 240 : (unsigned char)(state >> 26);
         }
-        fwrite(img, 1, 64, fi);
-        fwrite(&label, 1, 1, fl);
     }
-    fclose(fi);
-    fclose(fl);
+    put_idx(name, "images-idx3", n, img, 64);
+    put_idx(name, "labels-idx1", n, label, 1);
 }
 
 static void setup(void)
