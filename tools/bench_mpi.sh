@@ -27,7 +27,7 @@ mpicc -std=c99 -O2 -Iruntime/include -o $D/lenet5-mpi $D/lenet5-mpi.c $B/libcnnr
 
 run() {     # run NP [mpirun options]: the trainer's output
     np=$1; shift
-    mpirun --oversubscribe -np $np "$@" $D/lenet5-mpi train --train $DATA --epochs 1 \
+    mpirun -np $np --mca mpi_yield_when_idle 0 "$@" $D/lenet5-mpi train --train $DATA --epochs 1 \
         --save $D/lenet5-mpi.cnnw
 }
 rate() { sed -n 's/.*images seen (\([0-9]*\) images\/s).*/\1/p'; }
