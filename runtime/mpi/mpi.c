@@ -3,13 +3,20 @@
  * The only file of the runtime that calls MPI (libcnnrt_mpi.a, mpicc).
  *
  * Gradients: every gradient tensor the model's hook announces during the
- * backward pass is scaled by this rank's share of the batch and starts
- * its sum across the ranks at once (MPI_Iallreduce, in place), so the
- * sums of the last layers travel while the first layers' backward still
- * runs; each announcement also tests the sums in flight, which is what
- * moves them on in an MPI without a progress thread.  `end` starts what
- * was not announced (all of it when the model has no hook, or with
- * CNNRT_MPI_OVERLAP=0), with the step's loss and right answers, and waits.
+ * backward pass is scaled by this rank's share of the batch and goes into
+ * a bucket of adjacent gradients; once the bucket holds CNNRT_MPI_BUCKET
+ * floats (default 32768) its sum across the ranks starts at once
+ * (MPI_Iallreduce, in place), so the sums of the last layers travel while
+ * the first layers' backward still runs.  Buckets, not tensors: each
+ * non-blocking sum costs about a millisecond here whatever its size.
+ * Each announcement also tests the sums in flight, which is what moves
+ * them on in an MPI without a progress thread.  `end` sums the last
+ * bucket and what was not announced (all of it when the model has no
+ * hook, or with CNNRT_MPI_OVERLAP=0) with blocking MPI_Allreduce, then
+ * waits for the rest and sums the step's loss and right answers.  Every
+ * rank forms the same buckets in the same order.  For two ranks each
+ * element's sum is one addition, so neither bucketing nor overlap changes
+ * a bit.
  *
  * Failures: MPI errors return to us (MPI_ERRORS_RETURN) and become a
  * message naming the rank; an error on any rank aborts the whole job
@@ -35,14 +42,18 @@ typedef struct {
     const cnnrt_model *mod;
     cnnrt_grads_hook_fn hook;
     float share;
+    long bucket_cap;            /* floats a bucket collects before its sum starts */
+    float *bucket;              /* the bucket: adjacent gradients, scaled */
+    long nbucket;
     MPI_Request *req;           /* the sums in flight */
-    float **started;            /* their gradient tensors */
-    long *count;                /* and sizes */
+    long *count;                /* their floats */
     int nreq, cap;
+    float **seen;               /* the tensors announced in this step */
+    int nseen, seencap;
     /* timings, seconds: begin..end (forward + backward), waiting in end */
     double t_begin, compute, wait;
     long steps, announced;
-    double floats, early;       /* gradient floats summed, and of them done
+    double gradfloats, early;   /* gradient floats summed, and of them done
                                    when the backward pass ended */
 } mpi_dist;
 
@@ -85,41 +96,72 @@ static void mpi_begin(tr_dist *d, float share)
 {
     mpi_dist *m = (mpi_dist *)d;
     m->share = share;
-    m->nreq = 0;
+    m->nreq = m->nseen = 0;
+    m->nbucket = 0;
     m->t_begin = mpi_now();
 }
 
-/* scale grad[n] by the share and start its sum; -1 out of memory */
-static int mpi_start(mpi_dist *m, float *grad, long n, MPI_Datatype type)
+/* Starts the sum of the bucket: non-blocking during the backward pass,
+ * blocking at its end (Open MPI's blocking allreduce is the faster one
+ * when there is nothing left to overlap).  Counts below INT_MAX: a bucket
+ * is at most bucket_cap plus one tensor. */
+static int mpi_flush(mpi_dist *m, int blocking)
 {
+    long n = m->nbucket;
+    m->nbucket = 0;
+    if (!n)
+        return 0;
+    if (blocking)
+        return mpi_check(m, MPI_Allreduce(MPI_IN_PLACE, m->bucket, (int)n, MPI_FLOAT, MPI_SUM,
+                                          MPI_COMM_WORLD), "MPI_Allreduce");
     if (m->nreq == m->cap) {
         int cap = m->cap ? 2 * m->cap : 64;
         MPI_Request *r = realloc(m->req, sizeof *r * (size_t)cap);
-        float **s = r ? realloc(m->started, sizeof *s * (size_t)cap) : NULL;
-        long *c = s ? realloc(m->count, sizeof *c * (size_t)cap) : NULL;
+        long *c = r ? realloc(m->count, sizeof *c * (size_t)cap) : NULL;
         if (r)
             m->req = r;
-        if (s)
-            m->started = s;
         if (!c)
             return cnnrt_tr_error(m->mod, "out of memory"), -1;
         m->count = c;
         m->cap = cap;
     }
-    if (type == MPI_FLOAT)
-        for (long i = 0; i < n; i++)
-            grad[i] *= m->share;
-    m->started[m->nreq] = grad;
     m->count[m->nreq] = n;
-    return mpi_check(m, MPI_Iallreduce(MPI_IN_PLACE, grad, (int)n, type, MPI_SUM, MPI_COMM_WORLD,
-                                       &m->req[m->nreq++]), "MPI_Iallreduce");
+    return mpi_check(m, MPI_Iallreduce(MPI_IN_PLACE, m->bucket, (int)n, MPI_FLOAT, MPI_SUM,
+                                       MPI_COMM_WORLD, &m->req[m->nreq++]), "MPI_Iallreduce");
+}
+
+/* grad[n], scaled by the share, into the bucket: joined to it when
+ * adjacent in memory (the model keeps its gradients in one buffer, and
+ * the backward pass finishes them from the last down), else after
+ * flushing it; a full bucket is flushed.  0 or -1. */
+static int mpi_add(mpi_dist *m, float *grad, long n, int blocking)
+{
+    for (long i = 0; i < n; i++)
+        grad[i] *= m->share;
+    if (m->nbucket && grad + n == m->bucket)
+        m->bucket = grad;
+    else if (m->nbucket && grad != m->bucket + m->nbucket && mpi_flush(m, blocking) < 0)
+        return -1;
+    if (!m->nbucket)
+        m->bucket = grad;
+    m->nbucket += n;
+    return m->nbucket >= m->bucket_cap ? mpi_flush(m, blocking) : 0;
 }
 
 static void mpi_ready(void *d, float *grad, long n)
 {
     mpi_dist *m = d;
     int done;
-    if (mpi_start(m, grad, n, MPI_FLOAT) < 0)
+    if (m->nseen == m->seencap) {
+        int cap = m->seencap ? 2 * m->seencap : 64;
+        float **s = realloc(m->seen, sizeof *s * (size_t)cap);
+        if (!s)
+            cnnrt_tr_error(m->mod, "out of memory"), MPI_Abort(MPI_COMM_WORLD, 1);
+        m->seen = s;
+        m->seencap = cap;
+    }
+    m->seen[m->nseen++] = grad;
+    if (mpi_add(m, grad, n, 0) < 0)
         MPI_Abort(MPI_COMM_WORLD, 1);
     m->announced++;
     MPI_Testall(m->nreq, m->req, &done, MPI_STATUSES_IGNORE);
@@ -134,18 +176,24 @@ static int mpi_end(tr_dist *d, const cnnrt_tensor *t, int nt, double *v, int nv)
         MPI_Test(&m->req[k], &done, MPI_STATUS_IGNORE);
         m->early += done ? (double)m->count[k] : 0;
     }
-    for (int i = 0; i < nt; i++) {
+    /* what is left: the last bucket, and the tensors never announced (all
+       of them without the hook), summed in the order of t[] */
+    int rc = mpi_flush(m, 1);
+    for (int i = 0; i < nt; i++)
+        m->gradfloats += t[i].grad ? (double)t[i].size : 0;
+    for (int i = 0; !rc && i < nt; i++) {
         int seen = 0;
-        for (int k = 0; k < m->nreq && !seen; k++)
-            seen = m->started[k] == t[i].grad;
-        if (t[i].grad && !seen && mpi_start(m, t[i].grad, t[i].size, MPI_FLOAT) < 0)
-            return -1;
+        for (int k = 0; k < m->nseen && !seen; k++)
+            seen = m->seen[k] == t[i].grad;
+        if (t[i].grad && !seen)
+            rc = mpi_add(m, t[i].grad, t[i].size, 1);
     }
-    for (int k = 0; k < m->nreq; k++)
-        m->floats += (double)m->count[k];
-    if (mpi_start(m, (float *)v, nv, MPI_DOUBLE) < 0)
-        return -1;
-    int rc = mpi_check(m, MPI_Waitall(m->nreq, m->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    if (!rc)
+        rc = mpi_flush(m, 1);
+    if (!rc)
+        rc = mpi_check(m, MPI_Waitall(m->nreq, m->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    if (!rc)
+        rc = mpi_sum(d, v, nv);
     double t1 = mpi_now();
     m->compute += t0 - m->t_begin;
     m->wait += t1 - t0;
@@ -160,10 +208,10 @@ static void mpi_report(tr_dist *d)
     if (!m->steps)
         return;
     printf("mpi: %d ranks, %ld steps: forward+backward %.2f ms/step, then waiting for the "
-           "gradient sums %.2f ms/step (%s; %.0f%% of the gradients summed when it ended)\n",
+           "gradient sums %.2f ms/step (%s; %.0f%% of them done when it ended)\n",
            d->size, m->steps, 1e3 * m->compute / m->steps, 1e3 * m->wait / m->steps,
            m->announced ? "sums started during the backward pass"
-           : "sums started after the backward pass", m->floats > 0 ? 100 * m->early / m->floats : 0.0);
+           : "sums started after the backward pass", m->gradfloats > 0 ? 100 * m->early / m->gradfloats : 0.0);
 }
 
 static char mpi_stopped[256];
@@ -198,7 +246,8 @@ int cnnrt_mpi_main(const cnnrt_model *model, cnnrt_grads_hook_fn hook, int argc,
     m.d.ready = mpi_ready;
     m.d.end = mpi_end;
     m.d.report = mpi_report;
-    const char *overlap = getenv("CNNRT_MPI_OVERLAP");
+    const char *overlap = getenv("CNNRT_MPI_OVERLAP"), *cap = getenv("CNNRT_MPI_BUCKET");
+    m.bucket_cap = cap && atol(cap) > 0 && atol(cap) < (1L << 30) ? atol(cap) : 32768;
     if (!overlap || strcmp(overlap, "0"))
         m.d.set_hook = hook;
     snprintf(mpi_stopped, sizeof mpi_stopped, "%s: rank %d of %d stopped by mpirun (another rank "
@@ -209,8 +258,8 @@ int cnnrt_mpi_main(const cnnrt_model *model, cnnrt_grads_hook_fn hook, int argc,
         fprintf(stderr, "%s: warning: rank %d keeps its output\n", model->name, m.d.rank);
     int rc = cnnrt_tr_main(model, m.d.size > 1 ? &m.d : NULL, argc, argv);
     free(m.req);
-    free(m.started);
     free(m.count);
+    free(m.seen);
     if (rc && m.d.size > 1) {
         fflush(stdout);
         fprintf(stderr, "%s: rank %d of %d failed: stopping the job\n", model->name, m.d.rank,
