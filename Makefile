@@ -69,6 +69,22 @@ RT_LIBS      = $(B)/libcnnrt_core.a $(B)/libcnnrt_data.a $(B)/libcnnrt_train.a
 
 all: $(B)/cnnc $(B)/libcnnrt.a $(RT_LIBS)
 
+# The data-parallel trainer (runtime/mpi/, `cnnc --main --mpi`), built with
+# mpicc when Open MPI is installed (Debian's libopenmpi-dev, openmpi-bin;
+# `make MPICC=` builds without it): libcnnrt_mpi.a, the only part of the
+# runtime that needs MPI.  Models link it before libcnnrt.a, with mpicc.
+MPICC ?= $(shell command -v mpicc 2>/dev/null)
+ifneq ($(MPICC),)
+RT_MPI = $(B)/libcnnrt_mpi.a
+all: $(RT_MPI)
+endif
+$(B)/libcnnrt_mpi.a: $(patsubst %.c,$(B)/%.o,$(wildcard runtime/mpi/*.c))
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/runtime/mpi/%.o: runtime/mpi/%.c runtime/include/*.h runtime/*/*.h | $(B)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CPPFLAGS) $(CFLAGS) $(RTOPT) $(WARN) $(SAN) -c -o $@ $<
+
 $(B)/cnnc: $(B)/driver.o $(B)/libcnnc.a $(B)/libcnnrt_core.a $(CNNC_RTDEP)
 	$(CC) $(SAN) -o $@ $(B)/driver.o $(B)/libcnnc.a $(CNNC_RT) $(B)/libcnnrt_core.a $(LLVM_LIBS) $(LDLIBS) $(ONNX_LIBS)
 
@@ -142,7 +158,7 @@ $(B):
 
 # ---- dependencies: install when root, else print the line to run ----
 deps:
-	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison llvm-dev
+	@sh tools/deps.sh $(DEPS_PKG) $(ONNX_DEPS) flex bison llvm-dev openmpi-bin libopenmpi-dev
 
 # ---- tests ----
 # tests/unit/<stage>/test_*.c -> $(B)/tests/test_*; each runtime stage's
@@ -189,6 +205,7 @@ bench: deps all
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_threads.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
+	@CNNC=$(B)/cnnc sh tools/bench_mpi.sh $(B)
 
 clean:
 	rm -rf build cnnc

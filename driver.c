@@ -32,6 +32,7 @@ typedef struct {
     const char *depfile;        /* -MF; with -MD and no -MF, beside the output */
     int deps;                   /* -MD */
     int stats, with_main, inference, embed, batch;
+    int mpi;                    /* --mpi: gradient hooks, an MPI trainer */
     int run, run_argc;          /* cnnc run: the JIT, with the program's */
     char **run_argv;            /* arguments after the input file */
     PassOptions passes;
@@ -55,6 +56,9 @@ static void usage(FILE *f)
         "  --stats            print a per-layer table: shapes, parameters, mult-adds,\n"
         "                     and the activation arena (naive, planned, lower bound)\n"
         "  --main             add a main() with train, eval and predict commands\n"
+        "  --mpi              gradient hooks in _backward (MODEL_grads_hook); with\n"
+        "                     --main, a data-parallel trainer for mpirun (link\n"
+        "                     libcnnrt_mpi.a, build with mpicc)\n"
         "  --inference        forward pass only; memory planned for it alone\n"
         "  --batch N          largest batch (overrides the train block)\n"
         "  --embed-runtime    put the runtime into the C file (needs only libc, libm;\n"
@@ -153,6 +157,8 @@ static int parse_args(int argc, char **argv, Options *o)
             o->stats = 1;
         } else if (strcmp(a, "--main") == 0) {
             o->with_main = 1;
+        } else if (strcmp(a, "--mpi") == 0) {
+            o->mpi = 1;
         } else if (strcmp(a, "--inference") == 0) {
             o->inference = 1;
         } else if (strcmp(a, "--embed-runtime") == 0) {
@@ -206,6 +212,11 @@ static int parse_args(int argc, char **argv, Options *o)
         return bad_usage("cnnc run needs a command after the model: train, eval or predict%s", "");
     if (o->embed && (o->run || !strcmp(o->emit, "obj") || !strcmp(o->emit, "llvm")))
         return bad_usage("--embed-runtime is for C output (--emit=c)%s", "");
+    if (o->mpi && (o->embed || o->run || strcmp(o->emit, "c")))
+        return bad_usage("--mpi is for C output (--emit=c) linked with libcnnrt_mpi.a, not "
+                         "--embed-runtime, --emit=obj or cnnc run%s", "");
+    if (o->mpi && o->inference)
+        return bad_usage("--mpi is for training; --inference has no backward pass%s", "");
     if (o->target && strcmp(o->emit, "obj") && strcmp(o->emit, "llvm"))
         return bad_usage("--target is for --emit=obj or --emit=llvm%s", "");
     if (o->stats && !o->out && strcmp(o->emit, "c") == 0)
@@ -312,7 +323,7 @@ static int write_c(Graph *g, const Options *o, int argc, char **argv)
         strcat(cmd, " ");
         strcat(cmd, argv[i]);
     }
-    EmitOptions eo = { out, hpath, hbase, o->with_main, o->embed, cmd };
+    EmitOptions eo = { out, hpath, hbase, o->with_main, o->embed, cmd, o->mpi };
     cnnrt_out c, h;
     int rc = -1;
     if (out_open(&c, out) == 0) {
@@ -347,7 +358,7 @@ static int write_llvm(Graph *g, const Options *o, int argc, char **argv)
     int stem = ext && !strchr(ext, '/') ? (int)(ext - out) : (int)strlen(out);
     char *hpath = xfmt("%.*s.h", stem, out);
     const char *hbase = strrchr(hpath, '/') ? strrchr(hpath, '/') + 1 : hpath;
-    EmitOptions eo = { out, hpath, hbase, o->with_main, 0, NULL };
+    EmitOptions eo = { out, hpath, hbase, o->with_main, 0, NULL, 0 };
     LlvmOptions lo = { text, o->target, o->passes.opt, o->with_main };
     (void)argc, (void)argv;
     cnnrt_out f, h;

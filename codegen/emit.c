@@ -30,6 +30,7 @@ typedef struct {
     char **pfield;          /* per param: struct field, "conv1_weight" */
     char **gname;           /* per geometry: "conv1_geom" */
     int embed;              /* --embed-runtime */
+    int mpi;                /* --mpi: gradient hooks in _backward */
     char M[128];            /* the model name in capitals, for macros */
     long struct_bytes;      /* reserved for the model struct */
     long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
@@ -226,6 +227,30 @@ static void print_calls(Emitter *e, const CallList *list)
         print_call(e, &list->calls[i]);
 }
 
+/* _backward; with --mpi, each parameter's gradient is announced to the
+ * hook right after the last call that writes it (a layer's gradients are
+ * final once its backward is done), so a data-parallel trainer can start
+ * summing them across processes while the earlier layers still run. */
+static void print_backward(Emitter *e)
+{
+    const CallList *list = &e->L->backward;
+    for (int i = 0; i < list->n; i++) {
+        const Call *c = &list->calls[i];
+        print_call(e, c);
+        for (int k = 0; e->mpi && c->kernel && k < c->nargs; k++) {
+            if (c->args[k].kind != ARG_GRAD)
+                continue;
+            int v = c->args[k].v, later = 0;
+            for (int j = i + 1; j < list->n && !later; j++)
+                for (int q = 0; q < list->calls[j].nargs; q++)
+                    later |= list->calls[j].args[q].kind == ARG_GRAD && list->calls[j].args[q].v == v;
+            if (!later)
+                fprintf(e->f, "    if (m->grads_done)\n        m->grads_done(m->grads_arg, g->%s, %ld);\n",
+                        e->pfield[v], e->g->params[v].size);
+        }
+    }
+}
+
 /* ---- the header ---- */
 static void upper(char *dst, const char *src, int len)
 {
@@ -289,6 +314,10 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
         fprintf(h, "float %s_backward(%s *m, const float *target, int n);\n", m, m);
         fprintf(h, "void %s_update(%s *m);\nvoid %s_zero_grad(%s *m);\n", m, m, m, m);
         fprintf(h, "float %s_train_step(%s *m, const float *x, const float *target, int n);\n", m, m);
+        if (o->mpi)
+            fprintf(h, "/* --mpi: fn(arg, grad, n) is called in _backward as soon as a gradient\n"
+                       "   tensor is final (NULL: no calls) */\n"
+                       "void %s_grads_hook(%s *m, void (*fn)(void *arg, float *grad, long n), void *arg);\n", m, m);
     }
     fprintf(h, "int %s_params(%s *m, const cnnrt_tensor **out);\n", m, m);
     if (train) {
@@ -376,6 +405,9 @@ static void emit_struct(Emitter *e, int train)
                    "    int training;\n", g->nparams ? (2 + emit_has_ema(g)) * g->nparams : 1);
     if (train)
         emit_train_fields(g, f);
+    if (train && e->mpi)
+        fprintf(f, "    void (*grads_done)(void *arg, float *grad, long n);  /* _grads_hook */\n"
+                   "    void *grads_arg;\n");
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
                "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
@@ -575,8 +607,11 @@ static void emit_passes(Emitter *e, int train)
     fprintf(f, "float %s_backward(%s *m, const float *target, int n)\n{\n    float *a = m->arena;\n"
                "    const %s_tensors *p = &m->p, *g = &m->g;\n    float loss;\n    (void)p;\n    (void)g;\n",
             m, m, m);
-    print_calls(e, &e->L->backward);
+    print_backward(e);
     fprintf(f, "    return loss;\n}\n\n");
+    if (e->mpi)
+        fprintf(f, "void %s_grads_hook(%s *m, void (*fn)(void *arg, float *grad, long n), void *arg)\n{\n"
+                   "    m->grads_done = fn;\n    m->grads_arg = arg;\n}\n\n", m, m);
 
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
     emit_train_pre_update(g, f);
@@ -676,6 +711,7 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     e.g = g;
     e.f = c;
     e.embed = o->embed;
+    e.mpi = o->mpi;
     int train = !g->inference && g->loss_node >= 0;
     e.vmacro = xcalloc((size_t)g->nvals + 1, sizeof(char *));
     e.pfield = xcalloc((size_t)g->nparams + 1, sizeof(char *));
@@ -725,7 +761,7 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
         emit_detect(&e, train);
     emit_io(&e, train);
     if (o->with_main)
-        emit_main(g, c);
+        emit_main(g, o->mpi, c);
     for (int v = 0; v < g->nvals; v++)
         free(e.vmacro[v]);
     for (int i = 0; i < g->nparams; i++)

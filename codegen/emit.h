@@ -20,6 +20,7 @@ typedef struct {
     int with_main;              /* --main */
     int embed;                  /* --embed-runtime */
     const char *cmdline;        /* for the header comment */
+    int mpi;                    /* --mpi: _grads_hook, and main() runs cnnrt_mpi_main */
 } EmitOptions;
 int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h);
 /* MODEL.h alone, for a backend that writes no C (codegen/llvm/) */

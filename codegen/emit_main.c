@@ -12,13 +12,15 @@ static const char *aug_names[] = {
     "CNNRT_AUG_FLIP", "CNNRT_AUG_CROP", "CNNRT_AUG_HSV", "CNNRT_AUG_MOSAIC", "CNNRT_AUG_MIXUP"
 };
 
-void emit_main(const Graph *g, FILE *f)
+void emit_main(const Graph *g, int mpi, FILE *f)
 {
     const char *m = g->name;
     int train = !g->inference && g->loss_node >= 0;
     Shape in = g->vals[g->input].shape;
     fprintf(f, "\n/* ---- the trainer: %s train|eval|predict (cnnc --main) ---- */\n", m);
     fprintf(f, "#ifndef CNNRT_TRAIN_H   /* else embedded above */\n#include \"cnnrt_train.h\"\n#endif\n\n");
+    if (mpi)
+        fprintf(f, "#include \"cnnrt_mpi.h\"    /* link libcnnrt_mpi.a, build with mpicc */\n\n");
     fprintf(f, "static void *w_new(void) { return %s_new(); }\n", m);
     fprintf(f, "static void w_free(void *m) { %s_free(m); }\n", m);
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
@@ -33,6 +35,8 @@ void emit_main(const Graph *g, FILE *f)
         fprintf(f, "static void w_update(void *m) { %s_update(m); }\n", m);
         fprintf(f, "static int w_state(void *m, const cnnrt_tensor **t, long **step) { return %s_state(m, t, step); }\n", m);
         emit_train_main_wrappers(g, f);
+        if (mpi)
+            fprintf(f, "static void w_grads_hook(void *m, cnnrt_grads_fn fn, void *arg) { %s_grads_hook(m, fn, arg); }\n", m);
     }
     fprintf(f, "\nint main(int argc, char **argv)\n{\n");
     const TrainCfg *t = &g->train;
@@ -71,5 +75,9 @@ void emit_main(const Graph *g, FILE *f)
     fprintf(f, ",\n        %d, %ld, %d, %d, %s", g->target_kind,
             g->target >= 0 ? g->vals[g->target].size : 0L, det ? y.classes : 0,
             det ? y.max_boxes : 0, det ? "w_detect" : "NULL");
-    fprintf(f, "\n    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
+    if (mpi)
+        fprintf(f, "\n    };\n    return cnnrt_mpi_main(&model, %s, argc, argv);\n}\n",
+                train ? "w_grads_hook" : "NULL");
+    else
+        fprintf(f, "\n    };\n    return cnnrt_main(&model, argc, argv);\n}\n");
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include "../ir/ir.h"
 
-void emit_main(const Graph *g, FILE *f);
+/* mpi: main() runs cnnrt_mpi_main (cnnrt_mpi.h) with the model's _grads_hook */
+void emit_main(const Graph *g, int mpi, FILE *f);
 
 #endif

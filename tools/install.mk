@@ -3,7 +3,8 @@
 # staged installs.  What lands where:
 #
 #   bin/cnnc                          the compiler
-#   lib/libcnnrt.a, libcnnrt_*.a      the runtime (union, and its three layers)
+#   lib/libcnnrt.a, libcnnrt_*.a      the runtime (union, and its three layers;
+#                                     libcnnrt_mpi.a when built with MPI)
 #   include/cnnrt/*.h                 the public runtime headers only
 #   lib/pkgconfig/cnnrt.pc            -I.../include/cnnrt, -lcnnrt -lm -lpthread
 #   lib/cmake/cnnc/cnncConfig.cmake   find_package(cnnc), cnnc_add_model()
@@ -26,7 +27,7 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(LIBDIR)/cmake/cnnc $(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)
 	$(INSTALL) -m 755 $(B)/cnnc $(DESTDIR)$(BINDIR)/cnnc
-	$(INSTALL) -m 644 $(B)/libcnnrt.a $(RT_LIBS) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 644 $(B)/libcnnrt.a $(RT_LIBS) $(RT_MPI) $(DESTDIR)$(LIBDIR)/
 	$(INSTALL) -m 644 $(PUB_HEADERS) $(DESTDIR)$(INCDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(CNNRT_VER)|' tools/cnnrt.pc.in \
 	    > $(DESTDIR)$(LIBDIR)/pkgconfig/cnnrt.pc
@@ -37,7 +38,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cnnc $(DESTDIR)$(MANDIR)/cnnc.1
-	rm -f $(DESTDIR)$(LIBDIR)/libcnnrt.a $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(RT_LIBS)))
+	rm -f $(DESTDIR)$(LIBDIR)/libcnnrt.a $(addprefix $(DESTDIR)$(LIBDIR)/,$(notdir $(RT_LIBS))) \
+	    $(DESTDIR)$(LIBDIR)/libcnnrt_mpi.a
 	rm -f $(addprefix $(DESTDIR)$(INCDIR)/,$(notdir $(PUB_HEADERS)))
 	rm -f $(DESTDIR)$(LIBDIR)/pkgconfig/cnnrt.pc
 	rm -f $(DESTDIR)$(LIBDIR)/cmake/cnnc/cnncConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/cnnc/cnncConfigVersion.cmake

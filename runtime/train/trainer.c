@@ -65,6 +65,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--log-every", CMD_TRAIN, log_every_arg, 1),
     TR_OPT("--chart", CMD_TRAIN, chart, 1),
     TR_OPT("--save-best", CMD_TRAIN, save_best, 0),
+    TR_OPT("--slices", CMD_TRAIN, slices_arg, 1),
     TR_OPT("--names", CMD_PREDICT, names, 1),
     TR_OPT("--top", CMD_PREDICT, top_arg, 1),
     TR_OPT("--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, threads_arg, 1),
@@ -96,7 +97,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
             "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N] [--weights FILE]\n"
             "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
-            "       %*s         [--threads N]\n"
+            "       %*s         [--threads N] [--slices K]\n"
             "       %s eval    --weights FILE [--labels FILE] [--threads N] DATA\n"
             "       %s predict --weights FILE [--names FILE] [--top K] [--threads N] DATA...\n"
             "\n"
@@ -120,6 +121,8 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "accuracy, validation figures, learning rate, images/s, time; --chart\n"
             "redraws a PNG of loss and accuracy after every epoch; --save-best also\n"
             "keeps the checkpoint of the best validation epoch as FILE-best.cnnw.\n"
+            "--slices K runs each batch as K slices in turn and sums their gradients\n"
+            "as K MPI ranks do (a --mpi build under mpirun -np K gives the same numbers).\n"
             "predict prints the class of every image (names from the class folders\n"
             "or --names, one per line), the --top K classes with their probabilities,\n"
             "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
@@ -145,11 +148,12 @@ static int tr_number(const char *s, unsigned long long max, unsigned long long *
 }
 
 /* 0, -1 after an error message, or 2 for --help (usage printed) */
-static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
+static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_dist *dist, tr_opts *o)
 {
     static const char *const names[] = { "train", "eval", "predict" };
     memset(o, 0, sizeof *o);
     o->mod = mod;
+    o->dist = dist;
     for (int i = 0; i < 3; i++)
         if (!strcmp(argv[1], names[i]))
             o->cmd = 1 << i;
@@ -260,6 +264,18 @@ static int tr_parse(const cnnrt_model *mod, int argc, char **argv, tr_opts *o)
         }
         o->top = (int)v < mod->out_size ? (int)v : mod->out_size;
     }
+    o->slices = 1;
+    if (o->slices_arg) {
+        if (tr_number(o->slices_arg, 4096, &v) < 0 || v == 0) {
+            cnnrt_tr_error(mod, "--slices wants a number from 1 to 4096, got '%s'", o->slices_arg);
+            return -1;
+        }
+        if (o->dist) {
+            cnnrt_tr_error(mod, "--slices is for one process: under mpirun the ranks are the slices");
+            return -1;
+        }
+        o->slices = (int)v;
+    }
     if (o->save_best && !o->val) {
         cnnrt_tr_error(mod, "--save-best needs --val DATA (the best epoch is chosen on it)");
         return -1;
@@ -301,10 +317,11 @@ void cnnrt_tr_free(tr_run *r)
     free(r->state);
     free(r->x);
     free(r->t);
+    free(r->acc);
 }
 
 /* floats per sample of what _backward takes */
-static int tr_tsize(const cnnrt_model *mod)
+int cnnrt_tr_tsize(const cnnrt_model *mod)
 {
     return mod->target_size ? mod->target_size : mod->out_size;
 }
@@ -321,7 +338,7 @@ static int tr_setup(tr_run *r, const cnnrt_model *mod, uint64_t seed)
     r->step = &r->own_step;
     r->m = mod->create();
     r->x = malloc(sizeof *r->x * (size_t)mod->batch * (size_t)mod->in_size);
-    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)tr_tsize(mod));
+    r->t = malloc(sizeof *r->t * (size_t)mod->batch * (size_t)cnnrt_tr_tsize(mod));
     if (!r->m || !r->x || !r->t)
         return cnnrt_tr_error(mod, "out of memory");
     mod->init(r->m, seed);
@@ -409,7 +426,7 @@ int cnnrt_tr_argmax(const float *v, int n)
     return best;
 }
 
-static int tr_correct(const float *out, const float *t, int n, int size)
+int cnnrt_tr_correct(const float *out, const float *t, int n, int size)
 {
     int c = 0;
     for (int k = 0; k < n; k++)
@@ -468,14 +485,28 @@ static long tr_evaluate(tr_run *r, const cnnrt_dataset *d, cnnrt_loader *l, doub
         tr_drop_unlabelled(r, d, &b);
         if (!b.n)
             continue;
-        const float *out = mod->forward(r->m, b.x, b.n);
-        correct += tr_correct(out, b.target, b.n, mod->out_size);
-        lsum += tr_loss_sum(mod->loss, out, b.target, b.n, mod->out_size);
-        seen += b.n;
+        int lo = 0, hi = b.n;     /* a data-parallel run: this rank's slice */
+        if (r->dist)
+            cnnrt_tr_slice(b.n, r->dist->size, r->dist->rank, &lo, &hi);
+        if (hi == lo)
+            continue;
+        const float *t = b.target + (size_t)lo * mod->out_size;
+        const float *out = mod->forward(r->m, b.x + (size_t)lo * mod->in_size, hi - lo);
+        correct += cnnrt_tr_correct(out, t, hi - lo, mod->out_size);
+        lsum += tr_loss_sum(mod->loss, out, t, hi - lo, mod->out_size);
+        seen += hi - lo;
     }
     mod->set_training(r->m, 1);
     if (rc < 0)
         return cnnrt_tr_error(mod, "%s", err), -1;
+    if (r->dist) {
+        double v[3] = { lsum, (double)correct, (double)seen };
+        if (r->dist->sum(r->dist, v, 3) < 0)
+            return -1;
+        lsum = v[0];
+        correct = (long)v[1];
+        seen = (long)v[2];
+    }
     *loss = seen ? lsum / seen : 0;
     *acc = seen ? (double)correct / seen : 0;
     return seen;
@@ -574,15 +605,15 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
         tr_drop_unlabelled(r, train, &b);
         if (!b.n)
             continue;
-        const float *out = mod->forward(r->m, b.x, b.n), *target = b.target;
-        int correct = 0;
-        if (!cnnrt_tr_boxes(mod))
-            correct = tr_correct(out, b.target, b.n, mod->out_size);
-        else if (cnnrt_trdet_targets(mod, train, &b, r->t, err, sizeof err))
+        const float *target = b.target;
+        long correct = 0;
+        double loss;
+        if (cnnrt_tr_boxes(mod) && cnnrt_trdet_targets(mod, train, &b, r->t, err, sizeof err))
             return cnnrt_tr_error(mod, "%s", err);
-        else
+        else if (cnnrt_tr_boxes(mod))
             target = r->t;
-        float loss = mod->backward(r->m, target, b.n);
+        if (cnnrt_tr_step(r, b.x, target, b.n, &loss, &correct) < 0)
+            return 1;
         if (!r->have_first && isfinite(loss)) {
             r->first_loss = loss;
             r->have_first = 1;
@@ -608,7 +639,7 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
                             "was written", last_good ? last_good : "");
         }
         mod->update(r->m);
-        cnnrt_progress_batch(&pg, b.n, loss, correct);
+        cnnrt_progress_batch(&pg, b.n, loss, (int)correct);
         trlog_batch(&r->log, &pg);
     }
     if (rc < 0) {
@@ -618,6 +649,8 @@ static int tr_epoch(tr_run *r, const tr_opts *o, const tr_data *data, int epoch,
     }
     double vloss = 0, vacc = 0;
     long vn = 0;
+    if (cnnrt_tr_sync(r) < 0)
+        return 1;
     tr_swap_ema(r);
     if (data->val)
         vn = tr_evaluate(r, data->val, data->lval, &vloss, &vacc);
@@ -768,8 +801,16 @@ static int tr_train(const tr_opts *oin)
     const char *save = o.save ? o.save : defsave;
     tr_data data = {0};
     tr_run r;
-    int rc = tr_setup(&r, mod, o.seed), done = 0;
-    if (!rc && !o.dump_aug[0])
+    /* a data-parallel run: rank 0 alone writes files (and prints: the
+       others' stdout is closed by mpi.c) */
+    int rc = tr_setup(&r, mod, o.seed), done = 0, writer = !o.dist || o.dist->rank == 0;
+    r.dist = o.dist;
+    r.slices = o.slices;
+    if (!writer)
+        o.log = o.chart = o.dump_aug[0] = NULL;
+    if (!rc && o.dist && o.dist->set_hook)
+        o.dist->set_hook(r.m, o.dist->ready, o.dist);
+    if (!rc && !o.dump_aug[0] && writer)
         rc = tr_can_write(mod, save);
     if (!rc && o.resume)
         rc = tr_resume(&r, &o, &done);
@@ -782,7 +823,7 @@ static int tr_train(const tr_opts *oin)
         rc = tr_open_data(&r, &o, &data);
     if (!rc && o.dump_aug[0])
         rc = tr_dump(&o, data.train);
-    if (rc || o.dump_aug[0])
+    if (rc || o.dump_aug[0] || oin->dump_aug[0])
         goto out;
     const cnnrt_dataset *train = data.train, *val = data.val;
     r.tstate[0] = TR_FORMAT;
@@ -814,15 +855,17 @@ static int tr_train(const tr_opts *oin)
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
-        if (!rc && cnnrt_save(save, r.file, r.nfile, r.state, r.nstate, *r.step) < 0)
+        if (!rc && writer && cnnrt_save(save, r.file, r.nfile, r.state, r.nstate, *r.step) < 0)
             rc = cnnrt_tr_error(mod, "cannot write the checkpoint '%s': %s", save, strerror(errno));
         last_good = save;
-        if (!rc && r.vn > 0 && tr_better(mod, &b, &r, epoch + 1) && o.save_best &&
+        if (!rc && r.vn > 0 && tr_better(mod, &b, &r, epoch + 1) && o.save_best && writer &&
             cnnrt_save(best, r.params, r.nparams, r.state, r.nstate, *r.step) < 0)
             rc = cnnrt_tr_error(mod, "cannot write the checkpoint '%s': %s", best, strerror(errno));
     }
     if (!rc && done < o.epochs)
         tr_summary(&o, &r, &b, save, o.save_best ? best : NULL);
+    if (!rc && done < o.epochs && o.dist && writer)
+        o.dist->report(o.dist);
     free(best);
 out:
     cnnrt_loader_free(data.ltrain);
@@ -857,6 +900,7 @@ static int tr_eval(const tr_opts *o)
     double loss, acc;
     long n = 0;
     int rc = cnnrt_tr_load_weights(&r, o);
+    r.dist = o->dist;         /* eval splits the set across the ranks */
     if (!rc && !(d = tr_open(&r, o->args[0], o->labels, 1)))
         rc = 1;
     if (!rc && !(l = cnnrt_tr_loader(&r, d, NULL, 0)))
@@ -888,6 +932,11 @@ static int tr_eval(const tr_opts *o)
 
 int cnnrt_main(const cnnrt_model *model, int argc, char **argv)
 {
+    return cnnrt_tr_main(model, NULL, argc, argv);
+}
+
+int cnnrt_tr_main(const cnnrt_model *model, tr_dist *dist, int argc, char **argv)
+{
     if (argc < 2) {
         tr_usage(model, stderr);
         return 1;
@@ -903,7 +952,7 @@ int cnnrt_main(const cnnrt_model *model, int argc, char **argv)
                         model->batch, model->in_c, model->in_h, model->in_w,
                         model->in_size, model->out_size);
     tr_opts o;
-    int rc = tr_parse(model, argc, argv, &o);
+    int rc = tr_parse(model, argc, argv, dist, &o);
     if (rc == 0)
         rc = o.cmd == CMD_TRAIN ? tr_train(&o) : o.cmd == CMD_EVAL ? tr_eval(&o)
             : cnnrt_tr_predict(&o);

@@ -35,14 +35,18 @@ START_TEST(installs_the_promised_files)
         "bin/cnnc", "lib/libcnnrt.a", "lib/libcnnrt_core.a", "lib/libcnnrt_data.a",
         "lib/libcnnrt_train.a", "include/cnnrt/cnnrt.h", "include/cnnrt/cnnrt_abi.h",
         "include/cnnrt/cnnrt_data.h", "include/cnnrt/cnnrt_train.h", "include/cnnrt/cnnrt_det.h",
+        "include/cnnrt/cnnrt_mpi.h",
         "lib/pkgconfig/cnnrt.pc", "lib/cmake/cnnc/cnncConfig.cmake",
         "lib/cmake/cnnc/cnncConfigVersion.cmake", "share/man/man1/cnnc.1"
     };
     int n = (int)(sizeof files / sizeof *files);
     for (int i = 0; i < n; i++)
         ck_assert_msg(sh("test -f %s/usr/%s", stage, files[i]) == 0, "not installed: %s", files[i]);
+    /* the MPI trainer's library when the build has it (Open MPI installed) */
+    int mpi = sh("test -f %s/libcnnrt_mpi.a", B) == 0;
+    ck_assert_int_eq(sh("test -f %s/usr/lib/libcnnrt_mpi.a", stage), mpi ? 0 : 1);
     /* nothing else: internal headers (gemm.h, data.h) stay private */
-    ck_assert_int_eq(sh("test $(find %s -type f | wc -l) -eq %d", stage, n), 0);
+    ck_assert_int_eq(sh("test $(find %s -type f | wc -l) -eq %d", stage, n + mpi), 0);
     ck_assert_int_eq(sh("grep -qx 'prefix=/usr' %s/usr/lib/pkgconfig/cnnrt.pc", stage), 0);
     ck_assert_int_eq(sh("%s pkg-config --cflags cnnrt | grep -q -- '-I.*%s/usr/include/cnnrt'", env, stage), 0);
     ck_assert_int_eq(sh("man -l %s/usr/share/man/man1/cnnc.1 2>/dev/null | grep -q -- '--prefix'", stage), 0);
