@@ -32,21 +32,28 @@ typedef struct {
     const char *name;       /* model name */
     int batch;
     int out_c;              /* softmax channels per pixel, 0: whole sample */
-    int detector;           /* has detect outputs: the LLVM backend refuses it */
 } Model;
 
 static const Model models[] = {
-    { "tests/models/convs.cnn", "convs", 4, 0, 0 },
-    { "tests/models/acts.cnn", "acts", 3, 0, 0 },
-    { "tests/models/pools.cnn", "pools", 5, 0, 0 },
-    { "tests/models/branches.cnn", "branches", 4, 0, 0 },
-    { "tests/models/pixels.cnn", "pixels", 2, 3, 0 },
-    { "tests/models/heads.cnn", "heads", 3, 0, 1 },
-    { "examples/lenet5.cnn", "lenet5", 64, 0, 0 },
-    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0, 0 },
-    { "examples/vggs.cnn", "vggs", 64, 0, 0 },
+    { "tests/models/convs.cnn", "convs", 4, 0 },
+    { "tests/models/acts.cnn", "acts", 3, 0 },
+    { "tests/models/pools.cnn", "pools", 5, 0 },
+    { "tests/models/branches.cnn", "branches", 4, 0 },
+    { "tests/models/pixels.cnn", "pixels", 2, 3 },
+    { "tests/models/heads.cnn", "heads", 3, 0 },
+    { "examples/lenet5.cnn", "lenet5", 64, 0 },
+    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0 },
+    { "examples/vggs.cnn", "vggs", 64, 0 },
 };
 #define NMODELS ((int)(sizeof models / sizeof models[0]))
+
+/* the detectors, only compared across the backends here (their ops and
+ * the yolox loss are checked on the models above and in test_rt_yolox):
+ * EMA and a cosine schedule, and yolox_nano with clipping too */
+static const Model detectors[] = {
+    { "examples/fashion_det.cnn", "fashion_det", 32, 0 },
+    { "examples/yolox_nano.cnn", "yolox_nano", 8, 0 },
+};
 
 /* the model name as the generated macros spell it: lenet5 -> LENET5 */
 static void upper_name(const char *name, char out[64])
@@ -76,8 +83,10 @@ static const char *build_as(const Model *m, const char *flags, const char *tag, 
            batch ? "--batch" : "", batch ? batch : "", m->file, dir, m->name, ext) ||
         sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime/include -I%s -DMODEL=%s -DMODEL_UC=%s "
            "'-DMODEL_H=\"%s.h\"' %s $(grep -q _MAX_BOXES %s/%s.h && echo -DTARGET_BOXES) "
+           "$(grep -q '_detect(' %s/%s.h && echo -DHAS_DETECT) $(grep -q '_ema(' %s/%s.h && echo -DHAS_EMA) "
            "-o %s tests/harness/model_main.c %s/%s.%s %s/libcnnrt.a -lm",
-           SAN, dir, m->name, upper, m->name, outc, dir, m->name, p, dir, m->name, ext, B))
+           SAN, dir, m->name, upper, m->name, outc, dir, m->name, dir, m->name, dir, m->name, p, dir, m->name,
+           ext, B))
         return NULL;
     return p;
 }
@@ -197,16 +206,21 @@ END_TEST
 /* The object runs the C build's kernels in the C build's order: the same
  * losses, outputs and parameters bit for bit; gradients check; -O0 and
  * -O2 objects agree like the C ones; accumulation, save/load, _new_in. */
-/* A model the LLVM backend does not print yet (a detector) is refused with
- * a message that names the reason and the way out, and no file. */
-static int llvm_refuses(const Model *m)
+/* The C and the -O2 object build of m at batch `small` (NULL: its own):
+ * `trace steps` bit for bit (losses, outputs, parameters, their EMA),
+ * and a detector's <m>_detect: the same detections.  The object's path. */
+static const char *object_same_as_c(const Model *m, const char *small, int steps)
 {
-    if (!m->detector)
-        return 0;
-    ck_assert_int_eq(sh("mkdir -p %s/gen/refused && ! \"$CNNC\" --emit=obj %s -o %s/gen/refused/x.o "
-                        "2> %s/gen/refused/err && grep -q 'does not support detection models.*--emit=c' "
-                        "%s/gen/refused/err && ! test -e %s/gen/refused/x.o", B, m->file, B, B, B, B), 0);
-    return 1;
+    const char *pc = build(m, "-O2", "llvm-c", small);
+    const char *po = build_as(m, "-O2", "llvm-o2", small, 1);
+    ck_assert_msg(pc && po, "%s: a build failed", m->name);
+    ck_assert(sh("%s trace %d > %s.trace && %s trace %d > %s.trace", pc, steps, pc, po, steps, po) == 0);
+    ck_assert_msg(sh("cmp -s %s.trace %s.trace", pc, po) == 0, "%s: the object's numbers differ from the C's "
+                  "(diff %s.trace %s.trace)", m->name, pc, po);
+    ck_assert_msg(sh("! grep -q '_detect(' $(dirname %s)/%s.h || (%s detect > %s.det && %s detect > %s.det && "
+                     "cmp -s %s.det %s.det && grep -q '^detections [1-9]' %s.det)", po, m->name, pc, pc, po, po,
+                     pc, po, po) == 0, "%s: _detect: none, or not the C's (diff %s.det %s.det)", m->name, pc, po);
+    return po;
 }
 
 START_TEST(llvm_same_as_c)
@@ -214,16 +228,10 @@ START_TEST(llvm_same_as_c)
     if (!cnnc_has_llvm)
         return;
     const Model *m = &models[_i];
-    if (llvm_refuses(m))
-        return;
     const char *small = m->batch > 8 ? "3" : NULL;
-    const char *pc = build(m, "-O2", "llvm-c", small);
-    const char *po = build_as(m, "-O2", "llvm-o2", small, 1);
+    const char *po = object_same_as_c(m, small, 3);
     const char *p0 = build_as(m, "-O0", "llvm-o0", small, 1);
-    ck_assert_msg(pc && po && p0, "%s: an object build failed", m->name);
-    ck_assert(sh("%s trace 3 > %s.trace && %s trace 3 > %s.trace", pc, pc, po, po) == 0);
-    ck_assert_msg(sh("cmp -s %s.trace %s.trace", pc, po) == 0, "%s: the object's numbers differ from the C's "
-                  "(diff %s.trace %s.trace)", m->name, pc, po);
+    ck_assert_msg(p0 != NULL, "%s: the -O0 object build failed", m->name);
     same_traces(m->name, p0, po);
     /* the examples' gradients are those of the C build, bit for bit (their
        parameters after three updates are): their checks run there only */
@@ -239,8 +247,6 @@ START_TEST(llvm_inference)
     if (!cnnc_has_llvm)
         return;
     const Model *m = &models[_i];
-    if (llvm_refuses(m))
-        return;
     char dir[512], upper[64];
     snprintf(dir, sizeof dir, "%s/gen/%s-llvm-inf", B, m->name);
     upper_name(m->name, upper);
@@ -254,6 +260,16 @@ START_TEST(llvm_inference)
                      B, dir, ext[k], dir, ext[k]) == 0);
     ck_assert(sh("test -s %s/c.out && cmp %s/c.out %s/o.out", dir, dir, dir) == 0);
     ck_assert(sh("! grep -q '_backward' %s/o/%s.h", dir, m->name) == 0);
+}
+END_TEST
+
+/* the detectors, at batch 2 (yolox_nano: 1 step at batch 1, its C takes
+ * a while to compile) */
+START_TEST(llvm_detectors)
+{
+    if (!cnnc_has_llvm)
+        return;
+    object_same_as_c(&detectors[_i], _i ? "1" : "2", _i ? 1 : 3);
 }
 END_TEST
 
@@ -439,7 +455,7 @@ static int spec_file(const char *spec, const char *tag)
                 if (has_model) {
                     char name[64];
                     snprintf(name, sizeof name, "%s%d", tag, nprog);
-                    Model m = { path, NULL, 0, 0, 0 };
+                    Model m = { path, NULL, 0, 0 };
                     /* the model name is the word after "model" */
                     FILE *g = fopen(path, "r");
                     char w[256], prev[256] = "";
@@ -456,6 +472,8 @@ static int spec_file(const char *spec, const char *tag)
                     const char *p = build(&m, "", name, NULL);
                     ck_assert_msg(p != NULL, "%s program %d does not build", spec, nprog);
                     ck_assert(sh("%s trace 2 > /dev/null", p) == 0);
+                    if (cnnc_has_llvm)      /* the object: the C's numbers, at batch 2 */
+                        object_same_as_c(&m, "2", 2);
                     nprog++;
                 }
             }
@@ -500,6 +518,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, llvm_same_as_c, 0, NMODELS);
     tcase_add_loop_test(tc, llvm_inference, 0, NMODELS);
+    tcase_add_loop_test(tc, llvm_detectors, 0, 2);
     tcase_add_test(tc, llvm_targets);
     tcase_add_loop_test(tc, matches_pytorch, 2, 4);
     suite_add_tcase(s, tc);
