@@ -12,7 +12,7 @@
  * predict with --names and --top, going on past an unreadable file and
  * failing at the end.  The same trainer through LLVM, as an object
  * (--main --emit=obj) and JIT-compiled in cnnc (`cnnc run`), writes the C
- * build's checkpoint byte for byte.
+ * build's checkpoint byte for byte, with the issue-10 settings too.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -76,25 +76,52 @@ static void setup(void)
     build("tests/models/tinyclf.cnn", "tinyclf");
 }
 
-/* C, object and JIT: one epoch each, the same checkpoint and evaluation */
+/* tinyclf with every issue-10 setting, as model `extclf` (dir/extclf.cnn) */
+static const char *write_extclf(void)
+{
+    static char cnn[600];
+    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
+                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
+                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
+                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
+    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
+    return cnn;
+}
+
+/* the C trainer `name` (built), the object's and `cnnc run cnn`: epochs
+ * each, the same checkpoint and evaluation, byte for byte */
+static void backends_alike(const char *cnn, const char *name, int epochs)
+{
+    ck_assert_int_eq(sh("\"$CNNC\" --main --emit=obj %s -o %s/%s-obj.o && "
+                        "cc %s -o %s/%s-obj %s/%s-obj.o %s/libcnnrt.a -lm -lpthread",
+                        cnn, dir, name, SAN, dir, name, dir, name, B), 0);
+    char run[3][700];
+    snprintf(run[0], sizeof run[0], "%s/%s", dir, name);
+    snprintf(run[1], sizeof run[1], "%s/%s-obj", dir, name);
+    snprintf(run[2], sizeof run[2], "\"$CNNC\" run %s", cnn);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(sh("%s train --train %s/train-images-idx3-ubyte --epochs %d --save %s/%s%d.cnnw > /dev/null && "
+                            "%s eval --weights %s/%s%d.cnnw %s/test-images-idx3-ubyte > %s/%s%d.txt",
+                            run[k], dir, epochs, dir, name, k, run[k], dir, name, k, dir, dir, name, k), 0);
+        ck_assert_msg(sh("cmp %s/%s0.cnnw %s/%s%d.cnnw && cmp %s/%s0.txt %s/%s%d.txt",
+                         dir, name, dir, name, k, dir, name, dir, name, k) == 0,
+                      "%s: not the C trainer's checkpoint or evaluation", run[k]);
+    }
+    ck_assert_int_eq(sh("grep -q 'accuracy' %s/%s2.txt", dir, name), 0);
+}
+
+/* C, object and JIT: the same checkpoint and evaluation; with a cosine
+ * schedule, EMA, clipping and mixup too (over the warm-up) */
 START_TEST(llvm_backends_train_alike)
 {
     if (!cnnc_has_llvm)
         return;
     setup();
-    ck_assert_int_eq(sh("\"$CNNC\" --main --emit=obj tests/models/tinyclf.cnn -o %s/obj.o && "
-                        "cc %s -o %s/obj %s/obj.o %s/libcnnrt.a -lm -lpthread", dir, SAN, dir, dir, B), 0);
-    const char *run[3] = { "%s/tinyclf", "%s/obj", "\"$CNNC\" run tests/models/tinyclf.cnn" };
-    for (int k = 0; k < 3; k++) {
-        char prog[700];
-        snprintf(prog, sizeof prog, run[k], dir);
-        ck_assert_int_eq(sh("%s train --train %s/train-images-idx3-ubyte --epochs 1 --save %s/b%d.cnnw > /dev/null && "
-                            "%s eval --weights %s/b%d.cnnw %s/test-images-idx3-ubyte > %s/b%d.txt",
-                            prog, dir, dir, k, prog, dir, k, dir, dir, k), 0);
-        ck_assert_msg(sh("cmp %s/b0.cnnw %s/b%d.cnnw && cmp %s/b0.txt %s/b%d.txt", dir, dir, k, dir, dir, k) == 0,
-                      "%s: not the C trainer's checkpoint or evaluation", run[k]);
-    }
-    ck_assert_int_eq(sh("grep -q 'accuracy' %s/b2.txt", dir), 0);
+    backends_alike("tests/models/tinyclf.cnn", "tinyclf", 1);
+    const char *ext = write_extclf();
+    build(ext, "extclf");
+    backends_alike(ext, "extclf", 2);
+    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf2.cnnw", dir), 0);
     /* a run needs a command; an unknown one is the trainer's usage error */
     ck_assert_int_eq(sh("\"$CNNC\" run tests/models/tinyclf.cnn 2> %s/err.txt", dir), 1);
     ck_assert_int_eq(sh("grep -q 'cnnc run needs a command' %s/err.txt", dir), 0);
@@ -133,17 +160,10 @@ START_TEST(learns_and_resumes)
 }
 END_TEST
 
-/* tinyclf with every issue-10 setting, as model `extclf` */
 START_TEST(extras_resume)
 {
     setup();
-    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
-                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
-                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
-                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
-    char cnn[600];
-    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
-    build(cnn, "extclf");
+    build(write_extclf(), "extclf");
     check_resume("extclf", 3);
     /* the checkpoint's parameters are the EMA, the raw weights are state */
     ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf-full.cnnw", dir), 0);
