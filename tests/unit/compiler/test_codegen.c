@@ -273,40 +273,48 @@ START_TEST(llvm_detectors)
 }
 END_TEST
 
-/* the ELF header of path: class (1: 32-bit, 2: 64-bit) and machine */
-static void elf_of(const char *path, int *cls, int *machine)
+/* the ELF header of path: class (1: 32-bit, 2: 64-bit), machine, flags */
+static void elf_of(const char *path, int *cls, int *machine, unsigned *flags)
 {
-    unsigned char h[20] = { 0 };
+    unsigned char h[52] = { 0 };
     FILE *f = fopen(path, "rb");
-    ck_assert_msg(f && fread(h, 1, 20, f) == 20, "%s: no object written", path);
+    ck_assert_msg(f && fread(h, 1, 52, f) == 52, "%s: no object written", path);
     fclose(f);
     ck_assert_msg(h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F', "%s: not ELF", path);
     *cls = h[4];
     *machine = h[18] | h[19] << 8;      /* little-endian targets */
+    const unsigned char *e = h + (*cls == 2 ? 0x30 : 0x24);
+    *flags = e[0] | e[1] << 8 | (unsigned)e[2] << 16 | (unsigned)e[3] << 24;
 }
 
-/* --target writes an object for that machine; --emit=llvm writes IR; a
- * target LLVM does not know is an error, not a crash.  Where an aarch64
- * cross compiler and qemu are installed, the object runs against the
- * runtime built for aarch64 and gives x86's numbers within tolerance. */
+/* --target writes an object for that machine (RISC-V: of the double-float
+ * ABI, as Debian's systems are); --emit=llvm writes IR; a target LLVM does
+ * not know is an error, not a crash.  Where a cross compiler and qemu are
+ * installed, the object runs against the runtime built for its machine and
+ * gives x86's numbers within tolerance. */
 START_TEST(llvm_targets)
 {
     if (!cnnc_has_llvm)
         return;
-    const struct { const char *triple; int cls, machine; } t[] = {
-        { "aarch64-linux-gnu", 2, 183 }, { "armv7-linux-gnueabihf", 1, 40 },
-        { "i686-linux-gnu", 1, 3 }, { "x86_64-linux-gnu", 2, 62 },
+    const struct { const char *triple; int cls, machine; unsigned flags; } t[] = {
+        { "aarch64-linux-gnu", 2, 183, 0 }, { "armv7-linux-gnueabihf", 1, 40, 0 },
+        { "i686-linux-gnu", 1, 3, 0 }, { "x86_64-linux-gnu", 2, 62, 0 },
+        { "riscv64-linux-gnu", 2, 243, 0x5 },      /* RVC, double-float ABI */
+        { "riscv32-linux-gnu", 1, 243, 0x5 },
     };
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/gen/llvm-targets", B);
     ck_assert(sh("mkdir -p %s", dir) == 0);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(path, sizeof path, "%s/%s.o", dir, t[i].triple);
         ck_assert(sh("\"$CNNC\" --emit=obj --target=%s examples/lenet5.cnn -o %s", t[i].triple, path) == 0);
         int cls, machine;
-        elf_of(path, &cls, &machine);
+        unsigned flags;
+        elf_of(path, &cls, &machine, &flags);
         ck_assert_msg(cls == t[i].cls && machine == t[i].machine, "%s: class %d machine %d", t[i].triple,
                       cls, machine);
+        if (t[i].machine == 243)
+            ck_assert_msg(flags == t[i].flags, "%s: ELF flags %#x", t[i].triple, flags);
     }
     ck_assert(sh("\"$CNNC\" --emit=llvm --target=aarch64-linux-gnu examples/lenet5.cnn -o %s/l.ll && "
                  "grep -q '^target triple = \"aarch64-unknown-linux-gnu\"' %s/l.ll && "
@@ -331,8 +339,9 @@ START_TEST(llvm_targets)
     const struct { const char *triple, *gcc, *qemu, *sysroot; } run[] = {
         { "aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "qemu-aarch64", "/usr/aarch64-linux-gnu" },
         { "armv7-linux-gnueabihf", "arm-linux-gnueabihf-gcc", "qemu-arm", "/usr/arm-linux-gnueabihf" },
+        { "riscv64-linux-gnu", "riscv64-linux-gnu-gcc", "qemu-riscv64", "/usr/riscv64-linux-gnu" },
     };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (sh("command -v %s && command -v %s", run[i].gcc, run[i].qemu) != 0) {
             fprintf(stderr, "no %s or %s: the %s object is not run\n", run[i].gcc, run[i].qemu, run[i].triple);
             continue;
