@@ -18,7 +18,8 @@
  * long), as C would convert them.
  *
  * What it is not: a lowering (no op is looked at, except to know that a
- * forward has dropout and reseeds its generator, as the C printer does).
+ * forward has dropout and reseeds its generator, and which outputs are a
+ * detector's levels for _detect, as the C printer does).
  */
 #include <stdarg.h>
 #include <stdlib.h>

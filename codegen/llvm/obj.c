@@ -2,7 +2,7 @@
  * machine or --target=TRIPLE, written as an object file or as IR text,
  * and MODEL.h beside it (the C printer's header: the API is the same).
  * It is not an optimizer: the module is straight-line calls of the
- * runtime's kernels, and -O only sets LLVM's code generation level.
+ * runtime's kernels (-O chose them: the passes ran before).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +47,7 @@ static void riscv_elf_flags(unsigned char *elf, size_t n)
     flags[0] = (unsigned char)((flags[0] & ~0x6) | 0x4);
 }
 
-LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm)
+LLVMTargetMachineRef llvm_machine(const char *triple, char **norm)
 {
     init_targets();
     *norm = triple ? LLVMNormalizeTargetTriple(triple) : LLVMGetDefaultTargetTriple();
@@ -63,8 +63,11 @@ LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm)
     char *cpu = triple ? NULL : LLVMGetHostCPUName();
     char *features = triple ? NULL : LLVMGetHostCPUFeatures();
     const char *target_features = riscv_abi(*norm) ? "+m,+a,+f,+d,+c" : "";
-    LLVMCodeGenOptLevel lv = opt <= 0 ? LLVMCodeGenLevelNone : opt == 1 ? LLVMCodeGenLevelLess
-                           : opt == 2 ? LLVMCodeGenLevelDefault : LLVMCodeGenLevelAggressive;
+    /* LLVM's fast path (FastISel) at every -O: the module is calls of the
+       kernels, which the time is in (LeNet-5 trains at the same speed),
+       and LLVM's other levels schedule a long block of calls slowly
+       (yolox_nano: 12 s instead of 0.3 s) */
+    LLVMCodeGenOptLevel lv = LLVMCodeGenLevelNone;
     /* objects are for any link, position-independent executables included;
        the target's default CPU for another machine, this one's otherwise */
     LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, *norm, triple ? "" : cpu,
@@ -80,7 +83,7 @@ LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm)
 int llvm_emit(const Graph *g, const LlvmOptions *o, const EmitOptions *eo, FILE *out, FILE *h)
 {
     char *triple;
-    LLVMTargetMachineRef tm = llvm_machine(o->target, o->opt, &triple);
+    LLVMTargetMachineRef tm = llvm_machine(o->target, &triple);
     if (!tm)
         return -1;
     LLVMTargetDataRef td = LLVMCreateTargetDataLayout(tm);
