@@ -119,8 +119,8 @@ $(B)/rtsrc.c: $(RT_CORE) tools/embed.sh | $(B)
 	sh tools/embed.sh $(RT_CORE) > $@
 
 # the runtime's function types, for the LLVM backend's declarations
-$(B)/kernel_sigs.c: runtime/include/cnnrt.h tools/kernel_sigs.sh | $(B)
-	sh tools/kernel_sigs.sh runtime/include/cnnrt.h > $@
+$(B)/kernel_sigs.c: runtime/include/cnnrt.h runtime/include/cnnrt_det.h tools/kernel_sigs.sh | $(B)
+	sh tools/kernel_sigs.sh runtime/include/cnnrt.h runtime/include/cnnrt_det.h > $@
 $(patsubst %.c,$(B)/%.o,$(LLVM_SRC)): CPPFLAGS += $(LLVM_CFLAGS)
 
 $(B)/parser.o: $(B)/parser.c $(B)/lexer.h

@@ -24,9 +24,10 @@ static int jit_error(LLVMErrorRef e, const char *what)
 
 int llvm_run(const Graph *g, int opt, int argc, char **argv)
 {
-    /* this machine, at the -O level's code generation */
+    /* this machine */
     char *triple;
-    LLVMTargetMachineRef tm = llvm_machine(NULL, opt, &triple);
+    (void)opt;                  /* the passes ran at -O already (llvm_machine) */
+    LLVMTargetMachineRef tm = llvm_machine(NULL, &triple);
     if (!tm)
         return 1;
     LLVMDisposeMessage(triple);

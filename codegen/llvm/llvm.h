@@ -22,7 +22,8 @@
 typedef struct {
     int textual;            /* --emit=llvm: IR text, not an object */
     const char *target;     /* --target=TRIPLE; NULL: this machine */
-    int opt;                /* -O level: 0 (none) to 3 */
+    int opt;                /* -O level: 0 (none) to 3; the passes ran at it,
+                               LLVM's code generation is one level (obj.c) */
     int with_main;          /* --main: the trainer's main() too */
 } LlvmOptions;
 

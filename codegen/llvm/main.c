@@ -18,6 +18,15 @@ static LLVMValueRef global_const(LLVMModuleRef mod, LLVMValueRef init, const cha
     return gv;
 }
 
+/* the model's function <model>_name as an i8 *, or NULL when it has none */
+static LLVMValueRef model_fn(LLVMModuleRef mod, const Graph *g, const char *name, LLVMTypeRef ptr)
+{
+    char *full = xfmt("%s_%s", g->name, name);
+    LLVMValueRef f = LLVMGetNamedFunction(mod, full);
+    free(full);
+    return f ? LLVMConstBitCast(f, ptr) : LLVMConstNull(ptr);
+}
+
 void llvm_main(LLVMContextRef cx, LLVMModuleRef mod, const Graph *g, LLVMTargetDataRef td)
 {
     LLVMTypeRef i8 = LLVMInt8TypeInContext(cx), i32 = LLVMInt32TypeInContext(cx);
@@ -45,9 +54,12 @@ void llvm_main(LLVMContextRef cx, LLVMModuleRef mod, const Graph *g, LLVMTargetD
     }
     /* the runtime's name for the loss, for validation figures */
     int loss = !train ? 0 : t->loss == OP_cross_entropy ? CNNRT_LOSS_XENT
-             : t->loss == OP_bce ? CNNRT_LOSS_BCE : CNNRT_LOSS_MSE;
+             : t->loss == OP_bce ? CNNRT_LOSS_BCE : t->loss == OP_yolox ? CNNRT_LOSS_YOLOX
+             : CNNRT_LOSS_MSE;
     const char *fns[9] = { "new", "free", "init", "set_training", "forward", "backward",
                            "update", "params", "state" };
+    cnnrt_yolox_geom y;
+    int det = ir_detect_geom(g, &y);
     LLVMValueRef name = LLVMConstStringInContext(cx, g->name, (unsigned)strlen(g->name), 0);
     LLVMValueRef v[30] = {
         LLVMConstBitCast(global_const(mod, name, "model.name"), ptr),
@@ -63,24 +75,20 @@ void llvm_main(LLVMContextRef cx, LLVMModuleRef mod, const Graph *g, LLVMTargetD
         aug,
         LLVMConstInt(i32, (unsigned)t->naug, 0),
     };
-    for (int i = 0; i < 9; i++) {
-        char *full = xfmt("%s_%s", g->name, fns[i]);
-        LLVMValueRef f = LLVMGetNamedFunction(mod, full);
-        free(full);
-        v[12 + i] = f ? LLVMConstBitCast(f, ptr) : LLVMConstNull(ptr);
-    }
-    /* the fields after state (cnnrt_train.h): augment_until, schedule, ema
-       (schedules and EMA are refused by this backend, so NULL), lr, the
-       target the loss declares, and a detector's (refused too) */
-    v[21] = LLVMConstInt(i32, (unsigned)t->augment_until, 0);
-    v[22] = LLVMConstNull(ptr);
-    v[23] = LLVMConstNull(ptr);
+    for (int i = 0; i < 9; i++)
+        v[12 + i] = model_fn(mod, g, fns[i], ptr);
+    /* the fields after state (cnnrt_train.h): augment_until, schedule and
+       ema (NULL when the module has none), lr, the target the loss
+       declares, and a detector's classes, target rows and _detect */
+    v[21] = LLVMConstInt(i32, (unsigned)(train ? t->augment_until : 0), 0);
+    v[22] = model_fn(mod, g, "schedule", ptr);
+    v[23] = model_fn(mod, g, "ema", ptr);
     v[24] = LLVMConstReal(LLVMFloatTypeInContext(cx), train ? t->lr : 0);
     v[25] = LLVMConstInt(i32, (unsigned)g->target_kind, 0);
     v[26] = LLVMConstInt(i32, (unsigned long long)(g->target >= 0 ? g->vals[g->target].size : 0), 0);
-    v[27] = LLVMConstInt(i32, 0, 0);
-    v[28] = LLVMConstInt(i32, 0, 0);
-    v[29] = LLVMConstNull(ptr);
+    v[27] = LLVMConstInt(i32, (unsigned)(det ? y.classes : 0), 0);
+    v[28] = LLVMConstInt(i32, (unsigned)(det ? y.max_boxes : 0), 0);
+    v[29] = model_fn(mod, g, "detect", ptr);
     LLVMValueRef model = global_const(mod, LLVMConstStructInContext(cx, v, 30, 0), "model");
 
     LLVMTypeRef mp[2] = { i32, LLVMPointerType(ptr, 0) };

@@ -5,8 +5,9 @@
  * The model's state is one opaque block (the header declares only
  * `typedef struct M M`), laid out like the C printer's: 64-byte aligned,
  * the struct's reserve first (emit_memory_bytes), then parameters,
- * statistics, the arena, folded weights, gradients and optimizer state,
- * each rounded up to 64 bytes.  Buffers are therefore at constant offsets
+ * statistics, the arena, folded weights, the EMA of the weights, the
+ * detector's decoding scratch, gradients and optimizer state, each
+ * rounded up to 64 bytes.  Buffers are therefore at constant offsets
  * from the model pointer, and the reserve holds only what is not a buffer:
  * a struct (State below) whose layout LLVM computes for the target, so a
  * 32-bit target gets 32-bit pointers and longs.
@@ -17,7 +18,8 @@
  * long), as C would convert them.
  *
  * What it is not: a lowering (no op is looked at, except to know that a
- * forward has dropout and reseeds its generator, as the C printer does).
+ * forward has dropout and reseeds its generator, and which outputs are a
+ * detector's levels for _detect, as the C printer does).
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,13 +27,16 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
 #include "module.h"
+#include "../emit_train.h"
 
 extern const char *const cnnc_kernel_sigs[][2];
 
 /* the fields of the model struct, in order (State) */
-enum { S_OWNED, S_STEP, S_TRAINING, S_N, S_SEED, S_RNG, S_CTX, S_TENSORS, S_OPT, NFIELDS };
-/* buffers in the block, in carving order */
-enum { B_PARAMS, B_STATS, B_ARENA, B_DERIVED, B_GRADS, B_OPT1, B_OPT2, NBUFS };
+enum { S_OWNED, S_STEP, S_TRAINING, S_N, S_SEED, S_RNG, S_CTX, S_TENSORS, S_OPT,
+       S_SCHED_STEPS, S_SCHED_EPOCHS, S_EMA_TENSORS, NFIELDS };
+/* buffers in the block, in carving order (gradients and optimizer state
+   last and adjacent: _init zeroes them in one loop) */
+enum { B_PARAMS, B_STATS, B_ARENA, B_DERIVED, B_EMA, B_DETECT, B_GRADS, B_OPT1, B_OPT2, NBUFS };
 
 typedef struct {
     const Graph *g;
@@ -40,11 +45,11 @@ typedef struct {
     LLVMModuleRef mod;
     LLVMBuilderRef b;
     LLVMTypeRef i8, i32, i64, lng, sz, flt, dbl, ptr, vd, state, tensor, ctx_t;
-    int train, nstate, bad;
+    int train, ema, sched, nstate, bad;
     long memory_bytes, struct_bytes, off[NBUFS];
     LLVMValueRef *geoms;
     /* the function being built */
-    LLVMValueRef m, ms, x, target, n, init_rng, loss;
+    LLVMValueRef m, ms, x, target, n, init_rng, loss, lr;
 } Gen;
 
 static LLVMValueRef cint(LLVMTypeRef t, long long v)
@@ -160,10 +165,29 @@ static LLVMValueRef int_as(Gen *G, LLVMValueRef v, char t)
     return LLVMBuildIntCast2(G->b, v, type_of(G, t), 1, "");
 }
 
+/* a constant global of this module only, initialised to init */
+static LLVMValueRef private_const(Gen *G, LLVMValueRef init, const char *name)
+{
+    LLVMValueRef gv = LLVMAddGlobal(G->mod, LLVMTypeOf(init), name);
+    LLVMSetInitializer(gv, init);
+    LLVMSetGlobalConstant(gv, 1);
+    LLVMSetLinkage(gv, LLVMPrivateLinkage);
+    return gv;
+}
+
 static const int bufs[] = {
     [BUF_PARAMS] = B_PARAMS, [BUF_GRADS] = B_GRADS, [BUF_OPT1] = B_OPT1,
-    [BUF_OPT2] = B_OPT2, [BUF_STATS] = B_STATS,
+    [BUF_OPT2] = B_OPT2, [BUF_STATS] = B_STATS, [BUF_EMA] = B_EMA,
 };
+
+/* a model buffer: BUF_EMA_STATS is the EMA's tail, after NPARAMS floats
+   of the parameters' EMA (as in the C printer) */
+static LLVMValueRef model_buffer(Gen *G, int which)
+{
+    if (which == BUF_EMA_STATS)
+        return at(G, G->m, G->off[B_EMA] + G->g->nparam_floats * 4);
+    return buf(G, bufs[which]);
+}
 
 static LLVMValueRef gen_arg(Gen *G, const Arg *a, char t)
 {
@@ -176,6 +200,11 @@ static LLVMValueRef gen_arg(Gen *G, const Arg *a, char t)
     case ARG_ACT:      return int_as(G, cint(G->i32, a->i), t);
     case ARG_LONG:     return int_as(G, cint(G->i64, a->l), t);
     case ARG_NPARAMS:  return int_as(G, cint(G->i64, g->nparam_floats), t);
+    case ARG_NSTATS:   return int_as(G, cint(G->i64, g->nstate_floats), t);
+    case ARG_LR:
+        if (t != 'f' || !G->lr)
+            fail(G, "a scheduled learning rate outside _update", NULL);
+        return G->lr ? G->lr : LLVMConstReal(G->flt, 0);
     case ARG_FLOAT:
         if (t != 'f')
             fail(G, "a float where the kernel takes no float", NULL);
@@ -195,7 +224,7 @@ static LLVMValueRef gen_arg(Gen *G, const Arg *a, char t)
         return int_as(G, LLVMBuildLoad2(G->b, G->i32, field(G, S_TRAINING), ""), t);
     case ARG_RNG:      return as_ptr(G, field(G, S_RNG));
     case ARG_INIT_RNG: return G->init_rng;
-    case ARG_BUFFER:   return buf(G, bufs[a->i]);
+    case ARG_BUFFER:   return model_buffer(G, a->i);
     case ARG_STEP:     return int_as(G, LLVMBuildLoad2(G->b, G->lng, field(G, S_STEP), ""), t);
     case ARG_VALUES:
     case ARG_VALUES_OUT: {
@@ -214,11 +243,7 @@ static LLVMValueRef gen_arg(Gen *G, const Arg *a, char t)
             ls[i] = cint(G->lng, a->ls[i]);
         LLVMValueRef init = LLVMConstArray(G->lng, ls, (unsigned)a->count);
         free(ls);
-        LLVMValueRef gv = LLVMAddGlobal(G->mod, LLVMTypeOf(init), "sizes");
-        LLVMSetInitializer(gv, init);
-        LLVMSetGlobalConstant(gv, 1);
-        LLVMSetLinkage(gv, LLVMPrivateLinkage);
-        return LLVMConstBitCast(gv, G->ptr);
+        return LLVMConstBitCast(private_const(G, init, "sizes"), G->ptr);
     }
     }
     fail(G, "an unknown argument kind", NULL);
@@ -326,6 +351,37 @@ static LLVMValueRef table_entry(Gen *G, int f, int i)
     return LLVMBuildInBoundsGEP2(G->b, G->state, G->ms, ix, 3, "");
 }
 
+/* the EMA starts as the weights: in _init and after _load */
+static void ema_copy(Gen *G)
+{
+    if (!G->ema)
+        return;
+    LLVMBuildMemCpy(G->b, buf(G, B_EMA), 64, buf(G, B_PARAMS), 64, cint(G->i64, G->g->nparam_floats * 4));
+    LLVMBuildMemCpy(G->b, model_buffer(G, BUF_EMA_STATS), 4, buf(G, B_STATS), 64,
+                    cint(G->i64, G->g->nstate_floats * 4));
+}
+
+/* _new_in's part for the train block's extras: the schedule's defaults,
+ * the EMA's tensors (like tensors[], in the EMA buffer) and the raw
+ * weights as the last nparams state tensors, "raw.NAME" (emit_train.c) */
+static void new_extras(Gen *G, int nopt)
+{
+    const Graph *g = G->g;
+    if (G->sched) {
+        store(G, cint(G->lng, 1), field(G, S_SCHED_STEPS));
+        store(G, cint(G->i32, g->train.epochs), field(G, S_SCHED_EPOCHS));
+    }
+    for (int i = 0; G->ema && i < g->nparams; i++) {
+        const Param *p = &g->params[i];
+        long off = p->learned ? p->off : g->nparam_floats + p->off;
+        set_tensor(G, table_entry(G, S_EMA_TENSORS, i), p->name, p,
+                   at(G, G->m, G->off[B_EMA] + off * 4), NULL);
+        char *name = xfmt("raw.%s", p->name);
+        set_tensor(G, table_entry(G, S_OPT, nopt + i), name, p, param_ptr(G, i, 0), NULL);
+        free(name);
+    }
+}
+
 static void gen_lifecycle(Gen *G)
 {
     const Graph *g = G->g;
@@ -350,6 +406,7 @@ static void gen_lifecycle(Gen *G)
         for (int b = B_GRADS; b <= B_GRADS + G->L->opt_buffers; b++)
             memzero(G, buf(G, b), g->nparam_floats * 4, 64);
         store(G, cint(G->lng, 0), field(G, S_STEP));
+        ema_copy(G);
     }
     if (fold)
         LLVMBuildCall2(G->b, LLVMGlobalGetValueType(fold), fold, &G->m, 1, "");
@@ -382,18 +439,21 @@ static void gen_lifecycle(Gen *G)
         set_tensor(G, table_entry(G, S_TENSORS, i), p->name, p, param_ptr(G, i, 0),
                    learned ? param_ptr(G, i, 1) : NULL);
     }
-    for (int b = 0, k = 0; G->train && b < G->L->opt_buffers; b++)
+    int nopt = 0;
+    for (int b = 0; G->train && b < G->L->opt_buffers; b++)
         for (int i = 0; i < g->nparams; i++) {
             const Param *p = &g->params[i];
             if (!p->learned)
                 continue;
             char *name = xfmt("%s.%s", p->name, lower_opt_name(&g->train, b));
-            set_tensor(G, table_entry(G, S_OPT, k++), name, p,
+            set_tensor(G, table_entry(G, S_OPT, nopt++), name, p,
                        at(G, G->m, G->off[B_OPT1 + b] + p->off * 4), NULL);
             free(name);
         }
-    if (G->train)
+    if (G->train) {
+        new_extras(G, nopt);
         store(G, cint(G->i32, 1), field(G, S_TRAINING));
+    }
     LLVMValueRef init = fn(G, "init");
     LLVMBuildCall2(G->b, LLVMGlobalGetValueType(init), init,
                    (LLVMValueRef[]){ G->m, LLVMConstInt(G->i64, g->train.seed, 0) }, 2, "");
@@ -440,6 +500,21 @@ static void gen_lifecycle(Gen *G)
         store(G, LLVMBuildZExt(G->b, on, G->i32, ""), field(G, S_TRAINING));
         LLVMBuildRetVoid(G->b);
     }
+}
+
+/* the lr of update `step` under the train block's schedule (cnnrt_lr_at) */
+static LLVMValueRef scheduled_lr(Gen *G, LLVMValueRef step)
+{
+    const TrainCfg *t = &G->g->train;
+    /* cnnrt_sched: kind, lr, every, gamma, warmup, min_ratio */
+    LLVMValueRef v[6] = { cint(G->i32, t->sched), LLVMConstReal(G->flt, t->lr), cint(G->i32, t->sched_every),
+                          LLVMConstReal(G->flt, t->sched_gamma), LLVMConstReal(G->flt, t->sched_warmup),
+                          LLVMConstReal(G->flt, t->sched_min_ratio) };
+    LLVMValueRef s = private_const(G, LLVMConstStructInContext(G->cx, v, 6, 0), "schedule");
+    LLVMValueRef args[4] = { LLVMConstBitCast(s, G->ptr), step,
+                             LLVMBuildLoad2(G->b, G->lng, field(G, S_SCHED_STEPS), ""),
+                             LLVMBuildLoad2(G->b, G->i32, field(G, S_SCHED_EPOCHS), "") };
+    return call_rt(G, "cnnrt_lr_at", args, 4);
 }
 
 static void gen_passes(Gen *G)
@@ -498,8 +573,11 @@ static void gen_passes(Gen *G)
     f = fn(G, "update");
     begin(G, f);
     LLVMValueRef step = LLVMBuildLoad2(G->b, G->lng, field(G, S_STEP), "");
-    store(G, LLVMBuildAdd(G->b, step, cint(G->lng, 1), ""), field(G, S_STEP));
+    step = LLVMBuildAdd(G->b, step, cint(G->lng, 1), "");
+    store(G, step, field(G, S_STEP));
+    G->lr = G->sched ? scheduled_lr(G, step) : NULL;
     gen_calls(G, &G->L->update);
+    G->lr = NULL;
     LLVMBuildRetVoid(G->b);
 
     f = fn(G, "zero_grad");
@@ -540,7 +618,9 @@ static void gen_io(Gen *G)
 
         f = fn(G, "save");
         begin(G, f);
-        LLVMValueRef args[6] = { LLVMGetParam(f, 1), as_ptr(G, field(G, S_TENSORS)), cint(G->i32, g->nparams),
+        /* with an EMA, the checkpoint's parameters are the EMA's */
+        LLVMValueRef tensors = as_ptr(G, field(G, G->ema ? S_EMA_TENSORS : S_TENSORS));
+        LLVMValueRef args[6] = { LLVMGetParam(f, 1), tensors, cint(G->i32, g->nparams),
                                  LLVMConstNull(G->ptr), cint(G->i32, 0), cint(G->lng, 0) };
         LLVMBuildRet(G->b, call_rt(G, "cnnrt_save", args, 6));
     }
@@ -559,6 +639,8 @@ static void gen_io(Gen *G)
     LLVMValueRef fold = fn(G, "fold");
     if (fold)
         LLVMBuildCall2(G->b, LLVMGlobalGetValueType(fold), fold, &G->m, 1, "");
+    else
+        ema_copy(G);
     LLVMBuildRet(G->b, cint(G->i32, 0));
     LLVMPositionBuilderAtEnd(G->b, no);
     LLVMValueRef se = LLVMAddGlobal(G->mod, G->ptr, "stderr");
@@ -570,6 +652,62 @@ static void gen_io(Gen *G)
     free(fmt);
     LLVMBuildCall2(G->b, prt, fp, pargs, 3, "");
     LLVMBuildRet(G->b, cint(G->i32, -1));
+}
+
+/* _schedule and _ema (emit_train.c) */
+static void gen_train_api(Gen *G)
+{
+    LLVMValueRef f;
+    if (G->sched) {
+        f = fn(G, "schedule");
+        begin(G, f);
+        LLVMValueRef s = LLVMGetParam(f, 1), e = LLVMGetParam(f, 2);
+        LLVMValueRef sp = LLVMBuildICmp(G->b, LLVMIntSGT, s, cint(G->lng, 0), "");
+        LLVMValueRef ep = LLVMBuildICmp(G->b, LLVMIntSGT, e, cint(G->i32, 0), "");
+        store(G, LLVMBuildSelect(G->b, sp, s, cint(G->lng, 1), ""), field(G, S_SCHED_STEPS));
+        store(G, LLVMBuildSelect(G->b, ep, e, cint(G->i32, 1), ""), field(G, S_SCHED_EPOCHS));
+        LLVMBuildRetVoid(G->b);
+    }
+    if (G->ema) {
+        f = fn(G, "ema");
+        begin(G, f);
+        store(G, as_ptr(G, field(G, S_EMA_TENSORS)), out_param(G, f, 1));
+        LLVMBuildRet(G->b, cint(G->i32, G->g->nparams));
+    }
+}
+
+/* _detect: an eval-mode forward, then the runtime decodes the levels (the
+ * detect outputs, in output order) with the detect scratch */
+static void gen_detect(Gen *G)
+{
+    const Graph *g = G->g;
+    LLVMValueRef f = fn(G, "detect");
+    begin(G, f);
+    LLVMValueRef x = LLVMGetParam(f, 1), n = LLVMGetParam(f, 2), training = NULL;
+    if (G->train) {
+        training = LLVMBuildLoad2(G->b, G->i32, field(G, S_TRAINING), "training");
+        store(G, cint(G->i32, 0), field(G, S_TRAINING));
+    }
+    LLVMValueRef fw = fn(G, "forward"), out = fn(G, "output");
+    LLVMBuildCall2(G->b, LLVMGlobalGetValueType(fw), fw, (LLVMValueRef[]){ G->m, x, n }, 3, "");
+    if (training)
+        store(G, training, field(G, S_TRAINING));
+    LLVMTypeRef at_t = LLVMArrayType(G->ptr, (unsigned)g->noutputs);
+    LLVMValueRef levels = LLVMBuildAlloca(G->b, at_t, "levels");
+    for (int i = 0, k = 0; i < g->noutputs; i++) {
+        int p = g->vals[g->outputs[i]].producer;
+        if (p < 0 || g->nodes[p].op != OP_detect)
+            continue;
+        LLVMValueRef o = LLVMBuildCall2(G->b, LLVMGlobalGetValueType(out), out,
+                                        (LLVMValueRef[]){ G->m, cint(G->i32, i) }, 2, "");
+        LLVMValueRef ix[2] = { cint(G->i32, 0), cint(G->i32, k++) };
+        store(G, o, LLVMBuildInBoundsGEP2(G->b, at_t, levels, ix, 2, ""));
+    }
+    store(G, buf(G, B_DETECT), LLVMBuildStructGEP2(G->b, G->ctx_t, field(G, S_CTX), 0, ""));
+    LLVMValueRef args[8] = { as_ptr(G, field(G, S_CTX)), LLVMConstBitCast(G->geoms[G->L->detect], G->ptr), n,
+                             as_ptr(G, levels), LLVMGetParam(f, 3), LLVMGetParam(f, 4), LLVMGetParam(f, 5),
+                             LLVMGetParam(f, 6) };
+    LLVMBuildRet(G->b, call_rt(G, "cnnrt_detect", args, 8));
 }
 
 /* the public functions, declared first so that any may call any */
@@ -590,9 +728,35 @@ static void declare_api(Gen *G)
         fn_type(G, "train_step", 0, G->flt, 4, p, p, p, i);
         fn_type(G, "state", 0, i, 3, p, p, p);
         fn_type(G, "save", 0, i, 2, p, p);
+        if (G->sched)
+            fn_type(G, "schedule", 0, v, 3, p, G->lng, i);
+        if (G->ema)
+            fn_type(G, "ema", 0, i, 2, p, p);
     }
+    if (G->L->detect >= 0)
+        fn_type(G, "detect", 0, i, 7, p, p, i, G->flt, G->flt, p, i);
     fn_type(G, "params", 0, i, 2, p, p);
     fn_type(G, "load", 0, i, 2, p, p);
+}
+
+/* a detector's levels and loss settings as a cnnrt_yolox_geom: classes,
+ * levels, h[], w[], stride[], reg_weight, center_radius, topk, max_boxes */
+static LLVMValueRef detect_geom(Gen *G, const cnnrt_yolox_geom *y)
+{
+    const int *arr[3] = { y->h, y->w, y->stride };
+    LLVMValueRef v[9], el[CNNRT_DET_LEVELS];
+    v[0] = cint(G->i32, y->classes);
+    v[1] = cint(G->i32, y->levels);
+    for (int a = 0; a < 3; a++) {
+        for (int k = 0; k < CNNRT_DET_LEVELS; k++)
+            el[k] = cint(G->i32, arr[a][k]);
+        v[2 + a] = LLVMConstArray(G->i32, el, CNNRT_DET_LEVELS);
+    }
+    v[5] = LLVMConstReal(G->flt, y->reg_weight);
+    v[6] = LLVMConstReal(G->flt, y->center_radius);
+    v[7] = cint(G->i32, y->topk);
+    v[8] = cint(G->i32, y->max_boxes);
+    return private_const(G, LLVMConstStructInContext(G->cx, v, 9, 0), "detect.geom");
 }
 
 static void gen_geoms(Gen *G)
@@ -601,6 +765,10 @@ static void gen_geoms(Gen *G)
     G->geoms = calloc((size_t)L->ngeoms + 1, sizeof *G->geoms);
     for (int i = 0; i < L->ngeoms; i++) {
         const Geom *gm = &L->geoms[i];
+        if (gm->kind == GEOM_DETECT) {
+            G->geoms[i] = detect_geom(G, &gm->det);
+            continue;
+        }
         const cnnrt_conv *c = &gm->conv;
         const cnnrt_pool *p = &gm->pool;
         /* both structs are ints only: an array of ints has their layout */
@@ -612,13 +780,9 @@ static void gen_geoms(Gen *G)
         LLVMValueRef el[15];
         for (unsigned k = 0; k < n; k++)
             el[k] = cint(G->i32, vals[k]);
-        LLVMValueRef init = LLVMConstArray(G->i32, el, n);
         char *name = xfmt("%s.geom", G->g->nodes[gm->node].layer);
-        G->geoms[i] = LLVMAddGlobal(G->mod, LLVMTypeOf(init), name);
+        G->geoms[i] = private_const(G, LLVMConstArray(G->i32, el, n), name);
         free(name);
-        LLVMSetInitializer(G->geoms[i], init);
-        LLVMSetGlobalConstant(G->geoms[i], 1);
-        LLVMSetLinkage(G->geoms[i], LLVMPrivateLinkage);
     }
 }
 
@@ -647,54 +811,39 @@ static void gen_types(Gen *G, LLVMTargetDataRef td, const char *triple)
         [S_SEED] = G->i64, [S_RNG] = LLVMArrayType(G->i64, 4), [S_CTX] = G->ctx_t,
         [S_TENSORS] = LLVMArrayType(G->tensor, (unsigned)nt),
         [S_OPT] = LLVMArrayType(G->tensor, (unsigned)(G->nstate ? G->nstate : 1)),
+        [S_SCHED_STEPS] = G->lng, [S_SCHED_EPOCHS] = G->i32,
+        [S_EMA_TENSORS] = LLVMArrayType(G->tensor, (unsigned)(G->ema ? nt : 1)),
     };
     G->state = LLVMStructTypeInContext(cx, s, NFIELDS, 0);
-}
-
-/* What this printer does not write yet, or NULL: an object without part of
- * the model's API would be worse than a clear refusal. */
-static const char *unsupported(const Graph *g)
-{
-    cnnrt_yolox_geom y;
-    if (ir_detect_geom(g, &y))
-        return "detection models (detect outputs and <m>_detect)";
-    if (g->inference || g->loss_node < 0)
-        return NULL;
-    if (g->train.ema > 0)
-        return "ema in the train block";
-    if (g->train.clip > 0)
-        return "clip in the train block";
-    if (g->train.sched != SCHED_CONST)
-        return "learning-rate schedules";
-    return NULL;
 }
 
 LLVMModuleRef llvm_module(LLVMContextRef cx, const Graph *g, const char *triple,
                           LLVMTargetDataRef td, int with_main)
 {
-    const char *why = unsupported(g);
-    if (why) {
-        fprintf(stderr, "cnnc: error: the LLVM backend does not support %s yet; "
-                "use the C backend (--emit=c)\n", why);
-        return NULL;
-    }
     Gen G;
     memset(&G, 0, sizeof G);
     G.g = g;
     G.cx = cx;
     G.train = !g->inference && g->loss_node >= 0;
+    G.ema = emit_has_ema(g);
+    G.sched = G.train && g->train.sched != SCHED_CONST;
     Lowered *L = lower_graph(g);
     G.L = L;
     for (int i = 0; i < g->nparams; i++)
         G.nstate += g->params[i].learned;
     G.nstate *= G.train ? L->opt_buffers : 0;
+    G.nstate += G.ema ? g->nparams : 0;         /* raw.NAME */
     G.memory_bytes = emit_memory_bytes(g, L, &G.struct_bytes);
     long floats[NBUFS] = { g->nparam_floats, g->nstate_floats, g->arena_floats, L->nderived,
+                           emit_ema_floats(g), L->detect >= 0 ? L->detect_scratch : 0,
                            g->nparam_floats, g->nparam_floats, g->nparam_floats };
     long off = G.struct_bytes;
+    int used = G.train ? B_GRADS + L->opt_buffers : B_DETECT;     /* the last buffer used */
     for (int b = 0; b < NBUFS; b++) {
         G.off[b] = off;
         off += (floats[b] * 4 + 63) / 64 * 64;
+        if (b == used && 64 + off > G.memory_bytes)
+            fail(&G, "the buffers do not fit MEMORY_BYTES", NULL);
     }
     G.mod = LLVMModuleCreateWithNameInContext(g->name, cx);
     LLVMSetTarget(G.mod, triple);
@@ -710,6 +859,10 @@ LLVMModuleRef llvm_module(LLVMContextRef cx, const Graph *g, const char *triple,
     gen_lifecycle(&G);
     gen_passes(&G);
     gen_io(&G);
+    if (G.train)
+        gen_train_api(&G);
+    if (L->detect >= 0)
+        gen_detect(&G);
     if (with_main && !G.bad)
         llvm_main(cx, G.mod, g, td);
     LLVMDisposeBuilder(G.b);

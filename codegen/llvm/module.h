@@ -16,10 +16,9 @@
 LLVMModuleRef llvm_module(LLVMContextRef cx, const Graph *g, const char *triple,
                           LLVMTargetDataRef td, int with_main);
 
-/* the target machine for triple (NULL: this machine, its CPU) at -O level
- * opt; *triple gets the normalized triple (LLVMDisposeMessage); NULL with
+/* the target machine for triple (NULL: this machine, its CPU); *triple gets the normalized triple (LLVMDisposeMessage); NULL with
  * a message printed (obj.c) */
-LLVMTargetMachineRef llvm_machine(const char *triple, int opt, char **norm);
+LLVMTargetMachineRef llvm_machine(const char *triple, char **norm);
 
 /* add main(argc, argv): the model's constants and functions in a
  * cnnrt_model (cnnrt_train.h) handed to cnnrt_main */

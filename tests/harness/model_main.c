@@ -14,6 +14,11 @@
  *                one more forward and backward
  *   accum [n]    backward twice adds twice the gradient; update zeroes it
  *   io FILE      save, perturb, load: parameters come back bit for bit
+ *   detect [n]   (-DHAS_DETECT: a model with detect outputs) two training
+ *                steps, then <m>_detect at score 0, NMS 0.65: every
+ *                detection, one number a line, as trace prints them
+ * With -DHAS_EMA (the train block sets ema), trace prints the EMA of the
+ * parameters after them.
  * With CNNC_STATIC=1 in the environment the model is placed in caller
  * memory with _new_in (the embedded user's way) instead of _new.
  *
@@ -179,14 +184,35 @@ static void trace(MODEL *m, int steps, int n)
     for (int i = 0; i < nt; i++)
         for (long k = 0; k < ts[i].size; k++)
             printf("%s %.9g\n", ts[i].name, ts[i].data[k]);
-    if (!getenv("CNNC_TRACE_GRADS"))
-        return;
-    F(zero_grad)(m);            /* and the gradients of one more batch */
-    printf("loss %.9g\n", loss_at(m, n));
+    if (getenv("CNNC_TRACE_GRADS")) {
+        F(zero_grad)(m);        /* and the gradients of one more batch */
+        printf("loss %.9g\n", loss_at(m, n));
+        for (int i = 0; i < nt; i++)
+            for (long k = 0; ts[i].grad && k < ts[i].size; k++)
+                printf("d.%s %.9g\n", ts[i].name, ts[i].grad[k]);
+    }
+#ifdef HAS_EMA
+    nt = F(ema)(m, &ts);
     for (int i = 0; i < nt; i++)
-        for (long k = 0; ts[i].grad && k < ts[i].size; k++)
-            printf("d.%s %.9g\n", ts[i].name, ts[i].grad[k]);
+        for (long k = 0; k < ts[i].size; k++)
+            printf("ema.%s %.9g\n", ts[i].name, ts[i].data[k]);
+#endif
 }
+
+#ifdef HAS_DETECT
+static void detect(MODEL *m, int n)
+{
+    enum { MAX = 2000 };
+    static cnnrt_det d[MAX];
+    for (int s = 0; s < 2; s++)
+        F(train_step)(m, x, t, n);
+    int k = F(detect)(m, x, n, 0.0f, 0.65f, d, MAX);
+    printf("detections %d\n", k);
+    for (int i = 0; i < k; i++)
+        printf("image %d\nclass %d\nscore %.9g\nx1 %.9g\ny1 %.9g\nx2 %.9g\ny2 %.9g\n", d[i].image,
+               d[i].cls, d[i].score, d[i].x1, d[i].y1, d[i].x2, d[i].y2);
+}
+#endif
 
 static int accum(MODEL *m, int n)
 {
@@ -290,6 +316,10 @@ int main(int argc, char **argv)
         rc = accum(m, n);
     else if (strcmp(cmd, "io") == 0 && argc > 2)
         rc = io(m, argv[2]);
+#ifdef HAS_DETECT
+    else if (strcmp(cmd, "detect") == 0)
+        detect(m, n);
+#endif
     else
         rc = 2;
     F(free)(m);

@@ -32,21 +32,28 @@ typedef struct {
     const char *name;       /* model name */
     int batch;
     int out_c;              /* softmax channels per pixel, 0: whole sample */
-    int detector;           /* has detect outputs: the LLVM backend refuses it */
 } Model;
 
 static const Model models[] = {
-    { "tests/models/convs.cnn", "convs", 4, 0, 0 },
-    { "tests/models/acts.cnn", "acts", 3, 0, 0 },
-    { "tests/models/pools.cnn", "pools", 5, 0, 0 },
-    { "tests/models/branches.cnn", "branches", 4, 0, 0 },
-    { "tests/models/pixels.cnn", "pixels", 2, 3, 0 },
-    { "tests/models/heads.cnn", "heads", 3, 0, 1 },
-    { "examples/lenet5.cnn", "lenet5", 64, 0, 0 },
-    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0, 0 },
-    { "examples/vggs.cnn", "vggs", 64, 0, 0 },
+    { "tests/models/convs.cnn", "convs", 4, 0 },
+    { "tests/models/acts.cnn", "acts", 3, 0 },
+    { "tests/models/pools.cnn", "pools", 5, 0 },
+    { "tests/models/branches.cnn", "branches", 4, 0 },
+    { "tests/models/pixels.cnn", "pixels", 2, 3 },
+    { "tests/models/heads.cnn", "heads", 3, 0 },
+    { "examples/lenet5.cnn", "lenet5", 64, 0 },
+    { "examples/tiny_neck.cnn", "tiny_neck", 16, 0 },
+    { "examples/vggs.cnn", "vggs", 64, 0 },
 };
 #define NMODELS ((int)(sizeof models / sizeof models[0]))
+
+/* the detectors, only compared across the backends here (their ops and
+ * the yolox loss are checked on the models above and in test_rt_yolox):
+ * EMA and a cosine schedule, and yolox_nano with clipping too */
+static const Model detectors[] = {
+    { "examples/fashion_det.cnn", "fashion_det", 32, 0 },
+    { "examples/yolox_nano.cnn", "yolox_nano", 8, 0 },
+};
 
 /* the model name as the generated macros spell it: lenet5 -> LENET5 */
 static void upper_name(const char *name, char out[64])
@@ -76,8 +83,10 @@ static const char *build_as(const Model *m, const char *flags, const char *tag, 
            batch ? "--batch" : "", batch ? batch : "", m->file, dir, m->name, ext) ||
         sh("cc -std=c99 -O1 -g -Wall -Wextra -Werror %s -Iruntime/include -I%s -DMODEL=%s -DMODEL_UC=%s "
            "'-DMODEL_H=\"%s.h\"' %s $(grep -q _MAX_BOXES %s/%s.h && echo -DTARGET_BOXES) "
+           "$(grep -q '_detect(' %s/%s.h && echo -DHAS_DETECT) $(grep -q '_ema(' %s/%s.h && echo -DHAS_EMA) "
            "-o %s tests/harness/model_main.c %s/%s.%s %s/libcnnrt.a -lm",
-           SAN, dir, m->name, upper, m->name, outc, dir, m->name, p, dir, m->name, ext, B))
+           SAN, dir, m->name, upper, m->name, outc, dir, m->name, dir, m->name, dir, m->name, p, dir, m->name,
+           ext, B))
         return NULL;
     return p;
 }
@@ -197,16 +206,21 @@ END_TEST
 /* The object runs the C build's kernels in the C build's order: the same
  * losses, outputs and parameters bit for bit; gradients check; -O0 and
  * -O2 objects agree like the C ones; accumulation, save/load, _new_in. */
-/* A model the LLVM backend does not print yet (a detector) is refused with
- * a message that names the reason and the way out, and no file. */
-static int llvm_refuses(const Model *m)
+/* The C and the -O2 object build of m at batch `small` (NULL: its own):
+ * `trace steps` bit for bit (losses, outputs, parameters, their EMA),
+ * and a detector's <m>_detect: the same detections.  The object's path. */
+static const char *object_same_as_c(const Model *m, const char *small, int steps)
 {
-    if (!m->detector)
-        return 0;
-    ck_assert_int_eq(sh("mkdir -p %s/gen/refused && ! \"$CNNC\" --emit=obj %s -o %s/gen/refused/x.o "
-                        "2> %s/gen/refused/err && grep -q 'does not support detection models.*--emit=c' "
-                        "%s/gen/refused/err && ! test -e %s/gen/refused/x.o", B, m->file, B, B, B, B), 0);
-    return 1;
+    const char *pc = build(m, "-O2", "llvm-c", small);
+    const char *po = build_as(m, "-O2", "llvm-o2", small, 1);
+    ck_assert_msg(pc && po, "%s: a build failed", m->name);
+    ck_assert(sh("%s trace %d > %s.trace && %s trace %d > %s.trace", pc, steps, pc, po, steps, po) == 0);
+    ck_assert_msg(sh("cmp -s %s.trace %s.trace", pc, po) == 0, "%s: the object's numbers differ from the C's "
+                  "(diff %s.trace %s.trace)", m->name, pc, po);
+    ck_assert_msg(sh("! grep -q '_detect(' $(dirname %s)/%s.h || (%s detect > %s.det && %s detect > %s.det && "
+                     "cmp -s %s.det %s.det && grep -q '^detections [1-9]' %s.det)", po, m->name, pc, pc, po, po,
+                     pc, po, po) == 0, "%s: _detect: none, or not the C's (diff %s.det %s.det)", m->name, pc, po);
+    return po;
 }
 
 START_TEST(llvm_same_as_c)
@@ -214,16 +228,10 @@ START_TEST(llvm_same_as_c)
     if (!cnnc_has_llvm)
         return;
     const Model *m = &models[_i];
-    if (llvm_refuses(m))
-        return;
     const char *small = m->batch > 8 ? "3" : NULL;
-    const char *pc = build(m, "-O2", "llvm-c", small);
-    const char *po = build_as(m, "-O2", "llvm-o2", small, 1);
+    const char *po = object_same_as_c(m, small, 3);
     const char *p0 = build_as(m, "-O0", "llvm-o0", small, 1);
-    ck_assert_msg(pc && po && p0, "%s: an object build failed", m->name);
-    ck_assert(sh("%s trace 3 > %s.trace && %s trace 3 > %s.trace", pc, pc, po, po) == 0);
-    ck_assert_msg(sh("cmp -s %s.trace %s.trace", pc, po) == 0, "%s: the object's numbers differ from the C's "
-                  "(diff %s.trace %s.trace)", m->name, pc, po);
+    ck_assert_msg(p0 != NULL, "%s: the -O0 object build failed", m->name);
     same_traces(m->name, p0, po);
     /* the examples' gradients are those of the C build, bit for bit (their
        parameters after three updates are): their checks run there only */
@@ -239,8 +247,6 @@ START_TEST(llvm_inference)
     if (!cnnc_has_llvm)
         return;
     const Model *m = &models[_i];
-    if (llvm_refuses(m))
-        return;
     char dir[512], upper[64];
     snprintf(dir, sizeof dir, "%s/gen/%s-llvm-inf", B, m->name);
     upper_name(m->name, upper);
@@ -257,40 +263,58 @@ START_TEST(llvm_inference)
 }
 END_TEST
 
-/* the ELF header of path: class (1: 32-bit, 2: 64-bit) and machine */
-static void elf_of(const char *path, int *cls, int *machine)
+/* the detectors, at batch 2 (yolox_nano: 1 step at batch 1, its C takes
+ * a while to compile) */
+START_TEST(llvm_detectors)
 {
-    unsigned char h[20] = { 0 };
+    if (!cnnc_has_llvm)
+        return;
+    object_same_as_c(&detectors[_i], _i ? "1" : "2", _i ? 1 : 3);
+}
+END_TEST
+
+/* the ELF header of path: class (1: 32-bit, 2: 64-bit), machine, flags */
+static void elf_of(const char *path, int *cls, int *machine, unsigned *flags)
+{
+    unsigned char h[52] = { 0 };
     FILE *f = fopen(path, "rb");
-    ck_assert_msg(f && fread(h, 1, 20, f) == 20, "%s: no object written", path);
+    ck_assert_msg(f && fread(h, 1, 52, f) == 52, "%s: no object written", path);
     fclose(f);
     ck_assert_msg(h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F', "%s: not ELF", path);
     *cls = h[4];
     *machine = h[18] | h[19] << 8;      /* little-endian targets */
+    const unsigned char *e = h + (*cls == 2 ? 0x30 : 0x24);
+    *flags = e[0] | e[1] << 8 | (unsigned)e[2] << 16 | (unsigned)e[3] << 24;
 }
 
-/* --target writes an object for that machine; --emit=llvm writes IR; a
- * target LLVM does not know is an error, not a crash.  Where an aarch64
- * cross compiler and qemu are installed, the object runs against the
- * runtime built for aarch64 and gives x86's numbers within tolerance. */
+/* --target writes an object for that machine (RISC-V: of the double-float
+ * ABI, as Debian's systems are); --emit=llvm writes IR; a target LLVM does
+ * not know is an error, not a crash.  Where a cross compiler and qemu are
+ * installed, the object runs against the runtime built for its machine and
+ * gives x86's numbers within tolerance. */
 START_TEST(llvm_targets)
 {
     if (!cnnc_has_llvm)
         return;
-    const struct { const char *triple; int cls, machine; } t[] = {
-        { "aarch64-linux-gnu", 2, 183 }, { "armv7-linux-gnueabihf", 1, 40 },
-        { "i686-linux-gnu", 1, 3 }, { "x86_64-linux-gnu", 2, 62 },
+    const struct { const char *triple; int cls, machine; unsigned flags; } t[] = {
+        { "aarch64-linux-gnu", 2, 183, 0 }, { "armv7-linux-gnueabihf", 1, 40, 0 },
+        { "i686-linux-gnu", 1, 3, 0 }, { "x86_64-linux-gnu", 2, 62, 0 },
+        { "riscv64-linux-gnu", 2, 243, 0x5 },      /* RVC, double-float ABI */
+        { "riscv32-linux-gnu", 1, 243, 0x5 },
     };
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/gen/llvm-targets", B);
     ck_assert(sh("mkdir -p %s", dir) == 0);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 6; i++) {
         snprintf(path, sizeof path, "%s/%s.o", dir, t[i].triple);
         ck_assert(sh("\"$CNNC\" --emit=obj --target=%s examples/lenet5.cnn -o %s", t[i].triple, path) == 0);
         int cls, machine;
-        elf_of(path, &cls, &machine);
+        unsigned flags;
+        elf_of(path, &cls, &machine, &flags);
         ck_assert_msg(cls == t[i].cls && machine == t[i].machine, "%s: class %d machine %d", t[i].triple,
                       cls, machine);
+        if (t[i].machine == 243)
+            ck_assert_msg(flags == t[i].flags, "%s: ELF flags %#x", t[i].triple, flags);
     }
     ck_assert(sh("\"$CNNC\" --emit=llvm --target=aarch64-linux-gnu examples/lenet5.cnn -o %s/l.ll && "
                  "grep -q '^target triple = \"aarch64-unknown-linux-gnu\"' %s/l.ll && "
@@ -315,8 +339,9 @@ START_TEST(llvm_targets)
     const struct { const char *triple, *gcc, *qemu, *sysroot; } run[] = {
         { "aarch64-linux-gnu", "aarch64-linux-gnu-gcc", "qemu-aarch64", "/usr/aarch64-linux-gnu" },
         { "armv7-linux-gnueabihf", "arm-linux-gnueabihf-gcc", "qemu-arm", "/usr/arm-linux-gnueabihf" },
+        { "riscv64-linux-gnu", "riscv64-linux-gnu-gcc", "qemu-riscv64", "/usr/riscv64-linux-gnu" },
     };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         if (sh("command -v %s && command -v %s", run[i].gcc, run[i].qemu) != 0) {
             fprintf(stderr, "no %s or %s: the %s object is not run\n", run[i].gcc, run[i].qemu, run[i].triple);
             continue;
@@ -439,7 +464,7 @@ static int spec_file(const char *spec, const char *tag)
                 if (has_model) {
                     char name[64];
                     snprintf(name, sizeof name, "%s%d", tag, nprog);
-                    Model m = { path, NULL, 0, 0, 0 };
+                    Model m = { path, NULL, 0, 0 };
                     /* the model name is the word after "model" */
                     FILE *g = fopen(path, "r");
                     char w[256], prev[256] = "";
@@ -456,6 +481,8 @@ static int spec_file(const char *spec, const char *tag)
                     const char *p = build(&m, "", name, NULL);
                     ck_assert_msg(p != NULL, "%s program %d does not build", spec, nprog);
                     ck_assert(sh("%s trace 2 > /dev/null", p) == 0);
+                    if (cnnc_has_llvm)      /* the object: the C's numbers, at batch 2 */
+                        object_same_as_c(&m, "2", 2);
                     nprog++;
                 }
             }
@@ -500,6 +527,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, llvm_same_as_c, 0, NMODELS);
     tcase_add_loop_test(tc, llvm_inference, 0, NMODELS);
+    tcase_add_loop_test(tc, llvm_detectors, 0, 2);
     tcase_add_test(tc, llvm_targets);
     tcase_add_loop_test(tc, matches_pytorch, 2, 4);
     suite_add_tcase(s, tc);

@@ -3,7 +3,8 @@
  * compiled, tests/harness/ext_main.c sets the gradients by hand and prints
  * the weights and their EMA around each update, and the test recomputes
  * them from the runtime's formulas (whose PyTorch agreement is
- * test_rt_sched's).  Also: the front end's checks of the new settings.
+ * test_rt_sched's); built through LLVM (--emit=obj) it prints the same
+ * bytes.  Also: the front end's checks of the new settings.
  */
 #include <check.h>
 #include <math.h>
@@ -14,6 +15,8 @@
 #include "cnnrt.h"
 #include "frontend/frontend.h"
 #include "check_util.h"
+
+extern const int cnnc_has_llvm;     /* codegen/llvm: 0 when built without */
 
 static const char *ext_cnn =
     "model ext {\n    input x[4]\n    dense(3)\n}\n"
@@ -65,6 +68,12 @@ START_TEST(generated_update)
     fclose(f);
     ck_assert_int_eq(steps, 9);
     ck_assert(cnnrt_lr_at(&s, 9, 2, 4) == 0.5f / 16);   /* epoch 5: four halvings */
+    /* the LLVM object: the same _update, the same numbers */
+    if (cnnc_has_llvm)
+        ck_assert_msg(sh("\"$CNNC\" --emit=obj %s/ext.cnn -o %s/ext.o && cc %s -Iruntime/include -I%s -o %s/oprog tests/harness/ext_main.c "
+                         "%s/ext.o %s/libcnnrt.a -lm && %s/oprog > %s/oout.txt && cmp %s/out.txt %s/oout.txt",
+                         dir, dir, check_san(), dir, dir, dir, B, dir, dir, dir, dir) == 0,
+                      "the object's _update differs from the C's");
 }
 END_TEST
 

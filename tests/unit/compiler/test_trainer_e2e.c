@@ -12,8 +12,9 @@
  * predict with --names and --top, going on past an unreadable file and
  * failing at the end.  The same trainer through LLVM, as an object
  * (--main --emit=obj) and JIT-compiled in cnnc (`cnnc run`), writes the C
- * build's checkpoint byte for byte.  --threads N and CNNRT_THREADS give
- * the same checkpoint at 1, 2, 3 and 8 threads; bad counts are refused.
+ * build's checkpoint byte for byte, with the issue-10 settings too.
+ * --threads N and CNNRT_THREADS give the same checkpoint at 1, 2, 3 and 8
+ * threads; bad counts are refused.
  */
 #include <check.h>
 #include <stdarg.h>
@@ -77,29 +78,115 @@ static void setup(void)
     build("tests/models/tinyclf.cnn", "tinyclf");
 }
 
-/* C, object and JIT: one epoch each, the same checkpoint and evaluation */
+/* tinyclf with every issue-10 setting, as model `extclf` (dir/extclf.cnn) */
+static const char *write_extclf(void)
+{
+    static char cnn[600];
+    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
+                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
+                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
+                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
+    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
+    return cnn;
+}
+
+/* n 64x64 pictures as BMP files dir/NAME-i.bmp: a bright rectangle (its
+ * class's colour, class i % 3) on dark noise, its YOLO label beside it
+ * (NAME-i.txt), and the list dir/NAME.txt */
+static void write_boxes(const char *name, int n, unsigned seed)
+{
+    enum { S = 64 };
+    static const unsigned char colour[3][3] = { { 250, 40, 40 }, { 40, 250, 40 }, { 40, 40, 250 } };
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s.txt", dir, name);
+    FILE *list = fopen(p, "w");
+    ck_assert_ptr_nonnull(list);
+    srand(seed);
+    for (int i = 0; i < n; i++) {
+        int k = i % 3, w = 12 + rand() % 30, h = 12 + rand() % 30;
+        int x0 = rand() % (S - w), y0 = rand() % (S - h);
+        snprintf(p, sizeof p, "%s/%s-%d.bmp", dir, name, i);
+        FILE *f = fopen(p, "wb");
+        ck_assert_ptr_nonnull(f);
+        unsigned hdr[13] = { 54 + S * S * 3, 0, 54, 40, S, (unsigned)-S, 1 | 24 << 16, 0, S * S * 3, 2835, 2835,
+                             0, 0 };           /* top-down rows of BGR (rows are 192 bytes: no padding) */
+        fwrite("BM", 1, 2, f);
+        for (int j = 0; j < 13; j++)
+            for (int b = 0; b < 4; b++)
+                fputc((int)(hdr[j] >> 8 * b & 255), f);
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                for (int c = 2; c >= 0; c--) {
+                    int in = x >= x0 && x < x0 + w && y >= y0 && y < y0 + h;
+                    fputc(in ? colour[k][c] : rand() % 50, f);
+                }
+        fclose(f);
+        snprintf(p, sizeof p, "%s/%s-%d.txt", dir, name, i);
+        f = fopen(p, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%d %f %f %f %f\n", k, (x0 + w / 2.0) / S, (y0 + h / 2.0) / S, (double)w / S, (double)h / S);
+        fclose(f);
+        fprintf(list, "%s-%d.bmp\n", name, i);
+    }
+    fclose(list);
+}
+
+/* the C trainer `name` (built), the object's and `cnnc run cnn`: epochs
+ * each on the IDX files of setup() (data NULL) or the list data, the same
+ * checkpoint and evaluation, byte for byte; the evaluation says `word` */
+static void backends_alike(const char *cnn, const char *name, int epochs, const char *data, const char *word)
+{
+    char train[700], test[700];
+    snprintf(train, sizeof train, "%s/%s", dir, data ? data : "train-images-idx3-ubyte");
+    snprintf(test, sizeof test, "%s/%s", dir, data ? data : "test-images-idx3-ubyte");
+    ck_assert_int_eq(sh("\"$CNNC\" --main --emit=obj %s -o %s/%s-obj.o && "
+                        "cc %s -o %s/%s-obj %s/%s-obj.o %s/libcnnrt.a -lm -lpthread",
+                        cnn, dir, name, SAN, dir, name, dir, name, B), 0);
+    char run[3][700];
+    snprintf(run[0], sizeof run[0], "%s/%s", dir, name);
+    snprintf(run[1], sizeof run[1], "%s/%s-obj", dir, name);
+    snprintf(run[2], sizeof run[2], "\"$CNNC\" run %s", cnn);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(sh("%s train --train %s --epochs %d --save %s/%s%d.cnnw > /dev/null && "
+                            "%s eval --weights %s/%s%d.cnnw %s > %s/%s%d.txt",
+                            run[k], train, epochs, dir, name, k, run[k], dir, name, k, test, dir, name, k), 0);
+        ck_assert_msg(sh("cmp %s/%s0.cnnw %s/%s%d.cnnw && cmp %s/%s0.txt %s/%s%d.txt",
+                         dir, name, dir, name, k, dir, name, dir, name, k) == 0,
+                      "%s: not the C trainer's checkpoint or evaluation", run[k]);
+    }
+    ck_assert_int_eq(sh("grep -q '%s' %s/%s2.txt", word, dir, name), 0);
+}
+
+/* C, object and JIT: the same checkpoint and evaluation; with a cosine
+ * schedule, EMA, clipping and mixup too (over the warm-up) */
 START_TEST(llvm_backends_train_alike)
 {
     if (!cnnc_has_llvm)
         return;
     setup();
-    ck_assert_int_eq(sh("\"$CNNC\" --main --emit=obj tests/models/tinyclf.cnn -o %s/obj.o && "
-                        "cc %s -o %s/obj %s/obj.o %s/libcnnrt.a -lm -lpthread", dir, SAN, dir, dir, B), 0);
-    const char *run[3] = { "%s/tinyclf", "%s/obj", "\"$CNNC\" run tests/models/tinyclf.cnn" };
-    for (int k = 0; k < 3; k++) {
-        char prog[700];
-        snprintf(prog, sizeof prog, run[k], dir);
-        ck_assert_int_eq(sh("%s train --train %s/train-images-idx3-ubyte --epochs 1 --save %s/b%d.cnnw > /dev/null && "
-                            "%s eval --weights %s/b%d.cnnw %s/test-images-idx3-ubyte > %s/b%d.txt",
-                            prog, dir, dir, k, prog, dir, k, dir, dir, k), 0);
-        ck_assert_msg(sh("cmp %s/b0.cnnw %s/b%d.cnnw && cmp %s/b0.txt %s/b%d.txt", dir, dir, k, dir, dir, k) == 0,
-                      "%s: not the C trainer's checkpoint or evaluation", run[k]);
-    }
-    ck_assert_int_eq(sh("grep -q 'accuracy' %s/b2.txt", dir), 0);
+    backends_alike("tests/models/tinyclf.cnn", "tinyclf", 1, NULL, "accuracy");
+    const char *ext = write_extclf();
+    build(ext, "extclf");
+    backends_alike(ext, "extclf", 2, NULL, "accuracy");
+    ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf2.cnnw", dir), 0);
     /* a run needs a command; an unknown one is the trainer's usage error */
     ck_assert_int_eq(sh("\"$CNNC\" run tests/models/tinyclf.cnn 2> %s/err.txt", dir), 1);
     ck_assert_int_eq(sh("grep -q 'cnnc run needs a command' %s/err.txt", dir), 0);
     ck_assert_int_eq(sh("\"$CNNC\" run tests/models/tinyclf.cnn fly 2> /dev/null > /dev/null"), 1);
+}
+END_TEST
+
+/* a detector (the yolox loss, mosaic and mixup, a cosine schedule, EMA;
+ * eval through <m>_detect): the same checkpoint and mAP from all three */
+START_TEST(llvm_detector_trains_alike)
+{
+    if (!cnnc_has_llvm)
+        return;
+    snprintf(dir, sizeof dir, "%s/gen/e2e-det", B);
+    ck_assert_int_eq(sh("rm -rf %s && mkdir -p %s", dir, dir), 0);
+    write_boxes("boxes", 40, 5);
+    build("examples/fashion_det.cnn", "fashion_det");
+    backends_alike("examples/fashion_det.cnn", "fashion_det", 2, "boxes.txt", "mAP@0.5");
 }
 END_TEST
 
@@ -161,17 +248,10 @@ START_TEST(learns_and_resumes)
 }
 END_TEST
 
-/* tinyclf with every issue-10 setting, as model `extclf` */
 START_TEST(extras_resume)
 {
     setup();
-    ck_assert_int_eq(sh("sed 's/model tinyclf/model extclf/; s/seed = 3 }/seed = 3; "
-                        "schedule = cosine(warmup_epochs=1, min_ratio=0.05); ema = 0.9; clip = 5; "
-                        "augment = [mixup(alpha=0.4, p=0.5)]; augment_until = 2 }/' "
-                        "tests/models/tinyclf.cnn > %s/extclf.cnn", dir), 0);
-    char cnn[600];
-    snprintf(cnn, sizeof cnn, "%s/extclf.cnn", dir);
-    build(cnn, "extclf");
+    build(write_extclf(), "extclf");
     check_resume("extclf", 3);
     /* the checkpoint's parameters are the EMA, the raw weights are state */
     ck_assert_int_eq(sh("grep -qa 'raw.conv1.weight' %s/extclf-full.cnnw", dir), 0);
@@ -318,6 +398,7 @@ int main(void)
     tcase_add_test(tc, logs_chart_best);
     tcase_add_test(tc, predict_names_top_and_bad_files);
     tcase_add_test(tc, llvm_backends_train_alike);
+    tcase_add_test(tc, llvm_detector_trains_alike);
     suite_add_tcase(s, tc);
     return check_run(s, 0);
 }
