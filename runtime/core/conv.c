@@ -20,8 +20,12 @@
  * kw*Cg) floats; t[Fg][K] += dy . colt needs no transposing, and t is
  * permuted into dw's (c, ki, kj) order once per call.
  *
- * Not here: the gemm (gemm.c), the activations (activ.c); no direct or
- * Winograd algorithms; geometry is trusted (the compiler checked it).
+ * Stride-1 convolutions with one group skip im2col altogether (forward,
+ * and dx as the stride-1 convolution of dy with the flipped weights): the
+ * direct kernel of convdirect.c, with bias and relu in its epilogue.
+ *
+ * Not here: the gemm (gemm.c), the activations (activ.c); no Winograd;
+ * geometry is trusted (the compiler checked it).
  */
 #include "cnnrt.h"
 #include "gemm.h"
@@ -41,19 +45,71 @@ static int conv_kernel_major(const cnnrt_conv *g)
     return g->c / g->groups >= 4;
 }
 
+/* stride 1, one group: the forward by convdirect.c */
+static int conv_direct(const cnnrt_conv *g)
+{
+    return g->sh == 1 && g->sw == 1 && g->groups == 1;
+}
+
+/* The geometry of dx as a convolution: dy [f][oh][ow], padded by the
+ * kernel's reach less the forward padding, against the flipped weights
+ * wf[c][f][kh][kw] gives dx [c][h][w].  0 when that padding would be
+ * negative, for fewer than 4 channels (1-filter tiles) or small planes
+ * (then conv.c folds dcol as before). */
+static int conv_dx_geom(const cnnrt_conv *g, cnnrt_conv *d)
+{
+    int ph = (g->kh - 1) * g->dh - g->ph, pw = (g->kw - 1) * g->dw - g->pw;
+    if (!conv_direct(g) || ph < 0 || pw < 0 || g->c < 4)
+        return 0;
+    /* on planes of 64 pixels or fewer a third of the direct kernel's
+     * 32-wide tiles is padding: there the gemm and fold are as fast (8x8,
+     * 128 -> 64 channels, measured) */
+    if ((long)g->h * g->w <= 64)
+        return 0;
+    *d = (cnnrt_conv){ g->f, g->oh, g->ow, g->c, g->h, g->w, g->kh, g->kw,
+                       1, 1, ph, pw, g->dh, g->dw, 1 };
+    return 1;
+}
+
+/* wf[c][f][ki][kj] = w[f][c][kh-1-ki][kw-1-kj] */
+static void conv_flip(const cnnrt_conv *g, const float *w, float *wf)
+{
+    long kk = (long)g->kh * g->kw;
+    for (long f = 0; f < g->f; f++)
+        for (long c = 0; c < g->c; c++)
+            for (long k = 0; k < kk; k++)
+                wf[(c * g->f + f) * kk + k] = w[(f * g->c + c) * kk + (kk - 1 - k)];
+}
+
+/* the backward's scratch before the dx region: what dw needs */
+static long conv_dw_scratch(const cnnrt_conv *g);
+
 /* Scratch layout, in floats (K = Cg*kh*kw, P = oh*ow, HW = h*w):
  *   col   K*P    col, dcol or colt of one sample and group (not pointwise)
  *   xt    Cg*HW  one sample and group channels-last (kernel-major only;
  *                for a pointwise conv it is colt itself)
  *   t     F*K    dw in (ki, kj, c) order, all groups (kernel-major, not
  *                pointwise), summed over the samples of the call */
-long cnnrt_conv_scratch(const cnnrt_conv *g)
+static long conv_dw_scratch(const cnnrt_conv *g)
 {
     long cg = g->c / g->groups, hw = (long)g->h * g->w;
     long k = cg * g->kh * g->kw, col = k * g->oh * g->ow;
     if (conv_pointwise(g))
         return conv_kernel_major(g) ? cg * hw : 0;
     return col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+}
+
+/* the largest of: the forward (direct, or col), the backward (dw's part,
+ * then for a direct dx the flipped weights and the direct kernel's) */
+long cnnrt_conv_scratch(const cnnrt_conv *g)
+{
+    long bwd = conv_dw_scratch(g), fwd = bwd;
+    cnnrt_conv d;
+    if (conv_direct(g))
+        fwd = cnnrt_direct_scratch(g);
+    if (conv_dx_geom(g, &d))
+        bwd += (long)g->f * g->c * g->kh * g->kw + cnnrt_direct_scratch(&d);
+    return fwd > bwd ? fwd : bwd;
 }
 
 void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi)
@@ -223,7 +279,13 @@ void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
-    float *scratch = conv_scratch(ctx, g, !pw, "cnnrt_conv_forward");
+    float *scratch = conv_scratch(ctx, g, !pw || conv_direct(g), "cnnrt_conv_forward");
+    if (conv_direct(g)) {
+        cnnrt_direct_pack(g, w, scratch);
+        for (int s = 0; s < n; s++)
+            cnnrt_direct_sample(g, scratch, x + s * xs, b, y + s * ys, act, alpha);
+        return;
+    }
     for (int s = 0; s < n; s++) {
         float *yo = y + s * ys;
         for (int gi = 0; gi < G; gi++) {
@@ -256,11 +318,21 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g), km = conv_kernel_major(g);
-    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw), "cnnrt_conv_backward");
+    cnnrt_conv dg;
+    int ddx = dx && conv_dx_geom(g, &dg);
+    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
+                                  "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
     if (km) {
         xt = scratch + (pw ? 0 : (long)kg * P);
         t = xt + cg * hw;
+    }
+    float *dsc = NULL;                      /* the direct dx: flipped w, its scratch */
+    if (ddx) {
+        float *wf = scratch + conv_dw_scratch(g);
+        dsc = wf + (long)g->f * kg;
+        conv_flip(g, w, wf);
+        cnnrt_direct_pack(&dg, wf, dsc);
     }
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
@@ -295,6 +367,10 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             }
             if (!dx)
                 continue;
+            if (ddx) {
+                cnnrt_direct_sample(&dg, dsc, dyg, NULL, dx + xo, CNNRT_ACT_NONE, 0.0f);
+                continue;
+            }
             if (pw) {
                 cnnrt_sgemm(1, 0, kg, P, fg, 1.0f, wg, kg, dyg, P, 0.0f,
                             dx + xo, P);
