@@ -54,7 +54,7 @@ include onnx/onnx.mk
 # C file (headers first).
 RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
           $(addprefix runtime/core/,gemm.h gemm.c conv.c convdirect.c dense.c activ.c pool.c \
-          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c)
+          norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c prof.c)
 
 # The runtime, in three layers (each may use the ones before it): core is
 # what generated code calls (libc and libm only; exactly the part

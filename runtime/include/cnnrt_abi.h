@@ -61,6 +61,9 @@ typedef struct {
                                mixup: alpha p */
 } cnnrt_augment;
 
+/* ---- the phase of a profile site (cnnrt_prof_site, cnnrt.h) ---- */
+enum { CNNRT_PROF_FORWARD, CNNRT_PROF_BACKWARD, CNNRT_PROF_UPDATE };
+
 /* ---- convolution geometry ---- */
 typedef struct {
     int c, h, w;            /* input, per sample */

@@ -65,6 +65,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--log-every", CMD_TRAIN, log_every_arg, 1),
     TR_OPT("--chart", CMD_TRAIN, chart, 1),
     TR_OPT("--save-best", CMD_TRAIN, save_best, 0),
+    TR_OPT("--profile", CMD_TRAIN, profile, 0),
     TR_OPT("--names", CMD_PREDICT, names, 1),
     TR_OPT("--top", CMD_PREDICT, top_arg, 1),
 };
@@ -95,6 +96,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
             "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N] [--weights FILE]\n"
             "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
+            "       %*s         [--profile]\n"
             "       %s eval    --weights FILE [--labels FILE] DATA\n"
             "       %s predict --weights FILE [--names FILE] [--top K] DATA...\n"
             "\n"
@@ -118,13 +120,16 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "accuracy, validation figures, learning rate, images/s, time; --chart\n"
             "redraws a PNG of loss and accuracy after every epoch; --save-best also\n"
             "keeps the checkpoint of the best validation epoch as FILE-best.cnnw.\n"
+            "--profile prints, after training, the time of every layer's forward,\n"
+            "backward and update calls (validation forwards included), their GFLOP/s\n"
+            "and %% of the one-thread FMA peak, and the layers that took longest.\n"
             "predict prints the class of every image (names from the class folders\n"
             "or --names, one per line), the --top K classes with their probabilities,\n"
             "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
             "one line per detection: FILE class score x1 y1 x2 y2.  Images over\n"
             "--max-pixels N pixels (width x height, default %lld) are left out with a\n"
             "warning before decoding.\n",
-            n, pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
+            n, pad, "", pad, "", pad, "", pad, "", n, n, n, mod->epochs > 0 ? mod->epochs : 10,
             (unsigned long long)mod->seed, mod->naugment, mod->naugment == 1 ? "" : "s",
             CNNRT_MAX_PIXELS);
 }
@@ -794,6 +799,11 @@ static int tr_train(const tr_opts *oin)
     if (!best || trlog_open(&r.log, o.log, o.chart, o.log_every, mod->lr, err, sizeof err) < 0)
         rc = cnnrt_tr_error(mod, "%s", best ? err : "out of memory");
     tr_best b = { -1, 0, 0, 0 };
+    cnnrt_prof *prof = NULL;
+    if (!rc && o.profile && !mod->profile)
+        rc = cnnrt_tr_error(mod, "--profile: this build of %s has no profile hooks", mod->name);
+    else if (!rc && o.profile && (!(prof = cnnrt_prof_new()) || mod->profile(r.m, prof) < 0))
+        rc = cnnrt_tr_error(mod, "out of memory");
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
@@ -806,6 +816,11 @@ static int tr_train(const tr_opts *oin)
     }
     if (!rc && done < o.epochs)
         tr_summary(&o, &r, &b, save, o.save_best ? best : NULL);
+    if (!rc && prof)
+        cnnrt_prof_report(prof, stdout, 0, 5);
+    if (prof)
+        mod->profile(r.m, NULL);
+    cnnrt_prof_free(prof);
     free(best);
 out:
     cnnrt_loader_free(data.ltrain);
