@@ -90,8 +90,29 @@ static long conv_dw_scratch(const cnnrt_conv *g);
  *                for a pointwise conv it is colt itself)
  *   t     F*K    dw in (ki, kj, c) order, all groups (kernel-major, not
  *                pointwise), summed over the samples of the call */
+/* dw on the padded grid (see below): stride 1, no dilation, one group,
+ * kernel-major (>= 4 channels), not 1x1, and more than 80% of the grid's
+ * columns real (oh*ow > 0.8 oh*wp: on 8x8 planes padded by 1, and 14x14
+ * ones without padding under a 5x5 kernel, the colt gemm was faster) */
+static int conv_dw_padded(const cnnrt_conv *g)
+{
+    return conv_direct(g) && g->dh == 1 && g->dw == 1 && conv_kernel_major(g) &&
+           !conv_pointwise(g) && g->ow * 10 > (g->w + 2 * g->pw) * 8;
+}
+
+/* floats of the padded dw's xtp: hp*wp pixels of c channels, and the
+ * (kw-1)*c floats the last rows of the gemm's B run past them */
+static long conv_xtp_floats(const cnnrt_conv *g)
+{
+    return ((long)g->h + 2 * g->ph) * (g->w + 2 * g->pw) * g->c + (long)g->kw * g->c;
+}
+
 static long conv_dw_scratch(const cnnrt_conv *g)
 {
+    if (conv_dw_padded(g)) {        /* xtp, dyp, t */
+        long q = (long)g->oh * (g->w + 2 * g->pw), k = (long)g->c * g->kh * g->kw;
+        return conv_xtp_floats(g) + g->f * q + g->f * k;
+    }
     long cg = g->c / g->groups, hw = (long)g->h * g->w;
     long k = cg * g->kh * g->kw, col = k * g->oh * g->ow;
     if (conv_pointwise(g))
@@ -249,6 +270,40 @@ static void conv_unfold_rows(const cnnrt_conv *g, int cg, const float *xt,
         }
 }
 
+/* The kernel-major dw without colt (conv_dw_padded): on the padded grid
+ * of convdirect.c (q = oy*wp + ox, Q = oh*wp), with x channels-last and
+ * zero-bordered in xtp[hp*wp][c] and dy in dyp[f][Q] (0 at ox >= ow), the
+ * row of colt for ki is xtp + (q + ki*wp)*c: a matrix of Q rows of kw*c
+ * floats at the uniform stride c, overlapping, read in place by the gemm:
+ *   t[f][ki][kj][c] (+)= dyp[f][Q] . xtp_ki[Q][kw*c]     for each ki.
+ * xtp's borders and dyp's dead columns are zeroed once per call (first). */
+static void conv_dw_sample(const cnnrt_conv *g, const float *x, const float *dy,
+                           float *scratch, int first, float beta)
+{
+    int C = g->c, F = g->f, wp = g->w + 2 * g->pw;
+    long Q = (long)g->oh * wp, P = (long)g->oh * g->ow, K = (long)C * g->kh * g->kw;
+    float *xtp = scratch, *dyp = xtp + conv_xtp_floats(g), *t = dyp + F * Q;
+    if (first) {
+        memset(xtp, 0, (size_t)conv_xtp_floats(g) * sizeof *xtp);
+        memset(dyp, 0, (size_t)(F * Q) * sizeof *dyp);
+    }
+    for (int iy = 0; iy < g->h; iy++)
+        for (int x0 = 0; x0 < g->w; x0 += 16) {
+            int xe = x0 + 16 < g->w ? x0 + 16 : g->w;
+            float *d = xtp + ((long)(iy + g->ph) * wp + g->pw) * C;
+            for (int c = 0; c < C; c++)
+                for (int ix = x0; ix < xe; ix++)
+                    d[(long)ix * C + c] = x[((long)c * g->h + iy) * g->w + ix];
+        }
+    for (int f = 0; f < F; f++)
+        for (int oy = 0; oy < g->oh; oy++)
+            memcpy(dyp + f * Q + (long)oy * wp, dy + f * P + (long)oy * g->ow,
+                   (size_t)g->ow * sizeof *dy);
+    for (int ki = 0; ki < g->kh; ki++)
+        cnnrt_sgemm(0, 0, F, g->kw * C, (int)Q, 1.0f, dyp, (int)Q, xtp + (long)ki * wp * C, C,
+                    beta, t + (long)ki * g->kw * C, (int)K);
+}
+
 /* dw[f][c][k] += t[f][k][c] for f < nf, k < kk (kernel cells), c < cg */
 static void conv_add_kernel_major(const float *t, int nf, int cg, int kk, float *dw)
 {
@@ -317,7 +372,7 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
-    int pw = conv_pointwise(g), km = conv_kernel_major(g);
+    int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
     int ddx = dx && conv_dx_geom(g, &dg);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
@@ -327,6 +382,8 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         xt = scratch + (pw ? 0 : (long)kg * P);
         t = xt + cg * hw;
     }
+    if (dwp)                                /* conv_dw_sample's layout */
+        t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
     float *dsc = NULL;                      /* the direct dx: flipped w, its scratch */
     if (ddx) {
         float *wf = scratch + conv_dw_scratch(g);
@@ -344,7 +401,9 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             const float *dyg = dyo + (long)gi * fg * P;
             const float *wg = w + (long)gi * fg * kg;
             long xo = s * xs + gi * cg * hw;
-            if (dw && km) {
+            if (dw && dwp) {
+                conv_dw_sample(g, x + xo, dyg, scratch, s == 0, s == 0 ? 0.0f : 1.0f);
+            } else if (dw && km) {
                 /* colt[P][K]: xt itself when pointwise (then K is already
                  * dw's order and the product goes straight into dw) */
                 conv_to_hwc(x + xo, cg, hw, xt);
