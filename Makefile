@@ -10,7 +10,7 @@
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-RTOPT   ?= -O3
+RTOPT   ?= -O3 -fno-math-errno
 WARN     = -Wall -Wextra
 B       ?= build
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -I. -Iruntime/include -I$(B)

@@ -14,6 +14,7 @@
  * centered rmsprop.
  */
 #include "cnnrt.h"
+#include "gemm.h"
 
 #include <math.h>
 
@@ -71,16 +72,26 @@ void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *
 /* torch.optim.Adam (not AdamW: the decay goes through the moments).
  * PyTorch places eps after the bias correction of the second moment:
  *   w -= lr/(1-b1^t) * s / (sqrt(r)/sqrt(1-b2^t) + eps). */
-void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
-                       float lr, float b1, float b2, float eps, float wd, long t)
+/* The Adam loop, one body per instruction set (as gemm.c picks them):
+ * sqrtf and the divisions are correctly rounded at every width and
+ * contraction into FMAs is off, so every variant gives the same bits.
+ * It vectorizes when sqrtf need not set errno (the library is built with
+ * -fno-math-errno, RTOPT in the Makefile; r >= 0, so it never would). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OPTIM_PRAGMAS 1
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+#ifdef __GNUC__
+#define ADAM_INLINE static inline __attribute__((always_inline))
+#else
+#define ADAM_INLINE static inline
+#endif
+ADAM_INLINE void adam_loop(long size, float *restrict w, float *restrict g, float *restrict s,
+                           float *restrict r, float b1, float b2, float eps, float wd,
+                           float step_size, float bc2_sqrt, float one_minus_b1,
+                           float one_minus_b2)
 {
-    (void)ctx;
-    const double bc1 = 1.0 - pow((double)b1, (double)t);
-    const double bc2 = 1.0 - pow((double)b2, (double)t);
-    const float step_size = (float)((double)lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float one_minus_b1 = (float)(1.0 - (double)b1);
-    const float one_minus_b2 = (float)(1.0 - (double)b2);
     for (long i = 0; i < size; i++) {
         float d = g[i];
         if (wd != 0)
@@ -91,4 +102,44 @@ void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, 
         w[i] = w[i] + -step_size * (s[i] / denom);
         g[i] = 0;
     }
+}
+
+#define ADAM_VARIANT(sfx, attr)                                               \
+    attr static void adam_##sfx(long size, float *w, float *g, float *s,     \
+                                float *r, float b1, float b2, float eps,     \
+                                float wd, float ss, float bs, float o1,      \
+                                float o2)                                    \
+    {                                                                         \
+        adam_loop(size, w, g, s, r, b1, b2, eps, wd, ss, bs, o1, o2);         \
+    }
+ADAM_VARIANT(generic, )
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ADAM_X86 1
+ADAM_VARIANT(avx2, __attribute__((target("avx2"))))
+ADAM_VARIANT(avx512, __attribute__((target("avx512f,avx2"))))
+#endif
+#ifdef OPTIM_PRAGMAS
+#pragma GCC pop_options
+#endif
+
+void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
+                       float lr, float b1, float b2, float eps, float wd, long t)
+{
+    (void)ctx;
+    const double bc1 = 1.0 - pow((double)b1, (double)t);
+    const double bc2 = 1.0 - pow((double)b2, (double)t);
+    const float step_size = (float)((double)lr / bc1);
+    const float bc2_sqrt = (float)sqrt(bc2);
+    const float one_minus_b1 = (float)(1.0 - (double)b1);
+    const float one_minus_b2 = (float)(1.0 - (double)b2);
+    void (*fn)(long, float *, float *, float *, float *, float, float, float, float,
+               float, float, float, float) = adam_generic;
+#ifdef ADAM_X86
+    int v = cnnrt_sgemm_variant();
+    if (v == CNNRT_GEMM_AVX512)
+        fn = adam_avx512;
+    else if (v == CNNRT_GEMM_AVX2)
+        fn = adam_avx2;
+#endif
+    fn(size, w, g, s, r, b1, b2, eps, wd, step_size, bc2_sqrt, one_minus_b1, one_minus_b2);
 }
