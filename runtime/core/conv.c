@@ -107,6 +107,16 @@ static long conv_xtp_floats(const cnnrt_conv *g)
     return ((long)g->h + 2 * g->ph) * (g->w + 2 * g->pw) * g->c + (long)g->kw * g->c;
 }
 
+/* dw of stride-1 layers with fewer than 4 channels (no kernel-major path)
+ * by convdirect.c's dot products: one group, not 1x1, and its partial sums
+ * (f*K*16 floats) at most 256 KB.  (With 6 channels, LeNet-5's conv2, the
+ * kernel-major gemm was faster.) */
+static int conv_dw_dot(const cnnrt_conv *g)
+{
+    return conv_direct(g) && !conv_pointwise(g) && !conv_kernel_major(g) &&
+           (long)g->f * g->c * g->kh * g->kw * 16 <= 65536;
+}
+
 static long conv_dw_scratch(const cnnrt_conv *g)
 {
     if (conv_dw_padded(g)) {        /* xtp, dyp, t */
@@ -114,10 +124,15 @@ static long conv_dw_scratch(const cnnrt_conv *g)
         return conv_xtp_floats(g) + g->f * q + g->f * k;
     }
     long cg = g->c / g->groups, hw = (long)g->h * g->w;
-    long k = cg * g->kh * g->kw, col = k * g->oh * g->ow;
+    long k = cg * g->kh * g->kw, col = k * g->oh * g->ow, need;
     if (conv_pointwise(g))
-        return conv_kernel_major(g) ? cg * hw : 0;
-    return col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+        need = conv_kernel_major(g) ? cg * hw : 0;
+    else
+        need = col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+    /* the dot path, or (with a dx that folds dcol) the one above */
+    if (conv_dw_dot(g) && cnnrt_dwdot_scratch(g) > need)
+        need = cnnrt_dwdot_scratch(g);
+    return need;
 }
 
 /* the largest of: the forward (direct, or col), the backward (dw's part,
@@ -375,6 +390,9 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
     int ddx = dx && conv_dx_geom(g, &dg);
+    /* the dot path's sums stay in scratch across samples, where a folded
+     * dx would put dcol: only without dx or with the direct one */
+    int dwd = dw && conv_dw_dot(g) && (!dx || ddx);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
                                   "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
@@ -384,6 +402,8 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     }
     if (dwp)                                /* conv_dw_sample's layout */
         t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
+    if (dwd)
+        cnnrt_dwdot_begin(g, scratch);
     float *dsc = NULL;                      /* the direct dx: flipped w, its scratch */
     if (ddx) {
         float *wf = scratch + conv_dw_scratch(g);
@@ -403,6 +423,8 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             long xo = s * xs + gi * cg * hw;
             if (dw && dwp) {
                 conv_dw_sample(g, x + xo, dyg, scratch, s == 0, s == 0 ? 0.0f : 1.0f);
+            } else if (dwd) {
+                cnnrt_dwdot_sample(g, scratch, x + xo, dyg);
             } else if (dw && km) {
                 /* colt[P][K]: xt itself when pointwise (then K is already
                  * dw's order and the product goes straight into dw) */
@@ -441,6 +463,8 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             conv_unfold(g, cg, NULL, scratch, dx + xo);
         }
     }
-    if (dw && km && !pw && n > 0)
+    if (dwd)
+        cnnrt_dwdot_end(g, scratch, dw);
+    else if (dw && km && !pw && n > 0)
         conv_add_kernel_major(t, g->f, cg, g->kh * g->kw, dw);
 }

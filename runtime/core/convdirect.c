@@ -211,6 +211,131 @@ void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float 
         cnnrt_act_forward(NULL, act, alpha, g->f * P, y, y);
 }
 
+/* ---- dw of small stride-1 layers: dot products on the padded grid ----
+ * dw[f][k] = sum over samples and q of dyp[f][q] * xp[q + off[k]], with
+ * dy placed on the padded grid (dyp, 0 at ox >= ow and up to a whole
+ * vector past Q).  Tiles of FB filters x KB cells keep VL-lane partial
+ * sums in registers along q; between samples they rest in acc[f][k][VL]
+ * (scratch), and the lanes are added in a fixed order once per call. */
+#define DWDOT_VL 16                 /* acc's lanes: the widest variant's */
+
+static long dwdot_q(const cnnrt_conv *g)
+{
+    long q = (long)g->oh * (g->w + 2 * g->pw);
+    return (q + DWDOT_VL - 1) / DWDOT_VL * DWDOT_VL;
+}
+
+long cnnrt_dwdot_scratch(const cnnrt_conv *g)
+{
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    long K = (long)g->c * g->kh * g->kw;
+    /* off[], xp, dyp, acc */
+    return K + g->c * hp * wp + direct_slack(g) + g->f * dwdot_q(g) + g->f * K * DWDOT_VL;
+}
+
+DIRECT_INLINE void dwdot_tile(int fb, int kb, int vl, long qn, const float *restrict dyp,
+                              long qs, const float *restrict xp, const int *restrict off,
+                              float *restrict acc, long K)
+{
+    float a[4 * 6 * DWDOT_VL];
+    for (int i = 0; i < fb; i++)
+        for (int j = 0; j < kb; j++)
+            for (int v = 0; v < vl; v++)
+                a[(i * kb + j) * vl + v] = acc[((long)i * K + j) * DWDOT_VL + v];
+    for (long q = 0; q < qn; q += vl)
+        for (int i = 0; i < fb; i++)
+            for (int j = 0; j < kb; j++)
+                for (int v = 0; v < vl; v++)
+                    a[(i * kb + j) * vl + v] += dyp[i * qs + q + v] * xp[off[j] + q + v];
+    for (int i = 0; i < fb; i++)
+        for (int j = 0; j < kb; j++)
+            for (int v = 0; v < vl; v++)
+                acc[((long)i * K + j) * DWDOT_VL + v] = a[(i * kb + j) * vl + v];
+}
+
+typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *xp,
+                         const int *off, float *acc);
+
+/* every tile of one sample: filters by 4, 2, 1; cells by KB, then 1 */
+#define DWDOT_VARIANT(sfx, attr, vl, kbmax)                                   \
+    attr static void dwdot_##sfx(int F, int K, long qn, const float *dyp,    \
+                                 const float *xp, const int *off, float *acc) \
+    {                                                                         \
+        for (int f0 = 0, fb; f0 < F; f0 += fb) {                              \
+            fb = F - f0 >= 4 ? 4 : F - f0 >= 2 ? 2 : 1;                       \
+            const float *d = dyp + f0 * qn;                                   \
+            float *ac = acc + (long)f0 * K * DWDOT_VL;                        \
+            int k0 = 0;                                                       \
+            for (; k0 + kbmax <= K; k0 += kbmax) {                            \
+                float *at = ac + (long)k0 * DWDOT_VL;                         \
+                if (fb == 4) dwdot_tile(4, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+                else if (fb == 2) dwdot_tile(2, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_tile(1, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+            }                                                                 \
+            for (; k0 < K; k0++) {                                            \
+                float *at = ac + (long)k0 * DWDOT_VL;                         \
+                if (fb == 4) dwdot_tile(4, 1, vl, qn, d, qn, xp, off + k0, at, K); \
+                else if (fb == 2) dwdot_tile(2, 1, vl, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_tile(1, 1, vl, qn, d, qn, xp, off + k0, at, K);    \
+            }                                                                 \
+        }                                                                     \
+    }
+
+DWDOT_VARIANT(generic, , 4, 2)
+#if DIRECT_X86
+DWDOT_VARIANT(avx2, __attribute__((target("avx2,fma"))), 8, 2)
+DWDOT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 16, 3)
+#endif
+
+/* off[], and xp's borders, dyp's dead columns and acc zeroed */
+void cnnrt_dwdot_begin(const cnnrt_conv *g, float *scratch)
+{
+    long K = (long)g->c * g->kh * g->kw;
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    int *off = (int *)scratch;
+    for (int c = 0, k = 0; c < g->c; c++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++)
+                off[k++] = (int)(c * hp * wp + (long)ki * g->dh * wp + (long)kj * g->dw);
+    memset(scratch + K, 0, (size_t)(cnnrt_dwdot_scratch(g) - K) * sizeof *scratch);
+}
+
+void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, const float *dy)
+{
+    long K = (long)g->c * g->kh * g->kw, qn = dwdot_q(g);
+    int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    float *xp = scratch + K, *dyp = xp + (long)g->c * hp * wp + direct_slack(g);
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h; iy++)
+            memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
+                   x + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
+    for (int f = 0; f < g->f; f++)
+        for (int oy = 0; oy < g->oh; oy++)
+            memcpy(dyp + f * qn + (long)oy * wp, dy + ((long)f * g->oh + oy) * g->ow,
+                   (size_t)g->ow * sizeof *dy);
+    dwdot_fn fn = dwdot_generic;
+#if DIRECT_X86
+    switch (cnnrt_sgemm_variant()) {
+    case CNNRT_GEMM_AVX512: fn = dwdot_avx512; break;
+    case CNNRT_GEMM_AVX2:   fn = dwdot_avx2; break;
+    default: break;
+    }
+#endif
+    fn(g->f, (int)K, qn, dyp, xp, (const int *)scratch, dyp + g->f * qn);
+}
+
+void cnnrt_dwdot_end(const cnnrt_conv *g, const float *scratch, float *dw)
+{
+    long K = (long)g->c * g->kh * g->kw;
+    const float *acc = scratch + cnnrt_dwdot_scratch(g) - g->f * K * DWDOT_VL;
+    for (long i = 0; i < g->f * K; i++) {
+        float s = 0;
+        for (int v = 0; v < DWDOT_VL; v++)
+            s += acc[i * DWDOT_VL + v];
+        dw[i] += s;
+    }
+}
+
 #ifdef DIRECT_PRAGMAS
 #pragma GCC pop_options
 #endif
