@@ -37,7 +37,6 @@ typedef struct {
     int phase;              /* CNNRT_PROF_* of the calls being printed, -1:
                                no profile marks (init, fold, detect) */
     int site;               /* the next call's profile site (emit_prof.c) */
-    int prof_api;           /* the C printer's model: it has _profile */
 } Emitter;
 
 /* "d.conv1.scratch" -> "D_CONV1_SCRATCH" (upper) or "d_conv1_scratch" */
@@ -305,8 +304,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
         emit_train_header(g, h);
     }
     fprintf(h, "int %s_load(%s *m, const char *path);\n", m, m);
-    if (e->prof_api)
-        emit_prof_header(g, h);
+    emit_prof_header(g, h);
     if (e->L->detect >= 0)
         fprintf(h, "/* eval-mode forward, decode, score = sigmoid(obj)*sigmoid(best class),\n"
                    "   score >= score_thr, class-aware NMS at nms_iou; each image's detections\n"
@@ -696,7 +694,6 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     e.g = g;
     e.f = c;
     e.phase = -1;
-    e.prof_api = 1;
     e.embed = o->embed;
     int train = !g->inference && g->loss_node >= 0;
     e.vmacro = xcalloc((size_t)g->nvals + 1, sizeof(char *));

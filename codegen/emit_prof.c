@@ -74,5 +74,6 @@ void emit_prof_api(const Graph *g, FILE *f)
 void emit_prof_header(const Graph *g, FILE *h)
 {
     fprintf(h, "/* per-layer times while attached (cnnrt_prof_report); NULL detaches;\n"
-               "   -1 when out of memory */\nint %s_profile(%s *m, struct cnnrt_prof *p);\n", g->name, g->name);
+               "   -1 when out of memory or built without profile hooks (--emit=obj) */\n"
+               "struct cnnrt_prof;\nint %s_profile(%s *m, struct cnnrt_prof *p);\n", g->name, g->name);
 }

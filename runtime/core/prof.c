@@ -106,7 +106,7 @@ typedef float prof_v16 __attribute__((vector_size(64)));
     }
 
 #pragma GCC push_options
-#pragma GCC optimize("O2", "fp-contract=fast")
+#pragma GCC optimize("fp-contract=fast")
 static __attribute__((noinline)) float prof_fma_generic(long rounds, float m, float c)
 PROF_PEAK_BODY
 #if defined(__x86_64__)
