@@ -132,14 +132,14 @@ void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, 
     const float bc2_sqrt = (float)sqrt(bc2);
     const float one_minus_b1 = (float)(1.0 - (double)b1);
     const float one_minus_b2 = (float)(1.0 - (double)b2);
-    void (*fn)(long, float *, float *, float *, float *, float, float, float, float,
-               float, float, float, float) = adam_generic;
+    typedef void (*adam_fn)(long, float *, float *, float *, float *, float, float, float,
+                            float, float, float, float, float);
+    static const adam_fn by_isa[] = {
+        [CNNRT_GEMM_GENERIC] = adam_generic,
 #ifdef ADAM_X86
-    int v = cnnrt_sgemm_variant();
-    if (v == CNNRT_GEMM_AVX512)
-        fn = adam_avx512;
-    else if (v == CNNRT_GEMM_AVX2)
-        fn = adam_avx2;
+        [CNNRT_GEMM_AVX2] = adam_avx2, [CNNRT_GEMM_AVX512] = adam_avx512,
 #endif
-    fn(size, w, g, s, r, b1, b2, eps, wd, step_size, bc2_sqrt, one_minus_b1, one_minus_b2);
+    };
+    by_isa[cnnrt_sgemm_variant()](size, w, g, s, r, b1, b2, eps, wd, step_size, bc2_sqrt,
+                                  one_minus_b1, one_minus_b2);
 }
