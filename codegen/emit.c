@@ -17,6 +17,7 @@
 #include <string.h>
 #include "emit.h"
 #include "emit_main.h"
+#include "emit_prof.h"
 #include "emit_train.h"
 #include "literal.h"
 #include "../passes/passes.h"
@@ -34,6 +35,9 @@ typedef struct {
     char M[128];            /* the model name in capitals, for macros */
     long struct_bytes;      /* reserved for the model struct */
     long memory_bytes;      /* MODEL_MEMORY_BYTES: everything _new_in needs */
+    int phase;              /* CNNRT_PROF_* of the calls being printed, -1:
+                               no profile marks (init, fold, detect) */
+    int site;               /* the next call's profile site (emit_prof.c) */
 } Emitter;
 
 /* "d.conv1.scratch" -> "D_CONV1_SCRATCH" (upper) or "d_conv1_scratch" */
@@ -219,6 +223,9 @@ static void print_call(Emitter *e, const Call *c)
     fprintf(f, ");\n");
     if (block)
         fprintf(f, "    }\n");
+    if (e->phase >= 0)
+        fprintf(f, "    if (m->prof)\n        cnnrt_prof_mark(m->prof, %d, %s);\n", e->site++,
+                e->phase == CNNRT_PROF_UPDATE ? "1" : "n");
 }
 
 static void print_calls(Emitter *e, const CallList *list)
@@ -326,6 +333,7 @@ static void emit_header(Emitter *e, const EmitOptions *o, FILE *h)
         emit_train_header(g, h);
     }
     fprintf(h, "int %s_load(%s *m, const char *path);\n", m, m);
+    emit_prof_header(g, h);
     if (e->L->detect >= 0)
         fprintf(h, "/* eval-mode forward, decode, score = sigmoid(obj)*sigmoid(best class),\n"
                    "   score >= score_thr, class-aware NMS at nms_iou; each image's detections\n"
@@ -410,6 +418,7 @@ static void emit_struct(Emitter *e, int train)
                    "    void *grads_arg;\n");
     fprintf(f, "    void *owned;             /* the block _new allocated, NULL after _new_in */\n"
                "    cnnrt_ctx ctx;           /* the kernel context of every call */\n"
+               "    struct cnnrt_prof *prof; /* _profile's, NULL: no timing */\n"
                "    cnnrt_rng rng;           /* dropout masks */\n    uint64_t seed;           /* from _init */\n    int n;                   /* batch of the last forward */\n};\n\n");
 }
 
@@ -584,7 +593,10 @@ static void emit_passes(Emitter *e, int train)
         fprintf(f, "    /* dropout masks depend on the seed and step only, so repeated\n"
                    "       forwards between updates (and resumed runs) see the same masks */\n"
                    "    cnnrt_rng_seed(&m->rng, m->seed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)(m->step + 1)));\n");
+    fprintf(f, "    if (m->prof)\n        cnnrt_prof_start(m->prof);\n");
+    e->phase = CNNRT_PROF_FORWARD;
     print_calls(e, &e->L->forward);
+    e->phase = -1;
     fprintf(f, "    m->n = n;\n    return ");
     print_value(e, g->outputs[0], 0);
     fprintf(f, ";\n}\n\n");
@@ -607,7 +619,10 @@ static void emit_passes(Emitter *e, int train)
     fprintf(f, "float %s_backward(%s *m, const float *target, int n)\n{\n    float *a = m->arena;\n"
                "    const %s_tensors *p = &m->p, *g = &m->g;\n    float loss;\n    (void)p;\n    (void)g;\n",
             m, m, m);
+    fprintf(f, "    if (m->prof)\n        cnnrt_prof_start(m->prof);\n");
+    e->phase = CNNRT_PROF_BACKWARD;
     print_backward(e);
+    e->phase = -1;
     fprintf(f, "    return loss;\n}\n\n");
     if (e->mpi)
         fprintf(f, "void %s_grads_hook(%s *m, void (*fn)(void *arg, float *grad, long n), void *arg)\n{\n"
@@ -615,7 +630,10 @@ static void emit_passes(Emitter *e, int train)
 
     fprintf(f, "void %s_update(%s *m)\n{\n    m->step++;\n", m, m);
     emit_train_pre_update(g, f);
+    fprintf(f, "    if (m->prof)\n        cnnrt_prof_start(m->prof);\n");
+    e->phase = CNNRT_PROF_UPDATE;
     print_calls(e, &e->L->update);
+    e->phase = -1;
     fprintf(f, "}\n\n");
     fprintf(f, "void %s_zero_grad(%s *m)\n{\n    memset(m->grads, 0, sizeof(float) * NPARAMS);\n}\n\n", m, m);
     fprintf(f, "float %s_train_step(%s *m, const float *x, const float *target, int n)\n{\n"
@@ -710,6 +728,7 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     memset(&e, 0, sizeof e);
     e.g = g;
     e.f = c;
+    e.phase = -1;
     e.embed = o->embed;
     e.mpi = o->mpi;
     int train = !g->inference && g->loss_node >= 0;
@@ -756,7 +775,9 @@ int emit_c(const Graph *g, const EmitOptions *o, FILE *c, FILE *h)
     emit_struct(&e, train);
     emit_geoms(&e);
     emit_lifecycle(&e, train);
+    emit_prof_sites(g, L, c);
     emit_passes(&e, train);
+    emit_prof_api(g, c);
     if (L->detect >= 0)
         emit_detect(&e, train);
     emit_io(&e, train);

@@ -26,6 +26,7 @@ void emit_main(const Graph *g, int mpi, FILE *f)
     fprintf(f, "static void w_init(void *m, uint64_t seed) { %s_init(m, seed); }\n", m);
     fprintf(f, "static const float *w_forward(void *m, const float *x, int n) { return %s_forward(m, x, n); }\n", m);
     fprintf(f, "static int w_params(void *m, const cnnrt_tensor **t) { return %s_params(m, t); }\n", m);
+    fprintf(f, "static int w_profile(void *m, cnnrt_prof *p) { return %s_profile(m, p); }\n", m);
     if (g->noutputs && ir_detect_geom(g, &(cnnrt_yolox_geom){ 0 }))
         fprintf(f, "static int w_detect(void *m, const float *x, int n, float s, float u, cnnrt_det *o, int k)"
                    " { return %s_detect(m, x, n, s, u, o, k); }\n", m);
@@ -75,6 +76,7 @@ void emit_main(const Graph *g, int mpi, FILE *f)
     fprintf(f, ",\n        %d, %ld, %d, %d, %s", g->target_kind,
             g->target >= 0 ? g->vals[g->target].size : 0L, det ? y.classes : 0,
             det ? y.max_boxes : 0, det ? "w_detect" : "NULL");
+    fprintf(f, ", w_profile");
     if (mpi)
         fprintf(f, "\n    };\n    return cnnrt_mpi_main(&model, %s, argc, argv);\n}\n",
                 train ? "w_grads_hook" : "NULL");

@@ -49,7 +49,8 @@ long plan_assign(Plan *p);
 /* 0 when no two items live at the same time overlap in memory; else -1
  * with the first offending pair in err. */
 int  plan_check(const Plan *p, char *err, int errlen);
-/* floats per arena item are rounded up to this (64-byte alignment) */
-#define PLAN_ALIGN 16
+/* floats per arena item are rounded up to this: the alignment the runtime
+ * and the generated buffers agree on (CNNRT_ALIGN bytes, cnnrt_abi.h) */
+#define PLAN_ALIGN (CNNRT_ALIGN / 4)
 
 #endif

@@ -61,7 +61,7 @@ void llvm_main(LLVMContextRef cx, LLVMModuleRef mod, const Graph *g, LLVMTargetD
     cnnrt_yolox_geom y;
     int det = ir_detect_geom(g, &y);
     LLVMValueRef name = LLVMConstStringInContext(cx, g->name, (unsigned)strlen(g->name), 0);
-    LLVMValueRef v[30] = {
+    LLVMValueRef v[31] = {
         LLVMConstBitCast(global_const(mod, name, "model.name"), ptr),
         LLVMConstInt(i32, (unsigned)g->batch, 0),
         LLVMConstInt(i32, (unsigned)in.d[0], 0),
@@ -89,7 +89,8 @@ void llvm_main(LLVMContextRef cx, LLVMModuleRef mod, const Graph *g, LLVMTargetD
     v[27] = LLVMConstInt(i32, (unsigned)(det ? y.classes : 0), 0);
     v[28] = LLVMConstInt(i32, (unsigned)(det ? y.max_boxes : 0), 0);
     v[29] = model_fn(mod, g, "detect", ptr);
-    LLVMValueRef model = global_const(mod, LLVMConstStructInContext(cx, v, 30, 0), "model");
+    v[30] = LLVMConstNull(ptr);         /* profile: no hooks in this backend */
+    LLVMValueRef model = global_const(mod, LLVMConstStructInContext(cx, v, 31, 0), "model");
 
     LLVMTypeRef mp[2] = { i32, LLVMPointerType(ptr, 0) };
     LLVMTypeRef main_t = LLVMFunctionType(i32, mp, 2, 0);

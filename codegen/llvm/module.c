@@ -517,6 +517,16 @@ static LLVMValueRef scheduled_lr(Gen *G, LLVMValueRef step)
     return call_rt(G, "cnnrt_lr_at", args, 4);
 }
 
+/* _profile: this backend prints no profile marks, so attaching fails
+ * (-1) and detaching (NULL) is a no-op (0) */
+static void gen_profile(Gen *G)
+{
+    LLVMValueRef f = fn(G, "profile");
+    begin(G, f);
+    LLVMValueRef none = LLVMBuildIsNull(G->b, LLVMGetParam(f, 1), "");
+    LLVMBuildRet(G->b, LLVMBuildSelect(G->b, none, cint(G->i32, 0), cint(G->i32, -1), ""));
+}
+
 static void gen_passes(Gen *G)
 {
     const Graph *g = G->g;
@@ -737,6 +747,7 @@ static void declare_api(Gen *G)
         fn_type(G, "detect", 0, i, 7, p, p, i, G->flt, G->flt, p, i);
     fn_type(G, "params", 0, i, 2, p, p);
     fn_type(G, "load", 0, i, 2, p, p);
+    fn_type(G, "profile", 0, i, 2, p, p);
 }
 
 /* a detector's levels and loss settings as a cnnrt_yolox_geom: classes,
@@ -857,6 +868,7 @@ LLVMModuleRef llvm_module(LLVMContextRef cx, const Graph *g, const char *triple,
     gen_geoms(&G);
     declare_api(&G);
     gen_lifecycle(&G);
+    gen_profile(&G);
     gen_passes(&G);
     gen_io(&G);
     if (G.train)

@@ -20,8 +20,12 @@
  * kw*Cg) floats; t[Fg][K] += dy . colt needs no transposing, and t is
  * permuted into dw's (c, ki, kj) order once per call.
  *
- * Not here: the gemm (gemm.c), the activations (activ.c); no direct or
- * Winograd algorithms; geometry is trusted (the compiler checked it).
+ * Stride-1 convolutions with one group skip im2col altogether (forward,
+ * and dx as the stride-1 convolution of dy with the flipped weights): the
+ * direct kernel of convdirect.c, with bias and relu in its epilogue.
+ *
+ * Not here: the gemm (gemm.c), the activations (activ.c); no Winograd;
+ * geometry is trusted (the compiler checked it).
  */
 #include "cnnrt.h"
 #include "gemm.h"
@@ -42,19 +46,107 @@ static int conv_kernel_major(const cnnrt_conv *g)
     return g->c / g->groups >= 4;
 }
 
+/* stride 1, one group: the forward by convdirect.c */
+static int conv_direct(const cnnrt_conv *g)
+{
+    return g->sh == 1 && g->sw == 1 && g->groups == 1;
+}
+
+/* The geometry of dx as a convolution: dy [f][oh][ow], padded by the
+ * kernel's reach less the forward padding, against the flipped weights
+ * wf[c][f][kh][kw] gives dx [c][h][w].  0 when that padding would be
+ * negative, for fewer than 4 channels (1-filter tiles) or small planes
+ * (then conv.c folds dcol as before). */
+static int conv_dx_geom(const cnnrt_conv *g, cnnrt_conv *d)
+{
+    int ph = (g->kh - 1) * g->dh - g->ph, pw = (g->kw - 1) * g->dw - g->pw;
+    if (!conv_direct(g) || ph < 0 || pw < 0 || g->c < 4)
+        return 0;
+    /* on planes of 64 pixels or fewer a third of the direct kernel's
+     * 32-wide tiles is padding: there the gemm and fold are as fast (8x8,
+     * 128 -> 64 channels, measured) */
+    if ((long)g->h * g->w <= 64)
+        return 0;
+    *d = (cnnrt_conv){ g->f, g->oh, g->ow, g->c, g->h, g->w, g->kh, g->kw,
+                       1, 1, ph, pw, g->dh, g->dw, 1 };
+    return 1;
+}
+
+/* wf[c][f][ki][kj] = w[f][c][kh-1-ki][kw-1-kj] */
+static void conv_flip(const cnnrt_conv *g, const float *w, float *wf)
+{
+    long kk = (long)g->kh * g->kw;
+    for (long f = 0; f < g->f; f++)
+        for (long c = 0; c < g->c; c++)
+            for (long k = 0; k < kk; k++)
+                wf[(c * g->f + f) * kk + k] = w[(f * g->c + c) * kk + (kk - 1 - k)];
+}
+
+/* the backward's scratch before the dx region: what dw needs */
+static long conv_dw_scratch(const cnnrt_conv *g);
+
 /* Scratch layout, in floats (K = Cg*kh*kw, P = oh*ow, HW = h*w):
  *   col   K*P    col, dcol or colt of one sample and group (not pointwise)
  *   xt    Cg*HW  one sample and group channels-last (kernel-major only;
  *                for a pointwise conv it is colt itself)
  *   t     F*K    dw in (ki, kj, c) order, all groups (kernel-major, not
  *                pointwise), summed over the samples of the call */
+/* dw on the padded grid (see below): stride 1, no dilation, one group,
+ * kernel-major (>= 4 channels), not 1x1, and more than 80% of the grid's
+ * columns real (oh*ow > 0.8 oh*wp: on 8x8 planes padded by 1, and 14x14
+ * ones without padding under a 5x5 kernel, the colt gemm was faster) */
+static int conv_dw_padded(const cnnrt_conv *g)
+{
+    return conv_direct(g) && g->dh == 1 && g->dw == 1 && conv_kernel_major(g) &&
+           !conv_pointwise(g) && g->ow * 10 > (g->w + 2 * g->pw) * 8;
+}
+
+/* floats of the padded dw's xtp: hp*wp pixels of c channels, and the
+ * (kw-1)*c floats the last rows of the gemm's B run past them */
+static long conv_xtp_floats(const cnnrt_conv *g)
+{
+    return ((long)g->h + 2 * g->ph) * (g->w + 2 * g->pw) * g->c + (long)g->kw * g->c;
+}
+
+/* dw of stride-1 layers with fewer than 4 channels (no kernel-major path)
+ * by convdirect.c's dot products: one group, not 1x1, and its partial sums
+ * (f*K*16 floats) at most 256 KB.  (With 6 channels, LeNet-5's conv2, the
+ * kernel-major gemm was faster.) */
+static int conv_dw_dot(const cnnrt_conv *g)
+{
+    return conv_direct(g) && !conv_pointwise(g) && !conv_kernel_major(g) &&
+           (long)g->f * g->c * g->kh * g->kw * 16 <= 65536;
+}
+
+static long conv_dw_scratch(const cnnrt_conv *g)
+{
+    if (conv_dw_padded(g)) {        /* xtp, dyp, t */
+        long q = (long)g->oh * (g->w + 2 * g->pw), k = (long)g->c * g->kh * g->kw;
+        return conv_xtp_floats(g) + g->f * q + g->f * k;
+    }
+    long cg = g->c / g->groups, hw = (long)g->h * g->w;
+    long k = cg * g->kh * g->kw, col = k * g->oh * g->ow, need;
+    if (conv_pointwise(g))
+        need = conv_kernel_major(g) ? cg * hw : 0;
+    else
+        need = col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+    /* the dot path, or (with a dx that folds dcol) the one above */
+    if (conv_dw_dot(g) && cnnrt_dwdot_scratch(g) > need)
+        need = cnnrt_dwdot_scratch(g);
+    return need;
+}
+
+/* the largest of: the forward (direct, or col), the backward (dw's part,
+ * then for a direct dx the flipped weights and the direct kernel's) */
 long cnnrt_conv_scratch(const cnnrt_conv *g)
 {
-    long cg = g->c / g->groups, hw = (long)g->h * g->w;
-    long k = cg * g->kh * g->kw, col = k * g->oh * g->ow;
-    if (conv_pointwise(g))
-        return conv_kernel_major(g) ? cg * hw : 0;
-    return col + (conv_kernel_major(g) ? cg * hw + g->f * k : 0);
+    long bwd = conv_dw_scratch(g), fwd = bwd;
+    cnnrt_conv d;
+    if (conv_direct(g))
+        fwd = cnnrt_direct_scratch(g);
+    if (conv_dx_geom(g, &d))
+        bwd += (long)g->f * g->c * g->kh * g->kw + cnnrt_direct_scratch(&d);
+    return fwd > bwd ? fwd : bwd;
 }
 
 void cnnrt_span(int nout, int stride, int off, int nin, int *lo, int *hi)
@@ -194,6 +286,40 @@ static void conv_unfold_rows(const cnnrt_conv *g, int cg, const float *xt,
         }
 }
 
+/* The kernel-major dw without colt (conv_dw_padded): on the padded grid
+ * of convdirect.c (q = oy*wp + ox, Q = oh*wp), with x channels-last and
+ * zero-bordered in xtp[hp*wp][c] and dy in dyp[f][Q] (0 at ox >= ow), the
+ * row of colt for ki is xtp + (q + ki*wp)*c: a matrix of Q rows of kw*c
+ * floats at the uniform stride c, overlapping, read in place by the gemm:
+ *   t[f][ki][kj][c] (+)= dyp[f][Q] . xtp_ki[Q][kw*c]     for each ki.
+ * xtp's borders and dyp's dead columns are zeroed once per call (first). */
+static void conv_dw_sample(const cnnrt_conv *g, const float *x, const float *dy,
+                           float *scratch, int first, float beta)
+{
+    int C = g->c, F = g->f, wp = g->w + 2 * g->pw;
+    long Q = (long)g->oh * wp, P = (long)g->oh * g->ow, K = (long)C * g->kh * g->kw;
+    float *xtp = scratch, *dyp = xtp + conv_xtp_floats(g), *t = dyp + F * Q;
+    if (first) {
+        memset(xtp, 0, (size_t)conv_xtp_floats(g) * sizeof *xtp);
+        memset(dyp, 0, (size_t)(F * Q) * sizeof *dyp);
+    }
+    for (int iy = 0; iy < g->h; iy++)
+        for (int x0 = 0; x0 < g->w; x0 += 16) {
+            int xe = x0 + 16 < g->w ? x0 + 16 : g->w;
+            float *d = xtp + ((long)(iy + g->ph) * wp + g->pw) * C;
+            for (int c = 0; c < C; c++)
+                for (int ix = x0; ix < xe; ix++)
+                    d[(long)ix * C + c] = x[((long)c * g->h + iy) * g->w + ix];
+        }
+    for (int f = 0; f < F; f++)
+        for (int oy = 0; oy < g->oh; oy++)
+            memcpy(dyp + f * Q + (long)oy * wp, dy + f * P + (long)oy * g->ow,
+                   (size_t)g->ow * sizeof *dy);
+    for (int ki = 0; ki < g->kh; ki++)
+        cnnrt_sgemm(0, 0, F, g->kw * C, (int)Q, 1.0f, dyp, (int)Q, xtp + (long)ki * wp * C, C,
+                    beta, t + (long)ki * g->kw * C, (int)K);
+}
+
 /* dw[f][c][k] += t[f][k][c] for f < nf, k < kk (kernel cells), c < cg */
 static void conv_add_kernel_major(const float *t, int nf, int cg, int kk, float *dw)
 {
@@ -226,6 +352,12 @@ static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int 
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
+    if (conv_direct(g)) {               /* packs w into this scratch */
+        cnnrt_direct_pack(g, w, scratch);
+        for (int s = s0; s < s1; s++)
+            cnnrt_direct_sample(g, scratch, x + s * xs, b, y + s * ys, act, alpha);
+        return;
+    }
     for (int s = s0; s < s1; s++) {
         float *yo = y + s * ys;
         for (int gi = 0; gi < G; gi++) {
@@ -279,7 +411,7 @@ void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
                         const float *w, const float *b, float *y,
                         int act, float alpha)
 {
-    float *scratch = conv_scratch(ctx, g, !conv_pointwise(g), "cnnrt_conv_forward");
+    float *scratch = conv_scratch(ctx, g, !conv_pointwise(g) || conv_direct(g), "cnnrt_conv_forward");
     if (conv_split(ctx, g, n)) {
         conv_job j = { ctx, g, x, w, b, NULL, y, NULL, act, alpha };
         cnnrt_par_for(ctx, n, 1, cnnrt_conv_scratch(g), conv_forward_part, &j);
@@ -296,6 +428,19 @@ static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
+    cnnrt_conv dg;
+    if (conv_dx_geom(g, &dg)) {
+        /* the direct dx: w flipped, then packed, in this scratch (dw is
+         * done with it: the layout of cnnrt_conv_scratch) */
+        float *wf = scratch + conv_dw_scratch(g), *dsc = wf + (long)g->f * kg;
+        conv_flip(g, w, wf);
+        cnnrt_direct_pack(&dg, wf, dsc);
+        for (int s = s0; s < s1; s++)
+            for (int gi = 0; gi < G; gi++)
+                cnnrt_direct_sample(&dg, dsc, dy + s * ys + (long)gi * fg * P, NULL,
+                                    dx + s * xs + gi * cg * hw, CNNRT_ACT_NONE, 0.0f);
+        return;
+    }
     for (int s = s0; s < s1; s++)
         for (int gi = 0; gi < G; gi++) {
             const float *dyg = dy + s * ys + (long)gi * fg * P;
@@ -332,8 +477,14 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
-    int pw = conv_pointwise(g), km = conv_kernel_major(g);
-    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw), "cnnrt_conv_backward");
+    int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
+    cnnrt_conv dg;
+    int ddx = dx && conv_dx_geom(g, &dg);
+    /* the dot path's sums stay in scratch across samples, where a folded
+     * dx would put dcol: only without dx or with the direct one */
+    int dwd = dw && conv_dw_dot(g) && (!dx || ddx);
+    float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
+                                  "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
     if (km) {
         xt = scratch + (pw ? 0 : (long)kg * P);
@@ -341,7 +492,13 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     }
     if (act != CNNRT_ACT_NONE)
         cnnrt_act_backward(ctx, act, alpha, n * ys, NULL, y, dy, dy);
-    int dw_split = dw && km && !pw && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
+    if (dwp)                                /* conv_dw_sample's layout */
+        t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
+    if (dwd)
+        cnnrt_dwdot_begin(g, scratch);
+    /* the column split of the kernel-major dw (conv_dw.c) knows only its
+     * own layout: the padded-grid and dot paths run serially */
+    int dw_split = dw && km && !pw && !dwp && !dwd && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
         for (int f = 0; db && f < g->f; f++)
@@ -349,7 +506,11 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         for (int gi = 0; dw && !dw_split && gi < G; gi++) {
             const float *dyg = dyo + (long)gi * fg * P;
             long xo = s * xs + gi * cg * hw;
-            if (km) {
+            if (dwp) {
+                conv_dw_sample(g, x + xo, dyg, scratch, s == 0, s == 0 ? 0.0f : 1.0f);
+            } else if (dwd) {
+                cnnrt_dwdot_sample(g, scratch, x + xo, dyg);
+            } else if (km) {
                 /* colt[P][K]: xt itself when pointwise (then K is already
                  * dw's order and the product goes straight into dw) */
                 conv_to_hwc(x + xo, cg, hw, xt);
@@ -372,7 +533,9 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             }
         }
     }
-    if (dw && km && !pw && n > 0)
+    if (dwd)
+        cnnrt_dwdot_end(g, scratch, dw);
+    else if (dw && km && !pw && n > 0)
         conv_add_kernel_major(t, g->f, cg, g->kh * g->kw, dw);
     if (!dx)
         return;

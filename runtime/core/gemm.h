@@ -15,6 +15,8 @@
 #ifndef CNNRT_GEMM_H
 #define CNNRT_GEMM_H
 
+#include "cnnrt_abi.h"   /* cnnrt_conv */
+
 void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc);
@@ -41,6 +43,22 @@ int cnnrt_sgemm_select(int variant);
 /* the variant AUTO resolves to, or the forced one: CNNRT_GEMM_GENERIC.. */
 int cnnrt_sgemm_variant(void);
 
+/* ---- stride-1 convolution without im2col (convdirect.c) ----
+ * scratch: cnnrt_direct_scratch(g) floats.  _pack puts w [f][c][kh][kw]
+ * in it once per call (and zeroes the padding); then _sample computes one
+ * sample: y [f][oh][ow] = conv(x [c][h][w]) + b (b may be NULL), then act.
+ * Groups must be 1 and strides 1. */
+long cnnrt_direct_scratch(const cnnrt_conv *g);
+void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch);
+void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *x,
+                         const float *b, float *y, int act, float alpha);
+/* dw of a stride-1 layer with one group as dot products on the same grid:
+ * scratch cnnrt_dwdot_scratch(g) floats; _begin once per call, _sample per
+ * sample (x [c][h][w], dy [f][oh][ow]), _end adds the sums into dw. */
+long cnnrt_dwdot_scratch(const cnnrt_conv *g);
+void cnnrt_dwdot_begin(const cnnrt_conv *g, float *scratch);
+void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, const float *dy);
+void cnnrt_dwdot_end(const cnnrt_conv *g, const float *scratch, float *dw);
 
 /* ---- helpers shared by the kernel files ---- */
 /* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */

@@ -14,6 +14,7 @@
  * centered rmsprop.
  */
 #include "cnnrt.h"
+#include "gemm.h"
 #include "threads.h"
 
 #include <math.h>
@@ -114,6 +115,56 @@ void cnnrt_rmsprop_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *
 /* torch.optim.Adam (not AdamW: the decay goes through the moments).
  * PyTorch places eps after the bias correction of the second moment:
  *   w -= lr/(1-b1^t) * s / (sqrt(r)/sqrt(1-b2^t) + eps). */
+/* The Adam loop, one body per instruction set (as gemm.c picks them):
+ * sqrtf and the divisions are correctly rounded at every width and
+ * contraction into FMAs is off, so every variant gives the same bits.
+ * It vectorizes when sqrtf need not set errno (the library is built with
+ * -fno-math-errno, RTOPT in the Makefile; r >= 0, so it never would). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define OPTIM_PRAGMAS 1
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
+#ifdef __GNUC__
+#define ADAM_INLINE static inline __attribute__((always_inline))
+#else
+#define ADAM_INLINE static inline
+#endif
+ADAM_INLINE void adam_loop(long size, float *restrict w, float *restrict g, float *restrict s,
+                           float *restrict r, float b1, float b2, float eps, float wd,
+                           float step_size, float bc2_sqrt, float one_minus_b1,
+                           float one_minus_b2)
+{
+    for (long i = 0; i < size; i++) {
+        float d = g[i];
+        if (wd != 0)
+            d = d + wd * w[i];
+        s[i] = s[i] * b1 + one_minus_b1 * d;
+        r[i] = r[i] * b2 + one_minus_b2 * (d * d);
+        float denom = sqrtf(r[i]) / bc2_sqrt + eps;
+        w[i] = w[i] + -step_size * (s[i] / denom);
+        g[i] = 0;
+    }
+}
+
+#define ADAM_VARIANT(sfx, attr)                                               \
+    attr static void adam_##sfx(long size, float *w, float *g, float *s,     \
+                                float *r, float b1, float b2, float eps,     \
+                                float wd, float ss, float bs, float o1,      \
+                                float o2)                                    \
+    {                                                                         \
+        adam_loop(size, w, g, s, r, b1, b2, eps, wd, ss, bs, o1, o2);         \
+    }
+ADAM_VARIANT(generic, )
+#if defined(__GNUC__) && defined(__x86_64__)
+#define ADAM_X86 1
+ADAM_VARIANT(avx2, __attribute__((target("avx2"))))
+ADAM_VARIANT(avx512, __attribute__((target("avx512f,avx2"))))
+#endif
+#ifdef OPTIM_PRAGMAS
+#pragma GCC pop_options
+#endif
+
 void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, float *r,
                        float lr, float b1, float b2, float eps, float wd, long t)
 {
@@ -125,14 +176,14 @@ void cnnrt_adam_update(cnnrt_ctx *ctx, long size, float *w, float *g, float *s, 
     const float bc2_sqrt = (float)sqrt(bc2);
     const float one_minus_b1 = (float)(1.0 - (double)b1);
     const float one_minus_b2 = (float)(1.0 - (double)b2);
-    for (long i = 0; i < size; i++) {
-        float d = g[i];
-        if (wd != 0)
-            d = d + wd * w[i];
-        s[i] = s[i] * b1 + one_minus_b1 * d;
-        r[i] = r[i] * b2 + one_minus_b2 * (d * d);
-        float denom = sqrtf(r[i]) / bc2_sqrt + eps;
-        w[i] = w[i] + -step_size * (s[i] / denom);
-        g[i] = 0;
-    }
+    typedef void (*adam_fn)(long, float *, float *, float *, float *, float, float, float,
+                            float, float, float, float, float);
+    static const adam_fn by_isa[] = {
+        [CNNRT_GEMM_GENERIC] = adam_generic,
+#ifdef ADAM_X86
+        [CNNRT_GEMM_AVX2] = adam_avx2, [CNNRT_GEMM_AVX512] = adam_avx512,
+#endif
+    };
+    by_isa[cnnrt_sgemm_variant()](size, w, g, s, r, b1, b2, eps, wd, step_size, bc2_sqrt,
+                                  one_minus_b1, one_minus_b2);
 }

@@ -291,6 +291,37 @@ unsigned char *cnnrt_read_plain(const char *path, size_t *len, char *err, size_t
 void cnnrt_errorf(char *err, size_t errlen, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- per-layer profile (prof.c) ----
+ * Generated code describes each of its kernel calls as a site (layer, op,
+ * .cnn line, phase, FLOPs per sample) and, while a profile is attached
+ * (<m>_profile(m, p); the trainer's --profile), marks the end of every
+ * call: the time since the previous mark (or the start of the phase) is
+ * the call's.  Detached, the cost is one NULL test per call.  The phases
+ * are CNNRT_PROF_* (cnnrt_abi.h). */
+typedef struct {
+    const char *layer;      /* "conv1"; the kernel for model-level calls */
+    const char *op;         /* "conv+relu" */
+    int line;               /* in the .cnn file; 0 for model-level calls */
+    int phase;              /* CNNRT_PROF_* */
+    double flops;           /* per sample (2 per multiply-add); 0: not counted */
+} cnnrt_prof_site;
+typedef struct cnnrt_prof cnnrt_prof;
+
+cnnrt_prof *cnnrt_prof_new(void);               /* NULL when out of memory */
+void cnnrt_prof_free(cnnrt_prof *p);            /* NULL is fine */
+/* what <m>_profile calls: the model's sites (the counts restart); -1 when
+ * out of memory */
+int  cnnrt_prof_sites(cnnrt_prof *p, const cnnrt_prof_site *sites, int n);
+void cnnrt_prof_start(cnnrt_prof *p);           /* a phase begins */
+void cnnrt_prof_mark(cnnrt_prof *p, int site, int n);   /* a call of n samples ended */
+/* The table: per site its time per call and share, GFLOP/s and % of the
+ * one-thread FMA peak (cnnrt_peak_gflops, measured here unless peak > 0),
+ * each phase's total, and the `top` sites by time. */
+void cnnrt_prof_report(const cnnrt_prof *p, FILE *out, double peak, int top);
+/* GFLOP/s of independent FMA chains on one thread with the widest vector
+ * unit the CPU has (AVX-512, AVX2+FMA, else baseline), best of `seconds` */
+double cnnrt_peak_gflops(double seconds);
+
 #ifdef __cplusplus
 }
 #endif

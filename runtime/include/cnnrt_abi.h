@@ -61,6 +61,15 @@ typedef struct {
                                mixup: alpha p */
 } cnnrt_augment;
 
+/* ---- alignment: every buffer generated code passes to a kernel (the
+ * parameter buffers, the arena and each planned offset in it) starts on a
+ * multiple of this many bytes, a cache line and an AVX-512 vector; the
+ * kernels' own packing buffers are aligned alike ---- */
+#define CNNRT_ALIGN 64
+
+/* ---- the phase of a profile site (cnnrt_prof_site, cnnrt.h) ---- */
+enum { CNNRT_PROF_FORWARD, CNNRT_PROF_BACKWARD, CNNRT_PROF_UPDATE };
+
 /* ---- convolution geometry ---- */
 typedef struct {
     int c, h, w;            /* input, per sample */

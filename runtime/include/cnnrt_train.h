@@ -50,6 +50,8 @@ typedef struct {
     int classes, max_boxes;
     int          (*detect)(void *m, const float *x, int n, float score_thr, float nms_iou,
                            cnnrt_det *out, int max);
+    /* <m>_profile, for --profile (NULL: a build without profile hooks) */
+    int          (*profile)(void *m, struct cnnrt_prof *p);
 } cnnrt_model;
 
 /* Returns the process exit status: 0, or 1 for any error (bad command

@@ -66,6 +66,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--chart", CMD_TRAIN, chart, 1),
     TR_OPT("--save-best", CMD_TRAIN, save_best, 0),
     TR_OPT("--slices", CMD_TRAIN, slices_arg, 1),
+    TR_OPT("--profile", CMD_TRAIN, profile, 0),
     TR_OPT("--names", CMD_PREDICT, names, 1),
     TR_OPT("--top", CMD_PREDICT, top_arg, 1),
     TR_OPT("--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, threads_arg, 1),
@@ -97,7 +98,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "       %*s         [--resume FILE] [--labels FILE] [--val-labels FILE] [--seed N]\n"
             "       %*s         [--no-augment] [--dump-aug DIR N] [--max-pixels N] [--weights FILE]\n"
             "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
-            "       %*s         [--threads N] [--slices K]\n"
+            "       %*s         [--threads N] [--slices K] [--profile]\n"
             "       %s eval    --weights FILE [--labels FILE] [--threads N] DATA\n"
             "       %s predict --weights FILE [--names FILE] [--top K] [--threads N] DATA...\n"
             "\n"
@@ -123,6 +124,9 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "keeps the checkpoint of the best validation epoch as FILE-best.cnnw.\n"
             "--slices K runs each batch as K slices in turn and sums their gradients\n"
             "as K MPI ranks do (a --mpi build under mpirun -np K gives the same numbers).\n"
+            "--profile prints, after training, the time of every layer's forward,\n"
+            "backward and update calls (validation forwards included), their GFLOP/s\n"
+            "and %% of the one-thread FMA peak, and the layers that took longest.\n"
             "predict prints the class of every image (names from the class folders\n"
             "or --names, one per line), the --top K classes with their probabilities,\n"
             "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
@@ -852,6 +856,11 @@ static int tr_train(const tr_opts *oin)
     if (!best || trlog_open(&r.log, o.log, o.chart, o.log_every, mod->lr, err, sizeof err) < 0)
         rc = cnnrt_tr_error(mod, "%s", best ? err : "out of memory");
     tr_best b = { -1, 0, 0, 0 };
+    cnnrt_prof *prof = NULL;
+    if (!rc && o.profile && !mod->profile)
+        rc = cnnrt_tr_error(mod, "--profile: this build of %s has no profile hooks", mod->name);
+    else if (!rc && o.profile && (!(prof = cnnrt_prof_new()) || mod->profile(r.m, prof) < 0))
+        rc = cnnrt_tr_error(mod, "out of memory");
     for (int epoch = done; !rc && epoch < o.epochs; epoch++) {
         rc = tr_epoch(&r, &o, &data, epoch, last_good);
         r.tstate[1] = (float)(epoch + 1);
@@ -866,6 +875,11 @@ static int tr_train(const tr_opts *oin)
         tr_summary(&o, &r, &b, save, o.save_best ? best : NULL);
     if (!rc && done < o.epochs && o.dist && writer)
         o.dist->report(o.dist);
+    if (!rc && prof && writer)
+        cnnrt_prof_report(prof, stdout, 0, 5);
+    if (prof)
+        mod->profile(r.m, NULL);
+    cnnrt_prof_free(prof);
     free(best);
 out:
     cnnrt_loader_free(data.ltrain);

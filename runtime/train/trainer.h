@@ -54,6 +54,7 @@ typedef struct {
     const char *log, *log_every_arg, *chart, *save_best, *names, *top_arg;
     const char *threads_arg;    /* --threads N */
     const char *slices_arg;     /* --slices K */
+    const char *profile;        /* --profile: non-NULL when given */
     int epochs, log_every, top;
     int slices;             /* --slices K: each batch as K slices in turn */
     tr_dist *dist;          /* a data-parallel run, or NULL */

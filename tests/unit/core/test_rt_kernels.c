@@ -291,6 +291,8 @@ static const ConvCase conv_cases[] = {
     {  8, 9, 7,  6, 3, 2, 2, 1, 1, 0, 1, 2, 2, 3 },  /* kernel-major dw, groups */
     {  4, 8, 8,  3, 3, 3, 1, 1, 2, 2, 2, 2, 1, 2 },  /* kernel-major, dilated */
     {  1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1 }, /* LeNet-5 conv1 */
+    {  6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 2 }, /* LeNet-5 conv2: direct dx */
+    {  5, 9, 12, 9, 3, 3, 1, 1, 2, 1, 2, 1, 1, 2 },  /* direct, dilated rows, 8+1 filters */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -371,6 +373,71 @@ START_TEST(test_conv_forward)
         expect_close(what, c.y, want, ylen, 1e-5, 1e-5);
         free(want);
     }
+}
+END_TEST
+
+/* dx[s][c][iy][ix] = sum of dy * w over the windows that cover it, and
+ * dw[f][cc][ki][kj] = sum of dy * x over the samples and positions */
+static void naive_conv_dx(const cnnrt_conv *g, int n, const float *x, const float *dy,
+                          const float *w, double *dx, double *dw)
+{
+    int cg = g->c / g->groups, fg = g->f / g->groups;
+    for (long i = 0; i < (long)n * g->c * g->h * g->w; i++)
+        dx[i] = 0;
+    for (long i = 0; i < (long)g->f * cg * g->kh * g->kw; i++)
+        dw[i] = 0;
+    for (int s = 0; s < n; s++)
+    for (int f = 0; f < g->f; f++)
+    for (int oy = 0; oy < g->oh; oy++)
+    for (int ox = 0; ox < g->ow; ox++)
+    for (int cc = 0; cc < cg; cc++)
+    for (int ki = 0; ki < g->kh; ki++)
+    for (int kj = 0; kj < g->kw; kj++) {
+        int c = f / fg * cg + cc;
+        int iy = oy * g->sh - g->ph + ki * g->dh, ix = ox * g->sw - g->pw + kj * g->dw;
+        if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w)
+            continue;
+        double d = dy[((s * g->f + f) * g->oh + oy) * g->ow + ox];
+        dx[((s * g->c + c) * g->h + iy) * g->w + ix] += d * w[((f * cg + cc) * g->kh + ki) * g->kw + kj];
+        dw[((f * cg + cc) * g->kh + ki) * g->kw + kj] += d * x[((s * g->c + c) * g->h + iy) * g->w + ix];
+    }
+}
+
+/* y and dx of every geometry under every micro-kernel variant (the direct
+ * kernel and the gemm have one body per instruction set) against the naive
+ * sums */
+START_TEST(test_conv_variants)
+{
+    ConvCtx c = conv_setup(_i, CNNRT_ACT_RELU);
+    const ConvCase *k = &conv_cases[_i];
+    long xlen = (long)k->n * k->c * k->h * k->w, ylen = (long)k->n * k->f * c.g.oh * c.g.ow;
+    long wlen = (long)k->f * (k->c / k->groups) * k->kh * k->kw;
+    double *want = malloc(sizeof(double) * ylen), *wdx = malloc(sizeof(double) * xlen);
+    double *wdw = malloc(sizeof(double) * wlen);
+    naive_conv(&c.g, c.n, c.x, c.w, c.b, c.act, 0.1f, want);
+    naive_conv_dx(&c.g, c.n, c.x, c.r, c.w, wdx, wdw);
+    int ran = 0;
+    for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
+        if (!cnnrt_sgemm_select(v))
+            continue;
+        ran++;
+        char what[64];
+        float *dx = vfill(xlen, NAN), *dw = vfill(wlen, 0);
+        cnnrt_conv_forward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, c.b, c.y, c.act, 0.1f);
+        snprintf(what, sizeof what, "conv case %d variant %d: y", _i, v);
+        expect_close(what, c.y, want, ylen, 1e-5, 1e-5);
+        cnnrt_conv_backward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, NULL, vcopy(c.r, ylen),
+                            CNNRT_ACT_NONE, 0.0f, dx, dw, NULL);
+        snprintf(what, sizeof what, "conv case %d variant %d: dx", _i, v);
+        expect_close(what, dx, wdx, xlen, 1e-5, 1e-5);
+        what[strlen(what) - 1] = 'w';
+        expect_close(what, dw, wdw, wlen, 1e-5, 1e-5);
+    }
+    cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
+    ck_assert_int_ge(ran, 1);
+    free(want);
+    free(wdx);
+    free(wdw);
 }
 END_TEST
 
@@ -1062,6 +1129,7 @@ static Suite *kernels_suite(void)
         { "gemm", test_gemm_vs_naive, 0, 1 },
         { "conv_forward", test_conv_forward, 0, NCONV },
         { "conv_grad", test_conv_grad, 0, NCONV },
+        { "conv_variants", test_conv_variants, 0, NCONV },
         { "dense", test_dense_forward_grad, 0, 4 },
         { "act", test_act_grad, 0, 1 },
         { "prelu", test_prelu_grad, 0, 1 },

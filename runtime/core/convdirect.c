@@ -1,0 +1,341 @@
+/* convdirect.c — stride-1 convolution of one sample without im2col: the
+ * "implicit gemm" on a zero-padded copy of the input, for conv.c's forward
+ * (and, with flipped weights, its input gradient).
+ *
+ * The input, c channels of h x w, is copied once per sample into xp, each
+ * channel a zero-bordered plane of hp x wp (hp = h + 2ph, wp = w + 2pw).
+ * An output pixel (oy, ox) is numbered q = oy*wp + ox on that padded grid,
+ * so the input it reads through kernel cell k = (c, ki, kj) sits at
+ * xp[q + off[k]], off[k] = c*hp*wp + ki*dh*wp + kj*dw, whatever oy is:
+ *   y[f][q] = b[f] + sum_k w[f][k] * xp[q + off[k]],   q < Q = oh*wp,
+ * one gemm-like product whose "B" is read in place, shifted per k.  The
+ * columns ox >= ow of that grid are computed and discarded (2*pw of every
+ * wp: 6% for 32-wide planes, 20% for 8-wide ones), which buys loads of
+ * whole vectors of consecutive q.  A tile is FB filters x QB positions held
+ * in registers over all K = c*kh*kw cells; the weights are packed once per
+ * call as [K][FB] per block of filters, so each cell broadcasts FB floats
+ * from one cache line.  The tile's epilogue adds the bias, applies relu or
+ * leaky relu, and scatters its valid columns into y[f][oy][ox].
+ *
+ * Like gemm.c, the tile body is one C function instantiated per instruction
+ * set (AVX-512: QB 32, AVX2: QB 16, baseline: QB 8; FB 8, 4, 2 or 1, so any
+ * filter count is blocks of those) and picked at run time with gemm.c's
+ * selection (cnnrt_sgemm_variant).
+ *
+ * The sums run over k in order (one FMA chain per output), so the result
+ * differs from the im2col path's blocked gemm by float rounding only.
+ * Not here: strides other than 1, groups (conv.c falls back to im2col).
+ */
+#include "cnnrt.h"
+#include "gemm.h"
+
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define DIRECT_PRAGMAS 1
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define DIRECT_X86 1
+#else
+#define DIRECT_X86 0
+#endif
+
+#ifdef __GNUC__
+#define DIRECT_INLINE static inline __attribute__((always_inline))
+#else
+#define DIRECT_INLINE static inline
+#endif
+
+#define DIRECT_MAXFB 8
+#define DIRECT_MAXQB 32
+
+/* floats past the end of xp that a tile may read: the last tile runs up
+ * to QB - 1 positions past Q, and its last kernel column (kw-1)*dw further
+ * (Q + the largest off[k] is c*hp*wp + (kw-1)*dw) */
+static long direct_slack(const cnnrt_conv *g)
+{
+    return DIRECT_MAXQB + (long)(g->kw - 1) * g->dw;
+}
+
+long cnnrt_direct_scratch(const cnnrt_conv *g)
+{
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    long K = (long)g->c * g->kh * g->kw;
+    /* packed weights, off[] (ints in float slots), xp */
+    return (long)g->f * K + K + g->c * hp * wp + direct_slack(g);
+}
+
+/* One row block: fb filters (packed wpk[K][fb]) over every tile of qb
+ * positions; act is applied when RELU or LEAKY (the caller does the rest). */
+DIRECT_INLINE void direct_block(int fb, int qb, int K, const int *restrict off,
+                                const float *restrict wpk, const float *restrict xp,
+                                long Q, int wp, int ow, const float *b, int act,
+                                float alpha, float *restrict y, long P)
+{
+    for (long q0 = 0; q0 < Q; q0 += qb) {
+        float acc[DIRECT_MAXFB * DIRECT_MAXQB];
+        const float *xq = xp + q0;
+        for (int i = 0; i < fb; i++)
+            for (int j = 0; j < qb; j++)
+                acc[i * qb + j] = wpk[i] * xq[off[0] + j];
+        for (int k = 1; k < K; k++) {
+            const float *xv = xq + off[k], *wv = wpk + (long)k * fb;
+            for (int i = 0; i < fb; i++)
+                for (int j = 0; j < qb; j++)
+                    acc[i * qb + j] += wv[i] * xv[j];
+        }
+        /* epilogue: row segments of the padded grid inside this tile */
+        float t[DIRECT_MAXFB * DIRECT_MAXQB];
+        for (int i = 0; i < fb * qb; i++)
+            t[i] = acc[i];
+        long qe = q0 + qb < Q ? q0 + qb : Q;
+        for (long q = q0; q < qe;) {
+            long oy = q / wp;
+            int ox = (int)(q - oy * wp);
+            long run = wp - ox < qe - q ? wp - ox : qe - q;
+            int valid = ow - ox < run ? ow - ox : (int)run;
+            for (int i = 0; valid > 0 && i < fb; i++) {
+                const float *s = t + i * qb + (q - q0);
+                float *d = y + i * P + oy * ow + ox, bias = b ? b[i] : 0.0f;
+                if (act == CNNRT_ACT_RELU)
+                    for (int j = 0; j < valid; j++) {
+                        float v = s[j] + bias;
+                        d[j] = v > 0 ? v : 0.0f;
+                    }
+                else if (act == CNNRT_ACT_LEAKY)
+                    for (int j = 0; j < valid; j++) {
+                        float v = s[j] + bias, pos = v > 0 ? v : 0.0f, neg = v > 0 ? 0.0f : v;
+                        d[j] = pos + alpha * neg;
+                    }
+                else
+                    for (int j = 0; j < valid; j++)
+                        d[j] = s[j] + bias;
+            }
+            q += run;
+        }
+    }
+}
+
+typedef void (*direct_fn)(int fb, int K, const int *off, const float *wpk,
+                          const float *xp, long Q, int wp, int ow, const float *b,
+                          int act, float alpha, float *y, long P);
+
+/* fb is one of 8, 4, 2, 1: each a compile-time tile after inlining */
+#define DIRECT_VARIANT(sfx, attr, qb)                                         \
+    attr static void direct_##sfx(int fb, int K, const int *off,             \
+                                  const float *wpk, const float *xp, long Q, \
+                                  int wp, int ow, const float *b, int act,   \
+                                  float alpha, float *y, long P)             \
+    {                                                                         \
+        switch (fb) {                                                         \
+        case 8: direct_block(8, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 4: direct_block(4, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 2: direct_block(2, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        default: direct_block(1, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        }                                                                     \
+    }
+
+DIRECT_VARIANT(generic, , 8)
+#if DIRECT_X86
+DIRECT_VARIANT(avx2, __attribute__((target("avx2,fma"))), 16)
+DIRECT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 32)
+#endif
+
+static direct_fn direct_pick(void)
+{
+#if DIRECT_X86
+    switch (cnnrt_sgemm_variant()) {
+    case CNNRT_GEMM_AVX512: return direct_avx512;
+    case CNNRT_GEMM_AVX2:   return direct_avx2;
+    default: break;
+    }
+#endif
+    return direct_generic;
+}
+
+/* the filter block that starts at f0 of f: 8 while 8 are left, then 4, 2, 1 */
+static int direct_fb(int f, int f0)
+{
+    int left = f - f0;
+    return left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+}
+
+void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
+{
+    int K = g->c * g->kh * g->kw;
+    float *wpk = scratch;
+    int *off = (int *)(scratch + (long)g->f * K);
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
+        fb = direct_fb(g->f, f0);
+        float *d = wpk + (long)f0 * K;
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < fb; i++)
+                d[(long)k * fb + i] = w[(long)(f0 + i) * K + k];
+    }
+    for (int c = 0, k = 0; c < g->c; c++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++)
+                off[k++] = (int)(c * hp * wp + (long)ki * g->dh * wp + (long)kj * g->dw);
+    /* xp's borders and slack are zeroed here, once per call: the samples
+     * only overwrite the interior */
+    float *xp = scratch + (long)g->f * K + K;
+    memset(xp, 0, (size_t)(g->c * hp * wp + direct_slack(g)) * sizeof *xp);
+}
+
+void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *x,
+                         const float *b, float *y, int act, float alpha)
+{
+    int K = g->c * g->kh * g->kw;
+    const float *wpk = scratch;
+    const int *off = (const int *)(scratch + (long)g->f * K);
+    float *xp = (float *)scratch + (long)g->f * K + K;
+    int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    /* interior of xp; the borders stay zero from cnnrt_direct_pack */
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h; iy++)
+            memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
+                   x + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
+    direct_fn fn = direct_pick();
+    long Q = (long)g->oh * wp, P = (long)g->oh * g->ow;
+    int fused = act == CNNRT_ACT_RELU || act == CNNRT_ACT_LEAKY;
+    for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
+        fb = direct_fb(g->f, f0);
+        fn(fb, K, off, wpk + (long)f0 * K, xp, Q, wp, g->ow, b ? b + f0 : NULL,
+           fused ? act : CNNRT_ACT_NONE, alpha, y + f0 * P, P);
+    }
+    if (!fused && act != CNNRT_ACT_NONE)
+        cnnrt_act_forward(NULL, act, alpha, g->f * P, y, y);
+}
+
+/* ---- dw of small stride-1 layers: dot products on the padded grid ----
+ * dw[f][k] = sum over samples and q of dyp[f][q] * xp[q + off[k]], with
+ * dy placed on the padded grid (dyp, 0 at ox >= ow and up to a whole
+ * vector past Q).  Tiles of FB filters x KB cells keep VL-lane partial
+ * sums in registers along q; between samples they rest in acc[f][k][VL]
+ * (scratch), and the lanes are added in a fixed order once per call. */
+#define DWDOT_VL 16                 /* acc's lanes: the widest variant's */
+
+static long dwdot_q(const cnnrt_conv *g)
+{
+    long q = (long)g->oh * (g->w + 2 * g->pw);
+    return (q + DWDOT_VL - 1) / DWDOT_VL * DWDOT_VL;
+}
+
+long cnnrt_dwdot_scratch(const cnnrt_conv *g)
+{
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    long K = (long)g->c * g->kh * g->kw;
+    /* off[], xp, dyp, acc */
+    return K + g->c * hp * wp + direct_slack(g) + g->f * dwdot_q(g) + g->f * K * DWDOT_VL;
+}
+
+DIRECT_INLINE void dwdot_tile(int fb, int kb, int vl, long qn, const float *restrict dyp,
+                              long qs, const float *restrict xp, const int *restrict off,
+                              float *restrict acc, long K)
+{
+    float a[4 * 6 * DWDOT_VL];
+    for (int i = 0; i < fb; i++)
+        for (int j = 0; j < kb; j++)
+            for (int v = 0; v < vl; v++)
+                a[(i * kb + j) * vl + v] = acc[((long)i * K + j) * DWDOT_VL + v];
+    for (long q = 0; q < qn; q += vl)
+        for (int i = 0; i < fb; i++)
+            for (int j = 0; j < kb; j++)
+                for (int v = 0; v < vl; v++)
+                    a[(i * kb + j) * vl + v] += dyp[i * qs + q + v] * xp[off[j] + q + v];
+    for (int i = 0; i < fb; i++)
+        for (int j = 0; j < kb; j++)
+            for (int v = 0; v < vl; v++)
+                acc[((long)i * K + j) * DWDOT_VL + v] = a[(i * kb + j) * vl + v];
+}
+
+typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *xp,
+                         const int *off, float *acc);
+
+/* every tile of one sample: filters by 4, 2, 1; cells by KB, then 1 */
+#define DWDOT_VARIANT(sfx, attr, vl, kbmax)                                   \
+    attr static void dwdot_##sfx(int F, int K, long qn, const float *dyp,    \
+                                 const float *xp, const int *off, float *acc) \
+    {                                                                         \
+        for (int f0 = 0, fb; f0 < F; f0 += fb) {                              \
+            fb = F - f0 >= 4 ? 4 : F - f0 >= 2 ? 2 : 1;                       \
+            const float *d = dyp + f0 * qn;                                   \
+            float *ac = acc + (long)f0 * K * DWDOT_VL;                        \
+            int k0 = 0;                                                       \
+            for (; k0 + kbmax <= K; k0 += kbmax) {                            \
+                float *at = ac + (long)k0 * DWDOT_VL;                         \
+                if (fb == 4) dwdot_tile(4, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+                else if (fb == 2) dwdot_tile(2, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_tile(1, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+            }                                                                 \
+            for (; k0 < K; k0++) {                                            \
+                float *at = ac + (long)k0 * DWDOT_VL;                         \
+                if (fb == 4) dwdot_tile(4, 1, vl, qn, d, qn, xp, off + k0, at, K); \
+                else if (fb == 2) dwdot_tile(2, 1, vl, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_tile(1, 1, vl, qn, d, qn, xp, off + k0, at, K);    \
+            }                                                                 \
+        }                                                                     \
+    }
+
+DWDOT_VARIANT(generic, , 4, 2)
+#if DIRECT_X86
+DWDOT_VARIANT(avx2, __attribute__((target("avx2,fma"))), 8, 2)
+DWDOT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 16, 3)
+#endif
+
+/* off[], and xp's borders, dyp's dead columns and acc zeroed */
+void cnnrt_dwdot_begin(const cnnrt_conv *g, float *scratch)
+{
+    long K = (long)g->c * g->kh * g->kw;
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    int *off = (int *)scratch;
+    for (int c = 0, k = 0; c < g->c; c++)
+        for (int ki = 0; ki < g->kh; ki++)
+            for (int kj = 0; kj < g->kw; kj++)
+                off[k++] = (int)(c * hp * wp + (long)ki * g->dh * wp + (long)kj * g->dw);
+    memset(scratch + K, 0, (size_t)(cnnrt_dwdot_scratch(g) - K) * sizeof *scratch);
+}
+
+void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, const float *dy)
+{
+    long K = (long)g->c * g->kh * g->kw, qn = dwdot_q(g);
+    int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    float *xp = scratch + K, *dyp = xp + (long)g->c * hp * wp + direct_slack(g);
+    for (int c = 0; c < g->c; c++)
+        for (int iy = 0; iy < g->h; iy++)
+            memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
+                   x + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
+    for (int f = 0; f < g->f; f++)
+        for (int oy = 0; oy < g->oh; oy++)
+            memcpy(dyp + f * qn + (long)oy * wp, dy + ((long)f * g->oh + oy) * g->ow,
+                   (size_t)g->ow * sizeof *dy);
+    dwdot_fn fn = dwdot_generic;
+#if DIRECT_X86
+    switch (cnnrt_sgemm_variant()) {
+    case CNNRT_GEMM_AVX512: fn = dwdot_avx512; break;
+    case CNNRT_GEMM_AVX2:   fn = dwdot_avx2; break;
+    default: break;
+    }
+#endif
+    fn(g->f, (int)K, qn, dyp, xp, (const int *)scratch, dyp + g->f * qn);
+}
+
+void cnnrt_dwdot_end(const cnnrt_conv *g, const float *scratch, float *dw)
+{
+    long K = (long)g->c * g->kh * g->kw;
+    const float *acc = scratch + cnnrt_dwdot_scratch(g) - g->f * K * DWDOT_VL;
+    for (long i = 0; i < g->f * K; i++) {
+        float s = 0;
+        for (int v = 0; v < DWDOT_VL; v++)
+            s += acc[i * DWDOT_VL + v];
+        dw[i] += s;
+    }
+}
+
+#ifdef DIRECT_PRAGMAS
+#pragma GCC pop_options
+#endif
