@@ -28,6 +28,7 @@ typedef struct {
     const char *no_augment;     /* non-NULL when given */
     const char *dump_aug[2];    /* --dump-aug DIR N */
     const char *log, *log_every_arg, *chart, *save_best, *names, *top_arg;
+    const char *draw;           /* predict --draw DIR */
     int epochs, log_every, top;
     uint64_t seed;
     char **args;            /* positional arguments */
