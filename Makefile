@@ -239,13 +239,17 @@ boxes-demo: deps all $(B)/fashion_boxes $(BOXES_DIR)/.made
 
 # detect-demo: the detector of examples/fashion_det.cnn trained from scratch
 # on the boxes pictures (4000, mosaic + mixup, DET_EPOCHS epochs), its COCO
-# mAP on the 1000 held-out ones, and its detections of the first pictures.
+# mAP on the 1000 held-out ones, and its detections of the first DET_DRAW
+# held-out pictures, printed and drawn into build/fashion-det-drawn.
 DET_EPOCHS ?= 30
+DET_DRAW   ?= 16
 detect-demo: deps all $(B)/fashion_det $(BOXES_DIR)/.made
 	$(B)/fashion_det train --train $(BOXES_DIR)/train/list.txt --val $(BOXES_DIR)/test/list.txt \
 	    --epochs $(DET_EPOCHS) --save $(B)/fashion_det.cnnw
 	$(B)/fashion_det eval --weights $(B)/fashion_det.cnnw $(BOXES_DIR)/test/list.txt
-	$(B)/fashion_det predict --weights $(B)/fashion_det.cnnw $(BOXES_DIR)/test/list.txt | head -n 12
+	head -n $(DET_DRAW) $(BOXES_DIR)/test/list.txt > $(BOXES_DIR)/test/first.txt
+	$(B)/fashion_det predict --weights $(B)/fashion_det.cnnw --names $(BOXES_DIR)/test/names.txt \
+	    --draw $(B)/fashion-det-drawn $(BOXES_DIR)/test/first.txt
 
 bench-data: deps all
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
