@@ -572,6 +572,30 @@ START_TEST(predict_draws_detections)
 }
 END_TEST
 
+/* a picture with more boxes than max_boxes (boxy: 4) stops training,
+ * naming it */
+START_TEST(more_boxes_than_max)
+{
+    static unsigned char grey[BOXY_SIDE * BOXY_SIDE * 3];
+    char p[512], list[512], want[1200];
+    memset(grey, 60, sizeof grey);
+    ck_assert(stbi_write_png(path_in(p, "c.png"), BOXY_SIDE, BOXY_SIDE, 3, grey, BOXY_SIDE * 3));
+    FILE *f = fopen(path_in(p, "c.txt"), "w");
+    for (int k = 0; k < 5; k++)
+        fprintf(f, "%d 0.%d5 0.5 0.1 0.1\n", k % 3, k + 1);
+    ck_assert(fclose(f) == 0);
+    f = fopen(path_in(list, "list.txt"), "w");
+    ck_assert(f && fputs("c.png\n", f) >= 0 && fclose(f) == 0);
+    run_model = &boxy_model;
+    ck_assert_int_eq(run("train", "--train", list, "--epochs", "1", "--save",
+                         path_in(p, "w.cnnw"), NULL), 1);
+    snprintf(want, sizeof want, "boxy: error: '%s/c.png': 5 boxes in the sample (after "
+             "augmentation), more than max_boxes = 4; raise max_boxes in the train block\n", dir);
+    ck_assert_str_eq(err, want);
+    remove(path_in(p, "c.txt"));
+}
+END_TEST
+
 START_TEST(bad_command_lines)
 {
     char tr[512], none[512], w[512], big[512], pf[512];
@@ -686,6 +710,7 @@ static Suite *suite(void)
     tcase_add_test(t, exploding_loss_stops_training);
     tcase_add_test(t, bad_command_lines);
     tcase_add_test(t, predict_draws_detections);
+    tcase_add_test(t, more_boxes_than_max);
     tcase_add_test(t, progress_lines);
     suite_add_tcase(s, t);
     return s;
