@@ -10,8 +10,9 @@
  *       N colour pictures SIDE x SIDE (default 64), each with one to three
  *       tinted Fashion-MNIST items at random sizes and places over a dim
  *       background, as OUT/images/<index>.png with YOLO labels in
- *       OUT/labels/<index>.txt (the tight box of each item's pixels) and
- *       the list OUT/list.txt: detection data for mosaic and mixup.
+ *       OUT/labels/<index>.txt (the tight box of each item's pixels), the
+ *       list OUT/list.txt and the class names OUT/names.txt (for predict
+ *       --names): detection data for mosaic and mixup.
  *
  * Labels are read beside IMAGES as the trainer does.  Not a general
  * converter: 28x28 gray input, class names of Fashion-MNIST.
@@ -141,6 +142,18 @@ static int boxes(const cnnrt_dataset *d, int n, const char *out, int side)
     snprintf(path, sizeof path, "%s/labels", out);
     if (make_dir(path) < 0)
         goto done;
+    snprintf(path, sizeof path, "%s/names.txt", out);
+    if (!(list = fopen(path, "w"))) {
+        fprintf(stderr, "fashion_png: cannot write '%s': %s\n", path, strerror(errno));
+        goto done;
+    }
+    for (int c = 0; c < NCLASS; c++)
+        fprintf(list, "%s\n", class_names[c]);
+    if (fclose(list) != 0) {
+        list = NULL;
+        fprintf(stderr, "fashion_png: cannot write '%s'\n", path);
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/list.txt", out);
     if (!(list = fopen(path, "w"))) {
         fprintf(stderr, "fashion_png: cannot write '%s': %s\n", path, strerror(errno));

@@ -305,6 +305,9 @@ static void yolox_assign_image(const cnnrt_yolox_geom *g, const float *const *ou
         m = 0;
         for (int j = 0; j < ncand; j++)
             yolox_top_insert(w->topv, w->topi, &m, take, w->cost[j], j, 0);
+        /* conflicts: a cell keeps the cheapest of the ground truths that
+           took it (DETECTION.md), not YOLOX's code's argmin over all of
+           them; on a tie the first row */
         for (int j = 0; j < m; j++) {
             long a = w->cand[w->topi[j]];
             if (w->topv[j] < w->best[a]) {

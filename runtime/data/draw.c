@@ -5,12 +5,15 @@
  * Pictures are h rows of w pixels of 3 bytes (R, G, B), as stb reads and
  * writes them; everything is clipped to the picture.  The font knows
  * digits, letters (lower case is drawn as upper case), space and . - : _ /
- * % ?; any other character is drawn as '?'.  Not here: reading and writing
- * the files (image.c, and cnnrt_write_png in dump.c).
+ * % ?; any other character is drawn as '?'.  cnnrt_draw_png puts it
+ * together for one picture; the pixels come from, and the PNG is written
+ * by, dump.c's cnnrt_picture_rgb and cnnrt_save_png.  Not here: reading
+ * images (image.c).
  */
 #include "cnnrt_data.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GW 5                    /* glyph width and height in font pixels */
@@ -141,4 +144,26 @@ void cnnrt_draw_det(unsigned char *img, int w, int h, const cnnrt_det *d, const 
     int lx = x1 < 0 ? 0 : x1;
     cnnrt_draw_rect(img, w, h, lx, ly, lx + lw - 1, ly + lh - 1, rgb, 1);
     cnnrt_draw_text(img, w, h, lx + 1, ly + 1, label, ink, 1);
+}
+
+int cnnrt_draw_png(const char *path, const float *x, int c, int h, int w,
+                   const cnnrt_det *dets, int n, const char *const *names, int nnames,
+                   char *err, size_t errlen)
+{
+    int side = h > w ? h : w;
+    int scale = side < CNNRT_DRAW_SIDE ? CNNRT_DRAW_SIDE / side : 1;
+    unsigned char *rgb = cnnrt_picture_rgb(x, c, h, w, scale);
+    if (!rgb) {
+        cnnrt_errorf(err, errlen, path, "out of memory");
+        return -1;
+    }
+    /* the weakest first, so that the strongest boxes and labels end on top */
+    for (int i = n - 1; i >= 0; i--) {
+        const cnnrt_det *d = &dets[i];
+        const char *name = names && d->cls >= 0 && d->cls < nnames ? names[d->cls] : NULL;
+        cnnrt_draw_det(rgb, w * scale, h * scale, d, name, (float)scale, (float)scale);
+    }
+    int rc = cnnrt_save_png(path, rgb, w * scale, h * scale, err, errlen);
+    free(rgb);
+    return rc;
 }

@@ -59,17 +59,13 @@ static void dump_put(void *f, void *data, int size)
     fwrite(data, 1, (size_t)size, f);
 }
 
-int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int scale,
-                    const cnnrt_box *box, int nbox, char *err, size_t errlen)
+unsigned char *cnnrt_picture_rgb(const float *x, int c, int h, int w, int scale)
 {
-    scale = scale < 1 ? 1 : scale;
     int W = w * scale, H = h * scale;
     long plane = (long)h * w;
     unsigned char *rgb = malloc((size_t)W * H * 3);
-    if (!rgb) {
-        cnnrt_errorf(err, errlen, path, "out of memory");
-        return -1;
-    }
+    if (!rgb)
+        return NULL;
     for (int y = 0; y < H; y++)
         for (int xx = 0; xx < W; xx++) {
             long k = (long)(y / scale) * w + xx / scale;
@@ -77,18 +73,50 @@ int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int s
             for (int ch = 0; ch < 3; ch++)
                 o[ch] = dump_byte(x[(c == 3 ? ch * plane : 0) + k]);
         }
-    for (int i = 0; i < nbox; i++)
-        dump_frame(rgb, W, H, &box[i], scale >= 4 ? 2 : 1);
+    return rgb;
+}
+
+int cnnrt_save_png(const char *path, const unsigned char *rgb, int w, int h, char *err,
+                   size_t errlen)
+{
     cnnrt_out out;
-    if (cnnrt_out_open(&out, path, err, errlen) < 0) {
-        free(rgb);
+    if (cnnrt_out_open(&out, path, err, errlen) < 0)
         return -1;
-    }
-    int ok = stbi_write_png_to_func(dump_put, out.f, W, H, 3, rgb, W * 3);
-    free(rgb);
+    int ok = stbi_write_png_to_func(dump_put, out.f, w, h, 3, rgb, w * 3);
     if (!ok)
         cnnrt_errorf(err, errlen, path, "cannot write the PNG: stb_image_write failed");
     return cnnrt_out_close(&out, ok, err, errlen);
+}
+
+int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int scale,
+                    const cnnrt_box *box, int nbox, char *err, size_t errlen)
+{
+    scale = scale < 1 ? 1 : scale;
+    int W = w * scale, H = h * scale;
+    unsigned char *rgb = cnnrt_picture_rgb(x, c, h, w, scale);
+    if (!rgb) {
+        cnnrt_errorf(err, errlen, path, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < nbox; i++)
+        dump_frame(rgb, W, H, &box[i], scale >= 4 ? 2 : 1);
+    int rc = cnnrt_save_png(path, rgb, W, H, err, errlen);
+    free(rgb);
+    return rc;
+}
+
+int cnnrt_make_folder(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        cnnrt_errorf(err, errlen, dir, "cannot make the folder: %s", strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        cnnrt_errorf(err, errlen, dir, "not a folder");
+        return -1;
+    }
+    return 0;
 }
 
 /* One samples.txt line: file, source, target (weights above 0.0005) and boxes. */
@@ -119,10 +147,8 @@ int cnnrt_dump_augmented(const cnnrt_dataset *d, int batch, const cnnrt_augment 
                          int naug, uint64_t seed, const char *dir, int n,
                          char *err, size_t errlen)
 {
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-        cnnrt_errorf(err, errlen, dir, "cannot make the folder: %s", strerror(errno));
+    if (cnnrt_make_folder(dir, err, errlen) < 0)
         return -1;
-    }
     char path[4096], list[4096];        /* list: out.path while it is open */
     snprintf(list, sizeof list, "%s/samples.txt", dir);
     cnnrt_out out;

@@ -138,6 +138,15 @@ unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, si
  * with the boxes drawn in a colour per class.  0, or -1 with err. */
 int cnnrt_write_png(const char *path, const float *x, int c, int h, int w, int scale,
                     const cnnrt_box *box, int nbox, char *err, size_t errlen);
+/* its parts: x[c][h][w] as malloc'd RGB bytes (h*scale rows of w*scale
+ * pixels), NULL when memory runs out; and RGB bytes written as a PNG, 0 or
+ * -1 with err */
+unsigned char *cnnrt_picture_rgb(const float *x, int c, int h, int w, int scale);
+int cnnrt_save_png(const char *path, const unsigned char *rgb, int w, int h, char *err,
+                   size_t errlen);
+/* dir made if missing (not its parents); 0, or -1 with "'DIR': reason"
+ * when it cannot be made or is not a folder */
+int cnnrt_make_folder(const char *dir, char *err, size_t errlen);
 
 /* The input pipeline: an epoch of batches in shuffled order, every sample
  * augmented by the list given (LANGUAGE.md section 5, runtime/data/augment.c).
@@ -206,6 +215,15 @@ int  cnnrt_draw_text(unsigned char *img, int w, int h, int x, int y, const char 
  * number when name is NULL) in black on a strip of that colour */
 void cnnrt_draw_det(unsigned char *img, int w, int h, const cnnrt_det *d, const char *name,
                     float sx, float sy);
+/* predict --draw: picture x[c][h][w] (the network's input) scaled up to
+ * about CNNRT_DRAW_SIDE pixels (a whole factor, nearest neighbour), with
+ * the n detections (input pixels) drawn by cnnrt_draw_det, written to path
+ * as a PNG; names[cls] labels class cls when cls < nnames.  0, or -1 with
+ * err. */
+#define CNNRT_DRAW_SIDE 256
+int  cnnrt_draw_png(const char *path, const float *x, int c, int h, int w,
+                    const cnnrt_det *dets, int n, const char *const *names, int nnames,
+                    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

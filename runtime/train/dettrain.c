@@ -132,8 +132,30 @@ void cnnrt_trdet_free(tr_det_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* picture k of batch b with its detections (dets[0..n), all of image k)
+ * as draw->dir/NNNN-STEM.png */
+static int trdet_draw(const cnnrt_model *mod, const cnnrt_dataset *d, const cnnrt_batch *b,
+                      int k, const cnnrt_det *dets, int n, tr_det_draw *draw, char *err,
+                      size_t errlen)
+{
+    char stem[256], path[4096];
+    const char *name = d->name ? d->name(d, b->index[k]) : NULL;
+    if (name) {
+        const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        const char *dot = strrchr(base, '.');
+        int len = dot && dot > base ? (int)(dot - base) : (int)strlen(base);
+        snprintf(stem, sizeof stem, "%.*s", len, base);
+    } else
+        snprintf(stem, sizeof stem, "%d", b->index[k]);
+    snprintf(path, sizeof path, "%s/%04d-%s.png", draw->dir, draw->count++, stem);
+    size_t in = (size_t)mod->in_c * mod->in_h * mod->in_w;
+    return cnnrt_draw_png(path, b->x + k * in, mod->in_c, mod->in_h, mod->in_w, dets, n,
+                          draw->names, draw->nnames, err, errlen);
+}
+
 int cnnrt_trdet_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
-                   cnnrt_loader *l, float score_thr, char *err, size_t errlen)
+                   cnnrt_loader *l, float score_thr, tr_det_draw *draw, char *err,
+                   size_t errlen)
 {
     int maxdet = mod->batch * EVAL_MAX;
     cnnrt_det *dets = malloc(sizeof *dets * (size_t)maxdet);
@@ -155,6 +177,18 @@ int cnnrt_trdet_predict(const cnnrt_model *mod, void *m, const char *arg, const 
                 printf("%s[%d]", arg, b.index[e->image]);
             printf(" %d %.4f %.1f %.1f %.1f %.1f\n", e->cls, e->score, e->x1, e->y1, e->x2, e->y2);
         }
+        /* the detections come grouped by image, in image order */
+        for (int k = 0, i = 0; draw && k < b.n; k++) {
+            int first = i;
+            while (i < nd && dets[i].image == k)
+                i++;
+            if (trdet_draw(mod, d, &b, k, dets + first, i - first, draw, err, errlen) < 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (rc < 0)
+            break;
     }
     free(dets);
     return rc < 0 ? -1 : 0;

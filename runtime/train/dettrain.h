@@ -27,9 +27,22 @@ int  cnnrt_trdet_map(const cnnrt_model *mod, void *m, const cnnrt_dataset *d, cn
 void cnnrt_trdet_print(const tr_det_result *r, const cnnrt_dataset *d, int classes);
 void cnnrt_trdet_free(tr_det_result *r);
 
+/* predict --draw DIR: where the pictures go, the class names for their
+ * labels (names[k] for k < nnames), and how many were written so far (the
+ * running number that starts each file name) */
+typedef struct {
+    const char *dir;
+    const char *const *names;
+    int nnames;
+    int count;
+} tr_det_draw;
+
 /* "FILE class score x1 y1 x2 y2" for every detection at or above
- * score_thr; 0, or -1 with err */
+ * score_thr; with draw, every picture also as DIR/NNNN-STEM.png with its
+ * detections (STEM: the file's name without folder and extension, else
+ * the index); 0, or -1 with err */
 int  cnnrt_trdet_predict(const cnnrt_model *mod, void *m, const char *arg, const cnnrt_dataset *d,
-                    cnnrt_loader *l, float score_thr, char *err, size_t errlen);
+                    cnnrt_loader *l, float score_thr, tr_det_draw *draw, char *err,
+                    size_t errlen);
 
 #endif

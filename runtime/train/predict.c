@@ -1,6 +1,7 @@
 /* predict.c — the trainer's `predict` command: the class of every image
  * (names from the class folders or --names, the --top K with their
- * probabilities), or a detector's detections; it goes on past inputs it
+ * probabilities), or a detector's detections (with --draw, drawn into
+ * pictures: dettrain.c); it goes on past inputs it
  * cannot read, with a warning, and fails at the end.  Not here: training
  * and evaluation (trainer.c).
  */
@@ -42,9 +43,10 @@ static int tr_read_names(const tr_opts *o, tr_names *nm)
             nm->names[nm->n++] = p;
         p = e + 1;
     }
-    if (nm->n < o->mod->out_size && o->mod->out_size > 1)
+    int classes = cnnrt_tr_boxes(o->mod) ? o->mod->classes : o->mod->out_size;
+    if (nm->n < classes && classes > 1)
         return cnnrt_tr_error(o->mod, "'%s' names %d classes; the model has %d", o->names, nm->n,
-                        o->mod->out_size);
+                        classes);
     return 0;
 }
 
@@ -115,6 +117,14 @@ int cnnrt_tr_predict(const tr_opts *o)
     int rc = cnnrt_tr_load_weights(&r, o), bad = 0;
     if (!rc)
         rc = tr_read_names(o, &nm);
+    tr_det_draw draw = { o->draw, (const char *const *)nm.names, nm.n, 0 };
+    if (!rc && o->draw) {
+        char err[TR_ERRLEN];
+        if (!cnnrt_tr_boxes(o->mod))
+            rc = cnnrt_tr_error(o->mod, "--draw draws detections; this model is a classifier");
+        else if (cnnrt_make_folder(o->draw, err, sizeof err) < 0)
+            rc = cnnrt_tr_error(o->mod, "--draw: %s", err);
+    }
     for (int a = 0; !rc && a < o->nargs; a++) {
         char err[TR_ERRLEN];
         cnnrt_dataset *d = cnnrt_data_open(o->args[a], NULL, o->mod->in_c, o->mod->in_h,
@@ -131,7 +141,8 @@ int cnnrt_tr_predict(const tr_opts *o)
             fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
             bad++;
         } else if (l && cnnrt_tr_boxes(o->mod)) {
-            if (cnnrt_trdet_predict(o->mod, r.m, o->args[a], d, l, 0.3f, err, sizeof err) < 0) {
+            if (cnnrt_trdet_predict(o->mod, r.m, o->args[a], d, l, 0.3f,
+                                    o->draw ? &draw : NULL, err, sizeof err) < 0) {
                 fflush(stdout);
                 fprintf(stderr, "%s: warning: %s; going on\n", o->mod->name, err);
                 bad++;

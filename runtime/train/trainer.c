@@ -70,6 +70,7 @@ static const tr_option tr_options[] = {
     TR_OPT("--names", CMD_PREDICT, names, 1),
     TR_OPT("--top", CMD_PREDICT, top_arg, 1),
     TR_OPT("--threads", CMD_TRAIN | CMD_EVAL | CMD_PREDICT, threads_arg, 1),
+    TR_OPT("--draw", CMD_PREDICT, draw, 1),
 };
 #undef TR_OPT
 #define TR_NOPTIONS ((int)(sizeof tr_options / sizeof tr_options[0]))
@@ -100,7 +101,7 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "       %*s         [--log FILE.csv] [--log-every N] [--chart FILE.png] [--save-best]\n"
             "       %*s         [--threads N] [--slices K] [--profile]\n"
             "       %s eval    --weights FILE [--labels FILE] [--threads N] DATA\n"
-            "       %s predict --weights FILE [--names FILE] [--top K] [--threads N] DATA...\n"
+            "       %s predict --weights FILE [--names FILE] [--top K] [--draw DIR] [--threads N] DATA...\n"
             "\n"
             "DATA is an IDX file (MNIST format, plain or .gz; its labels are found\n"
             "beside it, train-images-idx3-ubyte.gz -> train-labels-idx1-ubyte.gz, or\n"
@@ -130,7 +131,8 @@ static void tr_usage(const cnnrt_model *mod, FILE *out)
             "predict prints the class of every image (names from the class folders\n"
             "or --names, one per line), the --top K classes with their probabilities,\n"
             "and goes on past unreadable files, exiting 1 at the end; for a detector,\n"
-            "one line per detection: FILE class score x1 y1 x2 y2.  Images over\n"
+            "one line per detection: FILE class score x1 y1 x2 y2, and with --draw DIR\n"
+            "each picture as DIR/NNNN-NAME.png with its boxes and labels.  Images over\n"
             "--max-pixels N pixels (width x height, default %lld) are left out with a\n"
             "warning before decoding.  --threads N runs the kernels on N threads\n"
             "(default: $CNNRT_THREADS, else the CPUs this process may use, here %d);\n"

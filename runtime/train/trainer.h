@@ -55,6 +55,7 @@ typedef struct {
     const char *threads_arg;    /* --threads N */
     const char *slices_arg;     /* --slices K */
     const char *profile;        /* --profile: non-NULL when given */
+    const char *draw;           /* predict --draw DIR */
     int epochs, log_every, top;
     int slices;             /* --slices K: each batch as K slices in turn */
     tr_dist *dist;          /* a data-parallel run, or NULL */

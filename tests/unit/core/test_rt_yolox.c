@@ -379,6 +379,33 @@ START_TEST(test_conflict_to_cheapest)
 }
 END_TEST
 
+/* DETECTION.md: "A cell taken by several ground truths keeps the one with
+ * the lowest cost" -- of those that took it.  Three ground truths on one
+ * box (classes 0, 1, 2), predictions at IoU 0.8 in cells X = (1,1) and
+ * Y = (2,2) only, so k = 1 for each.  Costs (objectness logit 0):
+ *   X: class logits 4, 3, 6:  A 2.752, B 2.802, C 2.726
+ *   Y: class logits -4, -4, 8: A 3.68,  B 3.68,  C 0.546
+ * A and B take X, C takes Y.  X goes to A, the cheaper of its takers;
+ * C is cheaper still at X, but did not take it (YOLOX's code, an argmin
+ * over every ground truth, would give X to C). */
+START_TEST(test_conflict_among_takers)
+{
+    cnnrt_yolox_geom g = hand_geom(3, 3);
+    float o[8 * HW], miou[HW];
+    float t[15] = { 0, 16, 16, 16, 16, 1, 16, 16, 16, 16, 2, 16, 16, 16, 16 };
+    int m[HW];
+    hand_outs(o, 3);
+    predict(o, 1, 1, 16, 16, 16, 12.8f);
+    predict(o, 2, 2, 16, 16, 16, 12.8f);
+    o[5 * HW + 5] = 4, o[6 * HW + 5] = 3, o[7 * HW + 5] = 6;
+    o[5 * HW + 10] = -4, o[6 * HW + 10] = -4, o[7 * HW + 10] = 8;
+    ck_assert_int_eq(assign_mask(&g, o, t, m, miou), BIT(1, 1) | BIT(2, 2));
+    ck_assert_int_eq(m[5], 0);
+    ck_assert_int_eq(m[10], 2);
+    ck_assert_float_eq_tol(miou[5], 0.8, 1e-5);
+}
+END_TEST
+
 /* no ground truth: no foreground, F = 1, only the objectness term:
  * loss = sum softplus(obj), d obj = sigmoid(obj), all else 0 */
 START_TEST(test_no_boxes)
@@ -505,6 +532,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_finite_differences);
     tcase_add_test(tc, test_dynamic_k);
     tcase_add_test(tc, test_conflict_to_cheapest);
+    tcase_add_test(tc, test_conflict_among_takers);
     tcase_add_test(tc, test_no_boxes);
     tcase_add_test(tc, test_more_boxes_than_cells);
     tcase_add_test(tc, test_time_batch16);

@@ -533,6 +533,9 @@ START_TEST(yolo_refusals)
     expect_label_refused("1 0.5 0.5 0.1 0.1 0.7", "expected 5 values 'class cx cy w h', "
                          "got 6");
     expect_label_refused("1 0.5 abc 0.1 0.1", "'abc' is not a number");
+    expect_label_refused("1 0.5 0.5 0.1 0.1x", "'0.1x' is not a number");
+    expect_label_refused("1 0.5 0.5 inf 0.1", "w = inf is outside [0, 1]");
+    expect_label_refused("1e9 0.5 0.5 0.1 0.1", "class 1e+09 is out of range for 10 classes");
     /* lists with nothing in them */
     write_text(at("empty.txt"), "\n# nothing\n\r\n");
     expect_open_error(at("empty.txt"), 10, 1, "lists no images");

@@ -3,10 +3,14 @@
  * here by hand (forward, backward, SGD with momentum through
  * cnnrt_sgd_update), trained on a synthetic IDX set the test writes.
  *
+ * A second hand-made model, "boxy", is a detector whose detect() finds the
+ * same box in every picture: for predict --draw.
+ *
  * Each command runs in a forked child with stdout and stderr sent to files,
  * so exit codes and messages are checked as a user would see them.
  */
 #include "cnnrt_train.h"
+#include "cnnrt_data.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -17,6 +21,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
 #include "check_util.h"
 
 /* the kernel context of the calls below (they need no scratch) */
@@ -135,14 +141,75 @@ static const cnnrt_model soft_model = {
     CNNRT_TARGET_PROBS, OUT, 0, 0, NULL,
 };
 
+/* ---- the detector: 3x16x16 pictures, 3 classes; one parameter, no
+ * learning; detect() finds class 1 at BOXY_BOX in every picture ---- */
+#define BOXY_SIDE 16
+static const float boxy_box[4] = { 4, 4, 12, 10 };     /* x1 y1 x2 y2, input pixels */
+
+typedef struct {
+    float p, g;
+    cnnrt_tensor params[1];
+} Boxy;
+
+static void *boxy_create(void)
+{
+    Boxy *m = calloc(1, sizeof *m);
+    if (m) {
+        cnnrt_tensor t = { "p", 1, {1, 0, 0, 0}, 1, &m->p, &m->g };
+        m->params[0] = t;
+    }
+    return m;
+}
+
+static void boxy_init(void *m, uint64_t seed) { (void)m, (void)seed; }
+static void boxy_update(void *m) { (void)m; }
+static const float *boxy_forward(void *m, const float *x, int n)
+{
+    (void)n;
+    ((Boxy *)m)->g = x[0];
+    return &((Boxy *)m)->p;
+}
+static float boxy_backward(void *m, const float *t, int n) { (void)m, (void)t, (void)n; return 0.5f; }
+static int boxy_params(void *m, const cnnrt_tensor **out)
+{
+    *out = ((Boxy *)m)->params;
+    return 1;
+}
+static int boxy_state(void *m, const cnnrt_tensor **out, long **step)
+{
+    (void)m, *out = NULL, *step = NULL;
+    return 0;
+}
+
+static int boxy_detect(void *m, const float *x, int n, float thr, float nms, cnnrt_det *out,
+                       int max)
+{
+    (void)m, (void)x, (void)thr, (void)nms;
+    int k = 0;
+    for (; k < n && k < max; k++) {
+        cnnrt_det d = { k, 1, 0.9f, boxy_box[0], boxy_box[1], boxy_box[2], boxy_box[3] };
+        out[k] = d;
+    }
+    return k;
+}
+
+static const cnnrt_model boxy_model = {
+    "boxy", 4, 3, BOXY_SIDE, BOXY_SIDE, 3 * BOXY_SIDE * BOXY_SIDE, 1, CNNRT_LOSS_YOLOX, 1, 0,
+    NULL, 0, boxy_create, soft_destroy, boxy_init, soft_set_training, boxy_forward,
+    boxy_backward, boxy_update, boxy_params, boxy_state, 0, NULL, NULL, 0.1f,
+    CNNRT_TARGET_BOXES, 4 * 5, 3, 4, boxy_detect,
+};
+
 /* ---- files ---- */
 static char dir[64];
+static const cnnrt_model *run_model = &soft_model;     /* what run() runs */
 
 static void make_dir(void)
 {
     snprintf(dir, sizeof dir, "/tmp/cnnrt_trainer_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     backward_calls = 0;
+    run_model = &soft_model;
     poison_at = -1;
     poison_value = NAN;
 }
@@ -219,11 +286,11 @@ static void write_set(const char *name, int n, int side, uint32_t seed)
 /* ---- running cnnrt_main in a child ---- */
 static char out[1 << 16], err[1 << 16];
 
-/* cnnrt_main(soft, "soft", args...) with stdout and stderr captured in
- * out and err; returns its exit status */
+/* cnnrt_main(run_model, its name, args...) with stdout and stderr captured
+ * in out and err; returns its exit status */
 static int run(const char *first, ...)
 {
-    char *argv[32] = { "soft" };
+    char *argv[32] = { (char *)run_model->name };
     int argc = 1;
     va_list ap;
     va_start(ap, first);
@@ -240,7 +307,7 @@ static int run(const char *first, ...)
     if (pid == 0) {
         if (!freopen(op, "w", stdout) || !freopen(ep, "w", stderr))
             _exit(99);
-        int rc = cnnrt_main(&soft_model, argc, argv);
+        int rc = cnnrt_main(run_model, argc, argv);
         fflush(stdout);
         exit(rc);
     }
@@ -436,6 +503,99 @@ static void expect_refused(const char *msg, const char *a0, const char *a1, cons
     ck_assert_msg(strstr(err, msg) != NULL, "expected '%s' in: %s", msg, err);
 }
 
+/* predict --draw DIR: every picture scaled up 16 times (to 256x256) with
+ * boxy's box, (4,4)-(12,10) -> (64,64)-(192,160), two pixels thick, and
+ * the strip of "beta 0.90" above it: those pixels change and no other,
+ * and the strip's black ink is exactly the font's text */
+START_TEST(predict_draws_detections)
+{
+    static unsigned char grey[BOXY_SIDE * BOXY_SIDE * 3], text[256 * 256 * 3];
+    static const unsigned char white[3] = { 255, 255, 255 };
+    char p[512], list[512], names[512], w[512], drawn[512], msg[1200];
+    memset(grey, 60, sizeof grey);
+    ck_assert(stbi_write_png(path_in(p, "a.png"), BOXY_SIDE, BOXY_SIDE, 3, grey, BOXY_SIDE * 3));
+    ck_assert(stbi_write_png(path_in(p, "b.png"), BOXY_SIDE, BOXY_SIDE, 3, grey, BOXY_SIDE * 3));
+    FILE *f = fopen(path_in(p, "a.txt"), "w");
+    ck_assert(f && fputs("0 0.5 0.5 0.5 0.5\n", f) >= 0 && fclose(f) == 0);
+    f = fopen(path_in(list, "list.txt"), "w");
+    ck_assert(f && fputs("a.png\nb.png\n", f) >= 0 && fclose(f) == 0);
+    f = fopen(path_in(names, "names.txt"), "w");
+    ck_assert(f && fputs("alpha\nbeta\ngamma\n", f) >= 0 && fclose(f) == 0);
+    run_model = &boxy_model;
+    ck_assert_msg(run("train", "--train", list, "--epochs", "1", "--save", path_in(w, "w.cnnw"),
+                      NULL) == 0, "%s", err);
+    int rc = run("predict", "--weights", w, "--names", names, "--draw", path_in(drawn, "drawn"),
+                 list, NULL);
+    ck_assert_msg(rc == 0, "%s", err);
+    snprintf(msg, sizeof msg, "%s/a.png 1 0.9000 4.0 4.0 12.0 10.0\n%s/b.png 1 0.9000 4.0 4.0 "
+             "12.0 10.0\n", dir, dir);
+    ck_assert_str_eq(out, msg);
+
+    int pw, ph, pc;
+    unsigned char *img = stbi_load(path_in(p, "drawn/0000-a.png"), &pw, &ph, &pc, 3);
+    ck_assert_ptr_nonnull(img);
+    ck_assert(pw == 256 && ph == 256);
+    cnnrt_draw_text(text, 256, 256, 65, 56, "beta 0.90", white, 1);
+    int wrong = 0, ink = 0;
+    for (int y = 0; y < 256; y++)
+        for (int x = 0; x < 256; x++) {
+            const unsigned char *q = img + (y * 256 + x) * 3;
+            int outer = (x == 64 || x == 192 || y == 64 || y == 160)
+                        && x >= 64 && x <= 192 && y >= 64 && y <= 160;
+            int inner = (x == 65 || x == 191 || y == 65 || y == 159)
+                        && x >= 65 && x <= 191 && y >= 65 && y <= 159;
+            int strip = x >= 64 && x <= 64 + 9 * 6 && y >= 55 && y <= 63;
+            int changed = q[0] != 60 || q[1] != 60 || q[2] != 60;
+            int black = !q[0] && !q[1] && !q[2];
+            wrong += changed != (outer || inner || strip);
+            wrong += strip && black != (text[(y * 256 + x) * 3] == 255);
+            ink += black;
+        }
+    stbi_image_free(img);
+    ck_assert_int_eq(wrong, 0);
+    ck_assert_int_gt(ink, 50);
+    ck_assert_int_eq(access(path_in(p, "drawn/0001-b.png"), R_OK), 0);
+
+    /* a folder that cannot be made, a file, a classifier: clear errors */
+    snprintf(msg, sizeof msg, "boxy: error: --draw: '%s/no/such': cannot make the folder: No "
+             "such file or directory\n", dir);
+    ck_assert_int_eq(run("predict", "--weights", w, "--draw", path_in(p, "no/such"), list, NULL), 1);
+    ck_assert_str_eq(err, msg);
+    ck_assert_str_eq(out, "");
+    snprintf(msg, sizeof msg, "boxy: error: --draw: '%s': not a folder\n", list);
+    ck_assert_int_eq(run("predict", "--weights", w, "--draw", list, list, NULL), 1);
+    ck_assert_str_eq(err, msg);
+    remove(path_in(p, "drawn/0000-a.png"));
+    remove(path_in(p, "drawn/0001-b.png"));
+    rmdir(drawn);
+    remove(path_in(p, "a.txt"));
+}
+END_TEST
+
+/* a picture with more boxes than max_boxes (boxy: 4) stops training,
+ * naming it */
+START_TEST(more_boxes_than_max)
+{
+    static unsigned char grey[BOXY_SIDE * BOXY_SIDE * 3];
+    char p[512], list[512], want[1200];
+    memset(grey, 60, sizeof grey);
+    ck_assert(stbi_write_png(path_in(p, "c.png"), BOXY_SIDE, BOXY_SIDE, 3, grey, BOXY_SIDE * 3));
+    FILE *f = fopen(path_in(p, "c.txt"), "w");
+    for (int k = 0; k < 5; k++)
+        fprintf(f, "%d 0.%d5 0.5 0.1 0.1\n", k % 3, k + 1);
+    ck_assert(fclose(f) == 0);
+    f = fopen(path_in(list, "list.txt"), "w");
+    ck_assert(f && fputs("c.png\n", f) >= 0 && fclose(f) == 0);
+    run_model = &boxy_model;
+    ck_assert_int_eq(run("train", "--train", list, "--epochs", "1", "--save",
+                         path_in(p, "w.cnnw"), NULL), 1);
+    snprintf(want, sizeof want, "boxy: error: '%s/c.png': 5 boxes in the sample (after "
+             "augmentation), more than max_boxes = 4; raise max_boxes in the train block\n", dir);
+    ck_assert_str_eq(err, want);
+    remove(path_in(p, "c.txt"));
+}
+END_TEST
+
 START_TEST(bad_command_lines)
 {
     char tr[512], none[512], w[512], big[512], pf[512];
@@ -563,6 +723,8 @@ static Suite *suite(void)
     tcase_add_test(t, nan_loss_stops_training);
     tcase_add_test(t, exploding_loss_stops_training);
     tcase_add_test(t, bad_command_lines);
+    tcase_add_test(t, predict_draws_detections);
+    tcase_add_test(t, more_boxes_than_max);
     tcase_add_test(t, progress_lines);
     suite_add_tcase(s, t);
     return s;
