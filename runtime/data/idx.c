@@ -97,11 +97,14 @@ static int idx_read(const char *path, idx_file *f, char *err, size_t errlen)
     f->type = p[2];
     f->ndim = p[3];
     size_t elem = f->type == IDX_U8 ? 1 : 4, header = 4 + 4 * (size_t)f->ndim;
-    uint64_t want = elem;
+    uint64_t want = elem, per = elem;   /* the file's bytes, a sample's */
     for (int i = 0; i < f->ndim; i++) {
         f->dims[i] = idx_be32(p + 4 + 4 * i);
         want *= f->dims[i];
-        if (want > ((uint64_t)1 << 40)) {
+        per *= i ? f->dims[i] : 1;
+        /* a sample's size too: with 0 samples the file's is 0 whatever the
+         * other sizes (and their product overflowed; a fuzz finding) */
+        if (want > ((uint64_t)1 << 40) || per > ((uint64_t)1 << 40)) {
             cnnrt_errorf(err, errlen, path, "IDX header sizes are impossibly large: "
                          "the file is corrupt");
             goto fail;

@@ -2,6 +2,8 @@
 # run.sh — runs each libFuzzer target for a fixed time from its committed
 # seed corpus and says how far it got; fails on the first finding.
 # Usage: tests/fuzz/run.sh BUILD_DIR SECONDS TARGET...   (from the repository root)
+# FUZZ_TIMEOUT=S (default 20) is the wall-clock limit per input: raise it
+# for long runs at a low priority on a busy machine.
 # FUZZ_SEED=N fixes libFuzzer's seed, so that a run from the same corpus
 # tries the same inputs in the same order (CI: a finding is reproducible,
 # not luck).
@@ -20,7 +22,7 @@ for t in "$@"; do
     extra=
     [ "$t" = onnx ] && [ -d "$onnx_seeds" ] && extra=$onnx_seeds
     log="$B/fuzz_$t.log"
-    "$B/fuzz_$t" -max_total_time="$secs" ${FUZZ_SEED:+-seed=$FUZZ_SEED} -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
+    "$B/fuzz_$t" -max_total_time="$secs" ${FUZZ_SEED:+-seed=$FUZZ_SEED} -timeout=${FUZZ_TIMEOUT:-20} -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$B/crash-$t-" \
         "$B/corpus/$t" "tests/fuzz/corpus/$t" $extra >"$log" 2>&1
     rc=$?

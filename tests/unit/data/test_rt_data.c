@@ -392,6 +392,12 @@ START_TEST(bad_idx_files)
                "(u8 0x08 and float32 0x0D are)");
     open_fails(in_dir("none-images"), NULL, 1, 2, 3, 4, in_dir("none-images"),
                "No such file or directory");
+    /* 0 samples of 0x68707800 x 0x13e0000 x 0xa92d: the file's size is 0,
+     * a sample's overflows (a fuzz finding, signed overflow) */
+    b.len = 0;
+    put(&b, "\0\0\x08\x04\0\0\0\0hpx\0\x01\x3e\0\0\0\0\xa9\x2d", 20);
+    spit(p, &b);
+    open_fails(p, NULL, 1, 2, 3, 4, p, "IDX header sizes are impossibly large: the file is corrupt");
     free(b.p);
 }
 END_TEST
