@@ -262,7 +262,7 @@ boxes-demo: deps all $(B)/fashion_boxes $(BOXES_DIR)/.made
 # detections of the first DET_DRAW held-out pictures, printed and drawn
 # into build/fashion-det-drawn.
 DET_TRAIN  ?= 20000
-DET_EPOCHS ?= 12
+DET_EPOCHS ?= 16
 DET_DRAW   ?= 16
 DET_DIR     = $(B)/fashion-det-data
 $(DET_DIR)/.made: $(B)/fashion_png

@@ -9,7 +9,10 @@
 # 2*M, a training step 3 products per layer (forward, dw, dx) less the dx
 # of the first layer, whose input is the image.
 # Prints a table of absolute figures and ratios.  Usage: tools/bench.sh BUILD
+# Our figures here are one thread (CNNRT_THREADS=1, the % of the
+# one-thread peak); tools/bench_threads.sh measures the threads.
 set -e
+export CNNRT_THREADS=1
 B=${1:-build}
 SECS=${BENCH_SECONDS:-3}
 CNNC=${CNNC:-$B/cnnc}
