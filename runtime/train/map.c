@@ -101,7 +101,8 @@ int cnnrt_map_add(cnnrt_map *m, const cnnrt_det *dets, int ndet,
         d[k].score = dets[k].score, d[k].cls = dets[k].cls;
         d[k].seq = m->nd + k, d[k].tp = 0;
     }
-    qsort(d, ndet, sizeof *d, by_score);
+    if (ndet > 1)                       /* none yet: m->d may be NULL */
+        qsort(d, ndet, sizeof *d, by_score);
     for (int k = 0; k < ndet; k++) {
         if (d[k].cls < 0 || d[k].cls >= m->classes)
             continue;
