@@ -480,8 +480,10 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
     int ddx = dx && conv_dx_geom(g, &dg);
-    /* the dot path's sums stay in scratch across samples, where a folded
-     * dx would put dcol: only without dx or with the direct one */
+    /* the dot path (sums kept in scratch across samples) is taken only
+     * without dx or with the direct dx, as when dx was interleaved with dw;
+     * dx now runs after dw, so this is a choice of kernel (and rounding)
+     * kept as it was, no longer a constraint of the scratch */
     int dwd = dw && conv_dw_dot(g) && (!dx || ddx);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
                                   "cnnrt_conv_backward");

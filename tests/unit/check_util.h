@@ -1,5 +1,6 @@
 /* check_util.h — what every test program here shares: the Check runner
- * main, running a shell command, compiling .cnn source in memory.  Header
+ * main, running a shell command, writing a file, compiling .cnn source in
+ * memory.  Header
  * only (each test is its own program); include after <check.h>.
  */
 #ifndef CHECK_UTIL_H
@@ -51,6 +52,15 @@ static inline int sh(const char *fmt, ...)
     if (rc != 0 && getenv("CHECK_VERBOSE"))
         fprintf(stderr, "exit %d: %s\n", rc, cmd);
     return rc;
+}
+
+/* text as the file path (a test failure when it cannot be written) */
+static inline void check_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    ck_assert_msg(fclose(f) == 0, "cannot write %s", path);
 }
 
 #ifdef FRONTEND_H

@@ -213,10 +213,7 @@ static void temp_cnn(char *path, const char *text)
     strcpy(path, "/tmp/cnnc-golden-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(path));
     strcat(path, "/prog.cnn");
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
+    check_write(path, text);
 }
 
 static void remove_cnn(char *path)

@@ -60,10 +60,7 @@ START_TEST(four_models_one_program)
     model("--inference --prefix tinyclf_inf", "tinyclf.cnn", "tinyclf_inf");
     model("--embed-runtime --prefix emb", "tinyclf.cnn", "emb");
     model("--embed-runtime", "convs.cnn", "convs");
-    FILE *f = fopen(strcat(strcpy((char[600]){ 0 }, dir), "/user.c"), "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(user_c, f);
-    fclose(f);
+    check_write(strcat(strcpy((char[600]){ 0 }, dir), "/user.c"), user_c);
     ck_assert_int_eq(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/user "
                         "%s/user.c %s/tinyclf.o %s/tinyclf_inf.o %s/emb.o %s/convs.o %s/libcnnrt.a -lm -lpthread",
                         SAN, dir, dir, dir, dir, dir, dir, dir, B), 0);
@@ -101,10 +98,7 @@ START_TEST(cxx_user)
     model("--embed-runtime --prefix emb", "tinyclf.cnn", "emb");
     char path[600];
     snprintf(path, sizeof path, "%s/user.cpp", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(user_cpp, f);
-    fclose(f);
+    check_write(path, user_cpp);
     ck_assert_int_eq(sh("g++ -std=c++11 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/user "
                         "%s/user.cpp %s/tinyclf.o %s/emb.o %s/libcnnrt.a -lm -lpthread",
                         SAN, dir, dir, dir, dir, dir, B), 0);

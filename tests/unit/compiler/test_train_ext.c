@@ -31,17 +31,14 @@ START_TEST(generated_update)
     ck_assert_int_eq(sh("rm -rf %s && mkdir -p %s", dir, dir), 0);
     char path[600];
     snprintf(path, sizeof path, "%s/ext.cnn", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(ext_cnn, f);
-    fclose(f);
+    check_write(path, ext_cnn);
     ck_assert_int_eq(sh("\"$CNNC\" %s -o %s/ext.c", path, dir), 0);
     ck_assert_int_eq(sh("cc -std=c99 -O1 -Wall -Wextra -Werror %s -Iruntime/include -I%s -o %s/prog "
                         "tests/harness/ext_main.c %s/ext.c %s/libcnnrt.a -lm > %s/out.txt 2>&1",
                         check_san(), dir, dir, dir, B, dir), 0);
     ck_assert_int_eq(sh("%s/prog > %s/out.txt", dir, dir), 0);
     snprintf(path, sizeof path, "%s/out.txt", dir);
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     long learned;
     ck_assert_int_eq(fscanf(f, "learned %ld", &learned), 1);
