@@ -18,7 +18,7 @@
  * leaky relu, and scatters its valid columns into y[f][oy][ox].
  *
  * Like gemm.c, the tile body is one C function instantiated per instruction
- * set (AVX-512: QB 32, AVX2: QB 16, baseline: QB 8; FB 8, 4, 2 or 1, so any
+ * set (AVX-512: QB 32, AVX2: QB 16, baseline: QB 8; FB 8, 6, 4, 2 or 1, so any
  * filter count is blocks of those) and picked at run time with gemm.c's
  * selection (cnnrt_sgemm_variant).
  *
@@ -47,6 +47,15 @@
 #define DIRECT_INLINE static inline __attribute__((always_inline))
 #else
 #define DIRECT_INLINE static inline
+#endif
+
+/* keep v in a register: GCC would otherwise fold the load of an operand
+ * used KB times into each FMA (KB loads, each crossing a cache line on
+ * the unaligned grid, instead of one) */
+#if DIRECT_X86
+#define DIRECT_REG(v) __asm__("" : "+v"(v))
+#else
+#define DIRECT_REG(v) (void)0
 #endif
 
 #define DIRECT_MAXFB 8
@@ -123,7 +132,7 @@ typedef void (*direct_fn)(int fb, int K, const int *off, const float *wpk,
                           const float *xp, long Q, int wp, int ow, const float *b,
                           int act, float alpha, float *y, long P);
 
-/* fb is one of 8, 4, 2, 1: each a compile-time tile after inlining */
+/* fb is one of 8, 6, 4, 2, 1: each a compile-time tile after inlining */
 #define DIRECT_VARIANT(sfx, attr, qb)                                         \
     attr static void direct_##sfx(int fb, int K, const int *off,             \
                                   const float *wpk, const float *xp, long Q, \
@@ -132,6 +141,7 @@ typedef void (*direct_fn)(int fb, int K, const int *off, const float *wpk,
     {                                                                         \
         switch (fb) {                                                         \
         case 8: direct_block(8, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 6: direct_block(6, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
         case 4: direct_block(4, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
         case 2: direct_block(2, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
         default: direct_block(1, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
@@ -156,11 +166,13 @@ static direct_fn direct_pick(void)
     return direct_generic;
 }
 
-/* the filter block that starts at f0 of f: 8 while 8 are left, then 4, 2, 1 */
+/* the filter block that starts at f0 of f: 8 while 8 are left, then 6
+ * (6 filters, as LeNet-5's first layer and the dx of its second, are one
+ * tile of 12 FMA chains, not a 4 and a 2 of 8 and 4), 4, 2, 1 */
 static int direct_fb(int f, int f0)
 {
     int left = f - f0;
-    return left >= 8 ? 8 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+    return left >= 8 ? 8 : left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 }
 
 void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
@@ -233,58 +245,94 @@ long cnnrt_dwdot_scratch(const cnnrt_conv *g)
     return K + g->c * hp * wp + direct_slack(g) + g->f * dwdot_q(g) + g->f * K * DWDOT_VL;
 }
 
-DIRECT_INLINE void dwdot_tile(int fb, int kb, int vl, long qn, const float *restrict dyp,
-                              long qs, const float *restrict xp, const int *restrict off,
-                              float *restrict acc, long K)
-{
-    float a[4 * 6 * DWDOT_VL];
-    for (int i = 0; i < fb; i++)
-        for (int j = 0; j < kb; j++)
-            for (int v = 0; v < vl; v++)
-                a[(i * kb + j) * vl + v] = acc[((long)i * K + j) * DWDOT_VL + v];
-    for (long q = 0; q < qn; q += vl)
-        for (int i = 0; i < fb; i++)
-            for (int j = 0; j < kb; j++)
-                for (int v = 0; v < vl; v++)
-                    a[(i * kb + j) * vl + v] += dyp[i * qs + q + v] * xp[off[j] + q + v];
-    for (int i = 0; i < fb; i++)
-        for (int j = 0; j < kb; j++)
-            for (int v = 0; v < vl; v++)
-                acc[((long)i * K + j) * DWDOT_VL + v] = a[(i * kb + j) * vl + v];
-}
+/* One tile: FB filters x KB cells of vl-lane sums, in registers over the
+ * sample's qn positions (explicit vectors: GCC's vectorizer built them
+ * lane by lane).  acc keeps DWDOT_VL lanes per (f, k); a variant with
+ * fewer lanes uses the first vl. */
+#define DWDOT_TILE(name, vf, FB, KB)                                          \
+    DIRECT_INLINE void name(long qn, const float *restrict dyp, long qs,      \
+                            const float *restrict xp, const int *restrict off, \
+                            float *restrict acc, long K)                      \
+    {                                                                         \
+        vf a[FB][KB];                                                         \
+        for (int i = 0; i < FB; i++)                                          \
+            for (int j = 0; j < KB; j++)                                      \
+                memcpy(&a[i][j], acc + ((long)i * K + j) * DWDOT_VL, sizeof(vf)); \
+        const float *xs[KB];                                                  \
+        for (int j = 0; j < KB; j++)                                          \
+            xs[j] = xp + off[j];                                              \
+        for (long q = 0; q < qn; q += sizeof(vf) / sizeof(float)) {           \
+            vf d[FB], x[KB];                                                  \
+            for (int i = 0; i < FB; i++) {                                    \
+                memcpy(&d[i], dyp + i * qs + q, sizeof(vf));                  \
+                DIRECT_REG(d[i]);                                             \
+            }                                                                 \
+            for (int j = 0; j < KB; j++) {                                    \
+                memcpy(&x[j], xs[j] + q, sizeof(vf));                         \
+                DIRECT_REG(x[j]);                                             \
+            }                                                                 \
+            for (int i = 0; i < FB; i++)                                      \
+                for (int j = 0; j < KB; j++)                                  \
+                    a[i][j] += d[i] * x[j];                                   \
+        }                                                                     \
+        for (int i = 0; i < FB; i++)                                          \
+            for (int j = 0; j < KB; j++)                                      \
+                memcpy(acc + ((long)i * K + j) * DWDOT_VL, &a[i][j], sizeof(vf)); \
+    }
+
+typedef float dwdot_v16 __attribute__((vector_size(64)));
+typedef float dwdot_v8 __attribute__((vector_size(32)));
+typedef float dwdot_v4 __attribute__((vector_size(16)));
 
 typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *xp,
                          const int *off, float *acc);
 
-/* every tile of one sample: filters by 4, 2, 1; cells by KB, then 1 */
-#define DWDOT_VARIANT(sfx, attr, vl, kbmax)                                   \
+/* Every tile of one sample.  Filters in blocks of FB (LeNet-5's 6 as two
+ * 3s, VGG's 32 as 4s), cells in blocks of KB, then the leftovers one
+ * filter or one cell at a time.  FB*KB sums and FB+KB loads per step: 3x5
+ * is 15 FMAs for 8 loads, 4x3 12 for 7. */
+#define DWDOT_VARIANT(sfx, attr, vf)                                          \
+    DWDOT_TILE(dwdot_##sfx##_4x3, vf, 4, 3)                                   \
+    DWDOT_TILE(dwdot_##sfx##_3x5, vf, 3, 5)                                   \
+    DWDOT_TILE(dwdot_##sfx##_4x1, vf, 4, 1)                                   \
+    DWDOT_TILE(dwdot_##sfx##_3x1, vf, 3, 1)                                   \
+    DWDOT_TILE(dwdot_##sfx##_1x3, vf, 1, 3)                                   \
+    DWDOT_TILE(dwdot_##sfx##_1x1, vf, 1, 1)                                   \
     attr static void dwdot_##sfx(int F, int K, long qn, const float *dyp,    \
                                  const float *xp, const int *off, float *acc) \
     {                                                                         \
-        for (int f0 = 0, fb; f0 < F; f0 += fb) {                              \
-            fb = F - f0 >= 4 ? 4 : F - f0 >= 2 ? 2 : 1;                       \
+        int fb = F % 4 == 0 || F % 3 != 0 ? 4 : 3, kb = fb == 4 ? 3 : 5;      \
+        int f0 = 0;                                                           \
+        for (; f0 + fb <= F; f0 += fb) {                                      \
             const float *d = dyp + f0 * qn;                                   \
             float *ac = acc + (long)f0 * K * DWDOT_VL;                        \
             int k0 = 0;                                                       \
-            for (; k0 + kbmax <= K; k0 += kbmax) {                            \
+            for (; k0 + kb <= K; k0 += kb) {                                  \
                 float *at = ac + (long)k0 * DWDOT_VL;                         \
-                if (fb == 4) dwdot_tile(4, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
-                else if (fb == 2) dwdot_tile(2, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
-                else dwdot_tile(1, kbmax, vl, qn, d, qn, xp, off + k0, at, K); \
+                if (fb == 4) dwdot_##sfx##_4x3(qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_##sfx##_3x5(qn, d, qn, xp, off + k0, at, K);      \
             }                                                                 \
             for (; k0 < K; k0++) {                                            \
                 float *at = ac + (long)k0 * DWDOT_VL;                         \
-                if (fb == 4) dwdot_tile(4, 1, vl, qn, d, qn, xp, off + k0, at, K); \
-                else if (fb == 2) dwdot_tile(2, 1, vl, qn, d, qn, xp, off + k0, at, K); \
-                else dwdot_tile(1, 1, vl, qn, d, qn, xp, off + k0, at, K);    \
+                if (fb == 4) dwdot_##sfx##_4x1(qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_##sfx##_3x1(qn, d, qn, xp, off + k0, at, K);      \
             }                                                                 \
+        }                                                                     \
+        for (; f0 < F; f0++) {                                                \
+            const float *d = dyp + f0 * qn;                                   \
+            float *ac = acc + (long)f0 * K * DWDOT_VL;                        \
+            int k0 = 0;                                                       \
+            for (; k0 + 3 <= K; k0 += 3)                                      \
+                dwdot_##sfx##_1x3(qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
+            for (; k0 < K; k0++)                                              \
+                dwdot_##sfx##_1x1(qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
         }                                                                     \
     }
 
-DWDOT_VARIANT(generic, , 4, 2)
+DWDOT_VARIANT(generic, , dwdot_v4)
 #if DIRECT_X86
-DWDOT_VARIANT(avx2, __attribute__((target("avx2,fma"))), 8, 2)
-DWDOT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 16, 3)
+DWDOT_VARIANT(avx2, __attribute__((target("avx2,fma"))), dwdot_v8)
+DWDOT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), dwdot_v16)
 #endif
 
 /* off[], and xp's borders, dyp's dead columns and acc zeroed */

@@ -293,6 +293,8 @@ static const ConvCase conv_cases[] = {
     {  1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1 }, /* LeNet-5 conv1 */
     {  6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 1, 1, 1, 2 }, /* LeNet-5 conv2: direct dx */
     {  5, 9, 12, 9, 3, 3, 1, 1, 2, 1, 2, 1, 1, 2 },  /* direct, dilated rows, 8+1 filters */
+    {  2, 9, 9,  7, 2, 2, 1, 1, 1, 1, 1, 1, 1, 2 },  /* 6+1 filters; dw dot 4x3, 4x1, 1x3 */
+    {  2, 9, 9,  3, 2, 2, 1, 1, 0, 0, 1, 1, 1, 2 },  /* dw dot 3x5 and 3x1 tiles */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -431,6 +433,13 @@ START_TEST(test_conv_variants)
         snprintf(what, sizeof what, "conv case %d variant %d: dx", _i, v);
         expect_close(what, dx, wdx, xlen, 1e-5, 1e-5);
         what[strlen(what) - 1] = 'w';
+        expect_close(what, dw, wdw, wlen, 1e-5, 1e-5);
+        /* without dx (a first layer): fewer than 4 channels take the dot
+         * path of convdirect.c then */
+        memset(dw, 0, (size_t)wlen * sizeof *dw);
+        cnnrt_conv_backward(conv_ctx(c.scratch), &c.g, c.n, c.x, c.w, NULL, vcopy(c.r, ylen),
+                            CNNRT_ACT_NONE, 0.0f, NULL, dw, NULL);
+        snprintf(what, sizeof what, "conv case %d variant %d: dw alone", _i, v);
         expect_close(what, dw, wdw, wlen, 1e-5, 1e-5);
     }
     cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
