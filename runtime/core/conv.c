@@ -108,13 +108,16 @@ static long conv_xtp_floats(const cnnrt_conv *g)
     return ((long)g->h + 2 * g->ph) * (g->w + 2 * g->pw) * g->c + (long)g->kw * g->c;
 }
 
-/* dw of stride-1 layers with fewer than 4 channels (no kernel-major path)
- * by convdirect.c's dot products: one group, not 1x1, and its partial sums
- * (f*K*16 floats) at most 256 KB.  (With 6 channels, LeNet-5's conv2, the
- * kernel-major gemm was faster.) */
+/* dw of stride-1 layers by convdirect.c's dot products: one group, not
+ * 1x1, not on the padded grid's gemm (above), and the partial sums
+ * (f*K*16 floats) at most 256 KB: the layers with fewer than 4 channels,
+ * and small planes such as LeNet-5's conv2 (6 -> 16 on 14x14: 259 us at
+ * batch 64 against 376 for the kernel-major gemm, whose colt copies cost
+ * as much as its products).  VGG's 8x8 planes of 64 channels have too
+ * many sums (their gemm runs at 75% of peak). */
 static int conv_dw_dot(const cnnrt_conv *g)
 {
-    return conv_direct(g) && !conv_pointwise(g) && !conv_kernel_major(g) &&
+    return conv_direct(g) && !conv_pointwise(g) && !conv_dw_padded(g) &&
            (long)g->f * g->c * g->kh * g->kw * 16 <= 65536;
 }
 
@@ -480,11 +483,8 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
     int ddx = dx && conv_dx_geom(g, &dg);
-    /* the dot path (sums kept in scratch across samples) is taken only
-     * without dx or with the direct dx, as when dx was interleaved with dw;
-     * dx now runs after dw, so this is a choice of kernel (and rounding)
-     * kept as it was, no longer a constraint of the scratch */
-    int dwd = dw && conv_dw_dot(g) && (!dx || ddx);
+    /* the dot path (sums kept in scratch across samples; dx runs after) */
+    int dwd = dw && conv_dw_dot(g);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
                                   "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
@@ -497,7 +497,7 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     if (dwp)                                /* conv_dw_sample's layout */
         t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
     if (dwd)
-        cnnrt_dwdot_begin(g, scratch);
+        cnnrt_dwdot(g, scratch, n, x, dy, dw);
     /* the column split of the kernel-major dw (conv_dw.c) knows only its
      * own layout: the padded-grid and dot paths run serially */
     int dw_split = dw && km && !pw && !dwp && !dwd && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
@@ -505,13 +505,11 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         float *dyo = dy + s * ys;
         for (int f = 0; db && f < g->f; f++)
             db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
-        for (int gi = 0; dw && !dw_split && gi < G; gi++) {
+        for (int gi = 0; dw && !dw_split && !dwd && gi < G; gi++) {
             const float *dyg = dyo + (long)gi * fg * P;
             long xo = s * xs + gi * cg * hw;
             if (dwp) {
                 conv_dw_sample(g, x + xo, dyg, scratch, s == 0, s == 0 ? 0.0f : 1.0f);
-            } else if (dwd) {
-                cnnrt_dwdot_sample(g, scratch, x + xo, dyg);
             } else if (km) {
                 /* colt[P][K]: xt itself when pointwise (then K is already
                  * dw's order and the product goes straight into dw) */
@@ -535,9 +533,7 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
             }
         }
     }
-    if (dwd)
-        cnnrt_dwdot_end(g, scratch, dw);
-    else if (dw && km && !pw && n > 0)
+    if (dw && km && !pw && !dwd && n > 0)
         conv_add_kernel_major(t, g->f, cg, g->kh * g->kw, dw);
     if (!dx)
         return;

@@ -226,9 +226,13 @@ void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float 
 /* ---- dw of small stride-1 layers: dot products on the padded grid ----
  * dw[f][k] = sum over samples and q of dyp[f][q] * xp[q + off[k]], with
  * dy placed on the padded grid (dyp, 0 at ox >= ow and up to a whole
- * vector past Q).  Tiles of FB filters x KB cells keep VL-lane partial
- * sums in registers along q; between samples they rest in acc[f][k][VL]
- * (scratch), and the lanes are added in a fixed order once per call. */
+ * vector past Q).  The samples go in chunks (as many as fit in 128 KB of
+ * scratch, one block of xp and dyp each); tiles of FB filters x KB cells
+ * keep VL-lane partial sums in registers along q over every sample of a
+ * chunk (LeNet-5's second conv has only 9 vectors of q per sample: per
+ * sample, loading and storing the sums cost as much as the products);
+ * between chunks they rest in acc[f][k][VL] (scratch), and the lanes are
+ * added in a fixed order once per call. */
 #define DWDOT_VL 16                 /* acc's lanes: the widest variant's */
 
 static long dwdot_q(const cnnrt_conv *g)
@@ -237,20 +241,14 @@ static long dwdot_q(const cnnrt_conv *g)
     return (q + DWDOT_VL - 1) / DWDOT_VL * DWDOT_VL;
 }
 
-long cnnrt_dwdot_scratch(const cnnrt_conv *g)
-{
-    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
-    long K = (long)g->c * g->kh * g->kw;
-    /* off[], xp, dyp, acc */
-    return K + g->c * hp * wp + direct_slack(g) + g->f * dwdot_q(g) + g->f * K * DWDOT_VL;
-}
 
 /* One tile: FB filters x KB cells of vl-lane sums, in registers over the
  * sample's qn positions (explicit vectors: GCC's vectorizer built them
  * lane by lane).  acc keeps DWDOT_VL lanes per (f, k); a variant with
  * fewer lanes uses the first vl. */
 #define DWDOT_TILE(name, vf, FB, KB)                                          \
-    DIRECT_INLINE void name(long qn, const float *restrict dyp, long qs,      \
+    DIRECT_INLINE void name(int ns, long bs, long qn,                         \
+                            const float *restrict dyp, long qs,               \
                             const float *restrict xp, const int *restrict off, \
                             float *restrict acc, long K)                      \
     {                                                                         \
@@ -261,7 +259,8 @@ long cnnrt_dwdot_scratch(const cnnrt_conv *g)
         const float *xs[KB];                                                  \
         for (int j = 0; j < KB; j++)                                          \
             xs[j] = xp + off[j];                                              \
-        for (long q = 0; q < qn; q += sizeof(vf) / sizeof(float)) {           \
+        for (long e = (long)ns * bs, s = 0; s < e; s += bs)                  \
+        for (long q = s; q < s + qn; q += sizeof(vf) / sizeof(float)) {       \
             vf d[FB], x[KB];                                                  \
             for (int i = 0; i < FB; i++) {                                    \
                 memcpy(&d[i], dyp + i * qs + q, sizeof(vf));                  \
@@ -284,8 +283,8 @@ typedef float dwdot_v16 __attribute__((vector_size(64)));
 typedef float dwdot_v8 __attribute__((vector_size(32)));
 typedef float dwdot_v4 __attribute__((vector_size(16)));
 
-typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *xp,
-                         const int *off, float *acc);
+typedef void (*dwdot_fn)(int ns, long bs, int F, int K, long qn, const float *dyp,
+                         const float *xp, const int *off, float *acc);
 
 /* Every tile of one sample.  Filters in blocks of FB (LeNet-5's 6 as two
  * 3s, VGG's 32 as 4s), cells in blocks of KB, then the leftovers one
@@ -298,8 +297,9 @@ typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *x
     DWDOT_TILE(dwdot_##sfx##_3x1, vf, 3, 1)                                   \
     DWDOT_TILE(dwdot_##sfx##_1x3, vf, 1, 3)                                   \
     DWDOT_TILE(dwdot_##sfx##_1x1, vf, 1, 1)                                   \
-    attr static void dwdot_##sfx(int F, int K, long qn, const float *dyp,    \
-                                 const float *xp, const int *off, float *acc) \
+    attr static void dwdot_##sfx(int ns, long bs, int F, int K, long qn,     \
+                                 const float *dyp, const float *xp,           \
+                                 const int *off, float *acc)                  \
     {                                                                         \
         int fb = F % 4 == 0 || F % 3 != 0 ? 4 : 3, kb = fb == 4 ? 3 : 5;      \
         int f0 = 0;                                                           \
@@ -309,13 +309,13 @@ typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *x
             int k0 = 0;                                                       \
             for (; k0 + kb <= K; k0 += kb) {                                  \
                 float *at = ac + (long)k0 * DWDOT_VL;                         \
-                if (fb == 4) dwdot_##sfx##_4x3(qn, d, qn, xp, off + k0, at, K); \
-                else dwdot_##sfx##_3x5(qn, d, qn, xp, off + k0, at, K);      \
+                if (fb == 4) dwdot_##sfx##_4x3(ns, bs, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_##sfx##_3x5(ns, bs, qn, d, qn, xp, off + k0, at, K);      \
             }                                                                 \
             for (; k0 < K; k0++) {                                            \
                 float *at = ac + (long)k0 * DWDOT_VL;                         \
-                if (fb == 4) dwdot_##sfx##_4x1(qn, d, qn, xp, off + k0, at, K); \
-                else dwdot_##sfx##_3x1(qn, d, qn, xp, off + k0, at, K);      \
+                if (fb == 4) dwdot_##sfx##_4x1(ns, bs, qn, d, qn, xp, off + k0, at, K); \
+                else dwdot_##sfx##_3x1(ns, bs, qn, d, qn, xp, off + k0, at, K);      \
             }                                                                 \
         }                                                                     \
         for (; f0 < F; f0++) {                                                \
@@ -323,9 +323,9 @@ typedef void (*dwdot_fn)(int F, int K, long qn, const float *dyp, const float *x
             float *ac = acc + (long)f0 * K * DWDOT_VL;                        \
             int k0 = 0;                                                       \
             for (; k0 + 3 <= K; k0 += 3)                                      \
-                dwdot_##sfx##_1x3(qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
+                dwdot_##sfx##_1x3(ns, bs, qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
             for (; k0 < K; k0++)                                              \
-                dwdot_##sfx##_1x1(qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
+                dwdot_##sfx##_1x1(ns, bs, qn, d, qn, xp, off + k0, ac + (long)k0 * DWDOT_VL, K); \
         }                                                                     \
     }
 
@@ -335,32 +335,57 @@ DWDOT_VARIANT(avx2, __attribute__((target("avx2,fma"))), dwdot_v8)
 DWDOT_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), dwdot_v16)
 #endif
 
-/* off[], and xp's borders, dyp's dead columns and acc zeroed */
-void cnnrt_dwdot_begin(const cnnrt_conv *g, float *scratch)
+static long dwdot_up(long n)
+{
+    return (n + DWDOT_VL - 1) / DWDOT_VL * DWDOT_VL;
+}
+
+/* where dyp starts in a block: a whole vector, so that with scratch on a
+ * CNNRT_ALIGN boundary the loads of dy are aligned (those of x cannot be:
+ * every kernel cell shifts them by its own offset) */
+static long dwdot_dyo(const cnnrt_conv *g)
+{
+    long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
+    return dwdot_up(g->c * hp * wp + direct_slack(g));
+}
+
+/* floats of one sample's block in scratch: xp (c planes hp x wp, and the
+ * slack a tile reads past them), then dyp (f rows of dwdot_q) */
+static long dwdot_block(const cnnrt_conv *g)
+{
+    return dwdot_dyo(g) + g->f * dwdot_q(g);
+}
+
+/* samples per chunk: as many blocks as fit in 128 KB (L2), at most 16 */
+static int dwdot_chunk(const cnnrt_conv *g)
+{
+    long s = 32768 / dwdot_block(g);
+    return s < 1 ? 1 : s > 16 ? 16 : (int)s;
+}
+
+long cnnrt_dwdot_scratch(const cnnrt_conv *g)
 {
     long K = (long)g->c * g->kh * g->kw;
+    /* off[] (to a whole vector), the chunk's blocks, acc */
+    return dwdot_up(K) + dwdot_chunk(g) * dwdot_block(g) + g->f * K * DWDOT_VL;
+}
+
+void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, const float *dy,
+                 float *dw)
+{
+    long K = (long)g->c * g->kh * g->kw, qn = dwdot_q(g), bs = dwdot_block(g);
     long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
-    int *off = (int *)scratch;
+    long xs = (long)g->c * g->h * g->w, ys = (long)g->f * g->oh * g->ow;
+    long dyo = dwdot_dyo(g);        /* dyp within a block */
+    int *off = (int *)scratch, S = dwdot_chunk(g);
+    float *blk = scratch + dwdot_up(K), *acc = blk + S * bs;
     for (int c = 0, k = 0; c < g->c; c++)
         for (int ki = 0; ki < g->kh; ki++)
             for (int kj = 0; kj < g->kw; kj++)
                 off[k++] = (int)(c * hp * wp + (long)ki * g->dh * wp + (long)kj * g->dw);
-    memset(scratch + K, 0, (size_t)(cnnrt_dwdot_scratch(g) - K) * sizeof *scratch);
-}
-
-void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, const float *dy)
-{
-    long K = (long)g->c * g->kh * g->kw, qn = dwdot_q(g);
-    int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
-    float *xp = scratch + K, *dyp = xp + (long)g->c * hp * wp + direct_slack(g);
-    for (int c = 0; c < g->c; c++)
-        for (int iy = 0; iy < g->h; iy++)
-            memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
-                   x + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
-    for (int f = 0; f < g->f; f++)
-        for (int oy = 0; oy < g->oh; oy++)
-            memcpy(dyp + f * qn + (long)oy * wp, dy + ((long)f * g->oh + oy) * g->ow,
-                   (size_t)g->ow * sizeof *dy);
+    /* borders, dead columns and acc stay zero; the chunks overwrite the
+     * interiors only */
+    memset(blk, 0, (size_t)(cnnrt_dwdot_scratch(g) - dwdot_up(K)) * sizeof *blk);
     dwdot_fn fn = dwdot_generic;
 #if DIRECT_X86
     switch (cnnrt_sgemm_variant()) {
@@ -369,18 +394,27 @@ void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, con
     default: break;
     }
 #endif
-    fn(g->f, (int)K, qn, dyp, xp, (const int *)scratch, dyp + g->f * qn);
-}
-
-void cnnrt_dwdot_end(const cnnrt_conv *g, const float *scratch, float *dw)
-{
-    long K = (long)g->c * g->kh * g->kw;
-    const float *acc = scratch + cnnrt_dwdot_scratch(g) - g->f * K * DWDOT_VL;
+    for (int s0 = 0; s0 < n; s0 += S) {
+        int ns = n - s0 < S ? n - s0 : S;
+        for (int s = 0; s < ns; s++) {
+            float *xp = blk + s * bs, *dyp = xp + dyo;
+            const float *xs0 = x + (s0 + s) * xs, *dys = dy + (s0 + s) * ys;
+            for (int c = 0; c < g->c; c++)
+                for (int iy = 0; iy < g->h; iy++)
+                    memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
+                           xs0 + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
+            for (int f = 0; f < g->f; f++)
+                for (int oy = 0; oy < g->oh; oy++)
+                    memcpy(dyp + f * qn + (long)oy * wp, dys + ((long)f * g->oh + oy) * g->ow,
+                           (size_t)g->ow * sizeof *dy);
+        }
+        fn(ns, bs, g->f, (int)K, qn, blk + dyo, blk, off, acc);
+    }
     for (long i = 0; i < g->f * K; i++) {
-        float s = 0;
+        float sum = 0;
         for (int v = 0; v < DWDOT_VL; v++)
-            s += acc[i * DWDOT_VL + v];
-        dw[i] += s;
+            sum += acc[i * DWDOT_VL + v];
+        dw[i] += sum;
     }
 }
 

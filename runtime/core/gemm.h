@@ -53,12 +53,11 @@ void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch);
 void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *x,
                          const float *b, float *y, int act, float alpha);
 /* dw of a stride-1 layer with one group as dot products on the same grid:
- * scratch cnnrt_dwdot_scratch(g) floats; _begin once per call, _sample per
- * sample (x [c][h][w], dy [f][oh][ow]), _end adds the sums into dw. */
+ * dw [f][c][kh][kw] += the sums over n samples of x [n][c][h][w] and
+ * dy [n][f][oh][ow]; scratch cnnrt_dwdot_scratch(g) floats. */
 long cnnrt_dwdot_scratch(const cnnrt_conv *g);
-void cnnrt_dwdot_begin(const cnnrt_conv *g, float *scratch);
-void cnnrt_dwdot_sample(const cnnrt_conv *g, float *scratch, const float *x, const float *dy);
-void cnnrt_dwdot_end(const cnnrt_conv *g, const float *scratch, float *dw);
+void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, const float *dy,
+                 float *dw);
 
 /* ---- helpers shared by the kernel files ---- */
 /* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */
