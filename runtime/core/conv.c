@@ -318,9 +318,8 @@ static void conv_dw_sample(const cnnrt_conv *g, const float *x, const float *dy,
         for (int oy = 0; oy < g->oh; oy++)
             memcpy(dyp + f * Q + (long)oy * wp, dy + f * P + (long)oy * g->ow,
                    (size_t)g->ow * sizeof *dy);
-    for (int ki = 0; ki < g->kh; ki++)
-        cnnrt_sgemm(0, 0, F, g->kw * C, (int)Q, 1.0f, dyp, (int)Q, xtp + (long)ki * wp * C, C,
-                    beta, t + (long)ki * g->kw * C, (int)K);
+    cnnrt_sgemm_blocks(F, g->kw * C, (int)Q, g->kh, dyp, (int)Q, xtp, C, (long)wp * C,
+                       beta, t, (int)K, (long)g->kw * C);
 }
 
 /* dw[f][c][k] += t[f][k][c] for f < nf, k < kk (kernel cells), c < cg */

@@ -318,20 +318,24 @@ static float *gemm_align(float *p)
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
-void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
-                 const float *a, int lda, const float *b, int ldb,
-                 float beta, float *c, int ldc)
+/* The product with nb column blocks of B and C (gemm.h, cnnrt_sgemm_blocks):
+ * each packed A block serves the panels of every B block. */
+static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
+                     const float *a, int lda, const float *b, int ldb, long bstep,
+                     float beta, float *c, int ldc, long cstep, int nb)
 {
-    if (m <= 0 || n <= 0)
+    if (m <= 0 || n <= 0 || nb <= 0)
         return;
     if (k <= 0 || alpha == 0) {
-        gemm_scale(m, n, beta, c, ldc);
+        for (int bi = 0; bi < nb; bi++)
+            gemm_scale(m, n, beta, c + bi * cstep, ldc);
         return;
     }
     const gemm_kernel *kn = &gemm_kernels[cnnrt_sgemm_variant()];
     int mr = kn->mr, nr = kn->nr;
     if (transb && !transa && m <= GEMM_DOT_MAXM) {
-        kn->dot(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);
+        for (int bi = 0; bi < nb; bi++)
+            kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta);
         return;
     }
     int kcap = gemm_min(k, GEMM_KC);
@@ -347,24 +351,40 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
             const float *ablk = transa ? a + (long)p0 * lda + i0
                                        : a + (long)i0 * lda + p0;
             gemm_pack_a(transa, ablk, lda, mc, kc, mr, pa);
-            for (int j0 = 0; j0 < n; j0 += nr) {
-                int nn = gemm_min(nr, n - j0);
-                const float *bblk = transb ? b + (long)j0 * ldb + p0
-                                           : b + (long)p0 * ldb + j0;
-                /* Untransposed B is read in place (its rows are the panel's
-                 * rows); measured no slower than packing even when many A
-                 * panels reuse it.  Transposed or ragged panels are packed. */
-                if (!transb && nn == nr) {
-                    kn->panel(kc, mc, pa, bblk, ldb, c + (long)i0 * ldc + j0,
-                              ldc, nn, alpha, bet);
-                } else {
-                    gemm_pack(transb, bblk, ldb, kc, nn, nr, pb);
-                    kn->panel(kc, mc, pa, pb, nr, c + (long)i0 * ldc + j0,
-                              ldc, nn, alpha, bet);
+            for (int bi = 0; bi < nb; bi++)
+                for (int j0 = 0; j0 < n; j0 += nr) {
+                    int nn = gemm_min(nr, n - j0);
+                    const float *bb = b + bi * bstep;
+                    const float *bblk = transb ? bb + (long)j0 * ldb + p0
+                                               : bb + (long)p0 * ldb + j0;
+                    float *cblk = c + bi * cstep + (long)i0 * ldc + j0;
+                    /* Untransposed B is read in place (its rows are the
+                     * panel's rows); measured no slower than packing even
+                     * when many A panels reuse it.  Transposed or ragged
+                     * panels are packed. */
+                    if (!transb && nn == nr) {
+                        kn->panel(kc, mc, pa, bblk, ldb, cblk, ldc, nn, alpha, bet);
+                    } else {
+                        gemm_pack(transb, bblk, ldb, kc, nn, nr, pb);
+                        kn->panel(kc, mc, pa, pb, nr, cblk, ldc, nn, alpha, bet);
+                    }
                 }
-            }
         }
     }
+}
+
+void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
+                 const float *a, int lda, const float *b, int ldb,
+                 float beta, float *c, int ldc)
+{
+    gemm_run(transa, transb, m, n, k, alpha, a, lda, b, ldb, 0, beta, c, ldc, 0, 1);
+}
+
+void cnnrt_sgemm_blocks(int m, int n, int k, int nb, const float *a, int lda,
+                        const float *b, int ldb, long bstep, float beta,
+                        float *c, int ldc, long cstep)
+{
+    gemm_run(0, 0, m, n, k, 1.0f, a, lda, b, ldb, bstep, beta, c, ldc, cstep, nb);
 }
 
 /* lanes summed in a fixed order: the same input gives the same bits */

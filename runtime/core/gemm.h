@@ -21,6 +21,15 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc);
 
+/* nb products that share A: C + i*cstep = A[m][k] . (B + i*bstep)[k][n]
+ * + beta*C for i < nb (no transposes, alpha 1), as one: each packed block
+ * of A serves every B.  The same bits as nb cnnrt_sgemm calls.  (conv.c's
+ * padded-grid dw: one B per kernel row, each a shifted view of one
+ * buffer.) */
+void cnnrt_sgemm_blocks(int m, int n, int k, int nb, const float *a, int lda,
+                        const float *b, int ldb, long bstep, float beta,
+                        float *c, int ldc, long cstep);
+
 /* The same product split over the threads of ctx (gemm_par.c) in blocks of
  * output columns that start on multiples of cnnrt_sgemm_split(): bit-
  * identical to cnnrt_sgemm for any thread count, because cnnrt_sgemm

@@ -1,0 +1,80 @@
+/* test_rt_gemm.c — cnnrt_sgemm_blocks (gemm.h): nb products that share A
+ * must give exactly the bits of nb cnnrt_sgemm calls, under every
+ * micro-kernel the CPU runs, for B blocks that overlap (the padded-grid
+ * dw's shifted views of one buffer), ragged panels, several K and M blocks,
+ * and beta 0 (C not read) or 1.  The products themselves are checked
+ * against double sums in test_rt_kernels.c.
+ */
+#include "cnnrt.h"
+#include "gemm.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+
+static float *rnd(long n)
+{
+    float *p = malloc(sizeof *p * (size_t)n);
+    for (long i = 0; i < n; i++)
+        p[i] = rand() / (float)RAND_MAX - 0.5f;
+    return p;
+}
+
+START_TEST(blocks_equal_calls)
+{
+    /* m, n, k, nb, ldb, bstep (in ldb rows) */
+    static const int cases[][6] = {
+        { 32, 96, 300, 3, 32, 34 },     /* VGG-style: overlapping rows, 3 K blocks */
+        { 7, 30, 65, 5, 6, 14 },        /* ragged panels, rows narrower than n */
+        { 130, 33, 129, 2, 40, 129 },   /* two M blocks, disjoint blocks */
+        { 3, 64, 1, 4, 64, 1 },
+    };
+    int ran = 0;
+    srand(3);
+    for (unsigned ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int m = cases[ci][0], n = cases[ci][1], k = cases[ci][2], nb = cases[ci][3];
+        int ldb = cases[ci][4];
+        long bstep = (long)cases[ci][5] * ldb, ldc = (long)nb * n + 3, cstep = n;
+        long blen = (nb - 1) * bstep + (long)(k - 1) * ldb + n;
+        float *a = rnd((long)m * k), *b = rnd(blen), *c0 = rnd(m * ldc);
+        float *want = malloc(sizeof *want * (size_t)(m * ldc));
+        float *got = malloc(sizeof *got * (size_t)(m * ldc));
+        for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
+            if (!cnnrt_sgemm_select(v))
+                continue;
+            for (int beta = 0; beta < 2; beta++) {
+                memcpy(want, c0, sizeof *want * (size_t)(m * ldc));
+                memcpy(got, c0, sizeof *got * (size_t)(m * ldc));
+                for (int i = 0; i < nb; i++)
+                    cnnrt_sgemm(0, 0, m, n, k, 1.0f, a, k, b + i * bstep, ldb, (float)beta,
+                                want + i * cstep, (int)ldc);
+                cnnrt_sgemm_blocks(m, n, k, nb, a, k, b, ldb, bstep, (float)beta, got,
+                                   (int)ldc, cstep);
+                ck_assert_msg(memcmp(want, got, sizeof *got * (size_t)(m * ldc)) == 0,
+                              "case %u variant %d beta %d: blocks differ from calls", ci, v,
+                              beta);
+                ran++;
+            }
+        }
+        cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
+        free(a);
+        free(b);
+        free(c0);
+        free(want);
+        free(got);
+    }
+    ck_assert_int_ge(ran, 8);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("rt_gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_add_test(tc, blocks_equal_calls);
+    suite_add_tcase(s, tc);
+    return check_run(s, 1);
+}
