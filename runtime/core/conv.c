@@ -248,12 +248,7 @@ static void conv_unfold(const cnnrt_conv *g, int cg, const float *x,
 /* xt[pix][c] = x[c][pix] for cg channels of hw pixels */
 static void conv_to_hwc(const float *x, int cg, long hw, float *xt)
 {
-    for (long p0 = 0; p0 < hw; p0 += 16) {
-        long pe = p0 + 16 < hw ? p0 + 16 : hw;
-        for (int c = 0; c < cg; c++)
-            for (long p = p0; p < pe; p++)
-                xt[p * cg + c] = x[c * hw + p];
-    }
+    cnnrt_transpose(x, hw, xt, cg, cg, (int)hw);
 }
 
 /* colt[p][(ki*kw + kj)*cg + c] = pixel (iy, ix) of channel c, from the
@@ -307,13 +302,8 @@ static void conv_dw_sample(const cnnrt_conv *g, const float *x, const float *dy,
         memset(dyp, 0, (size_t)(F * Q) * sizeof *dyp);
     }
     for (int iy = 0; iy < g->h; iy++)
-        for (int x0 = 0; x0 < g->w; x0 += 16) {
-            int xe = x0 + 16 < g->w ? x0 + 16 : g->w;
-            float *d = xtp + ((long)(iy + g->ph) * wp + g->pw) * C;
-            for (int c = 0; c < C; c++)
-                for (int ix = x0; ix < xe; ix++)
-                    d[(long)ix * C + c] = x[((long)c * g->h + iy) * g->w + ix];
-        }
+        cnnrt_transpose(x + (long)iy * g->w, (long)g->h * g->w,
+                        xtp + ((long)(iy + g->ph) * wp + g->pw) * C, C, C, g->w);
     for (int f = 0; f < F; f++)
         for (int oy = 0; oy < g->oh; oy++)
             memcpy(dyp + f * Q + (long)oy * wp, dy + f * P + (long)oy * g->ow,

@@ -31,6 +31,7 @@
 #include "gemm.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Let a*b+c become an FMA (ISO C mode turns contraction off).  Scoped to
  * this file, which matters when the runtime is pasted into one unit. */
@@ -60,6 +61,94 @@
 
 static int gemm_min(int a, int b) { return a < b ? a : b; }
 
+/* ---- transposing: dst[j*ldd + i] = src[i*lds + j], i < rows, j < cols ----
+ * The packing of A (and conv.c's channels-last copies) is a transpose;
+ * element by element it is a scattered store per float.  In 8x8 blocks
+ * (AVX2 and up: three rounds of two-vector shuffles in registers) or 4x4
+ * (baseline) it is whole-vector loads and stores; the edges go one by
+ * one.  A copy: the same bits whatever the path. */
+typedef float gemm_t8 __attribute__((vector_size(32)));
+typedef int gemm_i8 __attribute__((vector_size(32)));
+typedef float gemm_t4 __attribute__((vector_size(16)));
+typedef int gemm_i4 __attribute__((vector_size(16)));
+
+#define GEMM_SHUF8(a, b, ...) __builtin_shuffle(a, b, (gemm_i8){ __VA_ARGS__ })
+#define GEMM_SHUF4(a, b, ...) __builtin_shuffle(a, b, (gemm_i4){ __VA_ARGS__ })
+
+GEMM_INLINE void gemm_tr8(const float *src, long lds, float *dst, long ldd)
+{
+    gemm_t8 r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        memcpy(&r[i], src + i * lds, sizeof r[i]);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = GEMM_SHUF8(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = GEMM_SHUF8(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int h = 0; h < 2; h++) {
+            u[i + 2 * h] = GEMM_SHUF8(t[i + h], t[i + h + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * h + 1] = GEMM_SHUF8(t[i + h], t[i + h + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int j = 0; j < 4; j++) {
+        gemm_t8 lo = GEMM_SHUF8(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        gemm_t8 hi = GEMM_SHUF8(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+        memcpy(dst + j * ldd, &lo, sizeof lo);
+        memcpy(dst + (j + 4) * ldd, &hi, sizeof hi);
+    }
+}
+
+GEMM_INLINE void gemm_tr4(const float *src, long lds, float *dst, long ldd)
+{
+    gemm_t4 r[4], t[4];
+    for (int i = 0; i < 4; i++)
+        memcpy(&r[i], src + i * lds, sizeof r[i]);
+    t[0] = GEMM_SHUF4(r[0], r[1], 0, 4, 1, 5);
+    t[1] = GEMM_SHUF4(r[0], r[1], 2, 6, 3, 7);
+    t[2] = GEMM_SHUF4(r[2], r[3], 0, 4, 1, 5);
+    t[3] = GEMM_SHUF4(r[2], r[3], 2, 6, 3, 7);
+    for (int j = 0; j < 2; j++) {
+        gemm_t4 lo = GEMM_SHUF4(t[j], t[j + 2], 0, 1, 4, 5);
+        gemm_t4 hi = GEMM_SHUF4(t[j], t[j + 2], 2, 3, 6, 7);
+        memcpy(dst + (2 * j) * ldd, &lo, sizeof lo);
+        memcpy(dst + (2 * j + 1) * ldd, &hi, sizeof hi);
+    }
+}
+
+/* b x b blocks, then the edges element by element */
+#define GEMM_TRANSPOSE(sfx, attr, b, tile)                                    \
+    attr static void gemm_transpose_##sfx(const float *src, long lds, float *dst, \
+                                          long ldd, int rows, int cols)       \
+    {                                                                         \
+        int i = 0;                                                            \
+        for (; i + b <= rows; i += b) {                                       \
+            int j = 0;                                                        \
+            for (; j + b <= cols; j += b)                                     \
+                tile(src + i * lds + j, lds, dst + j * ldd + i, ldd);         \
+            for (; j < cols; j++)                                             \
+                for (int ii = i; ii < i + b; ii++)                            \
+                    dst[j * ldd + ii] = src[ii * lds + j];                    \
+        }                                                                     \
+        for (; i < rows; i++)                                                 \
+            for (int j = 0; j < cols; j++)                                    \
+                dst[j * ldd + i] = src[i * lds + j];                          \
+    }
+
+GEMM_TRANSPOSE(generic, , 4, gemm_tr4)
+#if GEMM_X86
+GEMM_TRANSPOSE(avx2, __attribute__((target("avx2,fma"))), 8, gemm_tr8)
+#endif
+
+void cnnrt_transpose(const float *src, long lds, float *dst, long ldd, int rows, int cols)
+{
+#if GEMM_X86
+    if (cnnrt_sgemm_variant() != CNNRT_GEMM_GENERIC) {
+        gemm_transpose_avx2(src, lds, dst, ldd, rows, cols);
+        return;
+    }
+#endif
+    gemm_transpose_generic(src, lds, dst, ldd, rows, cols);
+}
+
 /* ---- packing ----
  * A panel is kc rows (p) of `width` floats: dst[p*width + j].  Element
  * (p, j) is src[p*ld + j] (the source runs along j), or src[j*ld + p] when
@@ -80,11 +169,7 @@ static void gemm_pack(int across, const float *src, long ld, int kc, int nn,
         }
         return;
     }
-    for (int j = 0; j < nn; j++) {
-        const float *s = src + (long)j * ld;
-        for (int p = 0; p < kc; p++)
-            dst[(long)p * width + j] = s[p];
-    }
+    cnnrt_transpose(src, ld, dst, width, nn, kc);
     for (int p = 0; nn < width && p < kc; p++)
         for (int j = nn; j < width; j++)
             dst[(long)p * width + j] = 0;

@@ -69,6 +69,9 @@ void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, con
                  float *dw);
 
 /* ---- helpers shared by the kernel files ---- */
+/* dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (gemm.c; in
+ * vector blocks) */
+void cnnrt_transpose(const float *src, long lds, float *dst, long ldd, int rows, int cols);
 /* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */
 double cnnrt_sum(const float *x, long n);
 /* the output positions o in [0, nout) whose input coordinate o*stride + off

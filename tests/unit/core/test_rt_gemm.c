@@ -3,7 +3,8 @@
  * micro-kernel the CPU runs, for B blocks that overlap (the padded-grid
  * dw's shifted views of one buffer), ragged panels, several K and M blocks,
  * and beta 0 (C not read) or 1.  The products themselves are checked
- * against double sums in test_rt_kernels.c.
+ * against double sums in test_rt_kernels.c.  And cnnrt_transpose, the
+ * packing's and conv.c's vector transposer, element by element.
  */
 #include "cnnrt.h"
 #include "gemm.h"
@@ -70,11 +71,43 @@ START_TEST(blocks_equal_calls)
 }
 END_TEST
 
+/* cnnrt_transpose: every element lands, nothing else is written, for
+ * sizes around the 8x8 and 4x4 blocks, under every variant */
+START_TEST(transpose_blocks)
+{
+    static const int dims[] = { 1, 3, 4, 7, 8, 9, 16, 17, 33 };
+    int nd = sizeof dims / sizeof dims[0], ran = 0;
+    for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
+        if (!cnnrt_sgemm_select(v))
+            continue;
+        for (int a = 0; a < nd; a++)
+            for (int b = 0; b < nd; b++) {
+                int rows = dims[a], cols = dims[b];
+                long lds = cols + (a + b) % 3, ldd = rows + (a * b) % 5;
+                float *src = rnd(rows * lds), *dst = malloc(sizeof *dst * (size_t)(cols * ldd));
+                for (long i = 0; i < cols * ldd; i++)
+                    dst[i] = -7.0f;
+                cnnrt_transpose(src, lds, dst, ldd, rows, cols);
+                for (int j = 0; j < cols; j++)
+                    for (long i = 0; i < ldd; i++)
+                        ck_assert_msg(dst[j * ldd + i] == (i < rows ? src[i * lds + j] : -7.0f),
+                                      "variant %d %dx%d: dst[%d][%ld]", v, rows, cols, j, i);
+                free(src);
+                free(dst);
+                ran++;
+            }
+    }
+    cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
+    ck_assert_int_ge(ran, nd * nd);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rt_gemm");
     TCase *tc = tcase_create("gemm");
     tcase_add_test(tc, blocks_equal_calls);
+    tcase_add_test(tc, transpose_blocks);
     suite_add_tcase(s, tc);
     return check_run(s, 1);
 }
