@@ -344,10 +344,14 @@ static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int 
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
-    if (conv_direct(g)) {               /* packs w into this scratch */
-        cnnrt_direct_pack(g, w, scratch);
+    if (conv_direct(g)) {
+        /* packs w into this scratch, unless for one sample (then the
+         * packing would cost as much as the reads it saves) */
+        int one = s1 - s0 == 1;
+        cnnrt_direct_pack(g, one ? NULL : w, scratch);
         for (int s = s0; s < s1; s++)
-            cnnrt_direct_sample(g, scratch, x + s * xs, b, y + s * ys, act, alpha);
+            cnnrt_direct_sample(g, scratch, one ? w : NULL, x + s * xs, b, y + s * ys, act,
+                                alpha);
         return;
     }
     for (int s = s0; s < s1; s++) {
@@ -429,7 +433,7 @@ static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
         cnnrt_direct_pack(&dg, wf, dsc);
         for (int s = s0; s < s1; s++)
             for (int gi = 0; gi < G; gi++)
-                cnnrt_direct_sample(&dg, dsc, dy + s * ys + (long)gi * fg * P, NULL,
+                cnnrt_direct_sample(&dg, dsc, NULL, dy + s * ys + (long)gi * fg * P, NULL,
                                     dx + s * xs + gi * cg * hw, CNNRT_ACT_NONE, 0.0f);
         return;
     }

@@ -77,10 +77,13 @@ long cnnrt_direct_scratch(const cnnrt_conv *g)
     return (long)g->f * K + K + g->c * hp * wp + direct_slack(g);
 }
 
-/* One row block: fb filters (packed wpk[K][fb]) over every tile of qb
- * positions; act is applied when RELU or LEAKY (the caller does the rest). */
+/* One row block: fb filters over every tile of qb positions; the weight of
+ * filter i at cell k is wpk[k*ks + i*fs] (packed: wpk[K][fb], ks = fb,
+ * fs = 1; or w itself, ks = 1, fs = K); act is applied when RELU or LEAKY
+ * (the caller does the rest). */
 DIRECT_INLINE void direct_block(int fb, int qb, int K, const int *restrict off,
-                                const float *restrict wpk, const float *restrict xp,
+                                const float *restrict wpk, long ks, long fs,
+                                const float *restrict xp,
                                 long Q, int wp, int ow, const float *b, int act,
                                 float alpha, float *restrict y, long P)
 {
@@ -89,12 +92,12 @@ DIRECT_INLINE void direct_block(int fb, int qb, int K, const int *restrict off,
         const float *xq = xp + q0;
         for (int i = 0; i < fb; i++)
             for (int j = 0; j < qb; j++)
-                acc[i * qb + j] = wpk[i] * xq[off[0] + j];
+                acc[i * qb + j] = wpk[i * fs] * xq[off[0] + j];
         for (int k = 1; k < K; k++) {
-            const float *xv = xq + off[k], *wv = wpk + (long)k * fb;
+            const float *xv = xq + off[k], *wv = wpk + k * ks;
             for (int i = 0; i < fb; i++)
                 for (int j = 0; j < qb; j++)
-                    acc[i * qb + j] += wv[i] * xv[j];
+                    acc[i * qb + j] += wv[i * fs] * xv[j];
         }
         /* epilogue: row segments of the padded grid inside this tile */
         float t[DIRECT_MAXFB * DIRECT_MAXQB];
@@ -128,23 +131,24 @@ DIRECT_INLINE void direct_block(int fb, int qb, int K, const int *restrict off,
     }
 }
 
-typedef void (*direct_fn)(int fb, int K, const int *off, const float *wpk,
+typedef void (*direct_fn)(int fb, int K, const int *off, const float *wpk, long ks, long fs,
                           const float *xp, long Q, int wp, int ow, const float *b,
                           int act, float alpha, float *y, long P);
 
 /* fb is one of 8, 6, 4, 2, 1: each a compile-time tile after inlining */
 #define DIRECT_VARIANT(sfx, attr, qb)                                         \
     attr static void direct_##sfx(int fb, int K, const int *off,             \
-                                  const float *wpk, const float *xp, long Q, \
+                                  const float *wpk, long ks, long fs,        \
+                                  const float *xp, long Q,                   \
                                   int wp, int ow, const float *b, int act,   \
                                   float alpha, float *y, long P)             \
     {                                                                         \
         switch (fb) {                                                         \
-        case 8: direct_block(8, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
-        case 6: direct_block(6, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
-        case 4: direct_block(4, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
-        case 2: direct_block(2, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
-        default: direct_block(1, qb, K, off, wpk, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 8: direct_block(8, qb, K, off, wpk, ks, fs, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 6: direct_block(6, qb, K, off, wpk, ks, fs, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 4: direct_block(4, qb, K, off, wpk, ks, fs, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        case 2: direct_block(2, qb, K, off, wpk, ks, fs, xp, Q, wp, ow, b, act, alpha, y, P); break; \
+        default: direct_block(1, qb, K, off, wpk, ks, fs, xp, Q, wp, ow, b, act, alpha, y, P); break; \
         }                                                                     \
     }
 
@@ -181,7 +185,7 @@ void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
     float *wpk = scratch;
     int *off = (int *)(scratch + (long)g->f * K);
     long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
-    for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
+    for (int f0 = 0, fb; w && f0 < g->f; f0 += fb) {
         fb = direct_fb(g->f, f0);
         float *d = wpk + (long)f0 * K;
         for (int k = 0; k < K; k++)
@@ -198,11 +202,12 @@ void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
     memset(xp, 0, (size_t)(g->c * hp * wp + direct_slack(g)) * sizeof *xp);
 }
 
-void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *x,
-                         const float *b, float *y, int act, float alpha)
+void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *w,
+                         const float *x, const float *b, float *y, int act, float alpha)
 {
     int K = g->c * g->kh * g->kw;
-    const float *wpk = scratch;
+    const float *wpk = w ? w : scratch;
+    long ks = w ? 1 : 0, fs = w ? K : 1;    /* ks 0: the block's fb */
     const int *off = (const int *)(scratch + (long)g->f * K);
     float *xp = (float *)scratch + (long)g->f * K + K;
     int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
@@ -216,7 +221,7 @@ void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float 
     int fused = act == CNNRT_ACT_RELU || act == CNNRT_ACT_LEAKY;
     for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
         fb = direct_fb(g->f, f0);
-        fn(fb, K, off, wpk + (long)f0 * K, xp, Q, wp, g->ow, b ? b + f0 : NULL,
+        fn(fb, K, off, wpk + (long)f0 * K, ks ? ks : fb, fs, xp, Q, wp, g->ow, b ? b + f0 : NULL,
            fused ? act : CNNRT_ACT_NONE, alpha, y + f0 * P, P);
     }
     if (!fused && act != CNNRT_ACT_NONE)

@@ -54,13 +54,16 @@ int cnnrt_sgemm_variant(void);
 
 /* ---- stride-1 convolution without im2col (convdirect.c) ----
  * scratch: cnnrt_direct_scratch(g) floats.  _pack puts w [f][c][kh][kw]
- * in it once per call (and zeroes the padding); then _sample computes one
- * sample: y [f][oh][ow] = conv(x [c][h][w]) + b (b may be NULL), then act.
- * Groups must be 1 and strides 1. */
+ * in it once per call (w NULL: not, only the rest of the set-up: the
+ * padding zeroed); then _sample computes one sample: y [f][oh][ow] =
+ * conv(x [c][h][w]) + b (b may be NULL), then act, with the packed weights
+ * (w NULL) or w read in place (a call of one sample: no packing, which
+ * would read and write every weight once more).  Groups must be 1 and
+ * strides 1. */
 long cnnrt_direct_scratch(const cnnrt_conv *g);
 void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch);
-void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *x,
-                         const float *b, float *y, int act, float alpha);
+void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *w,
+                         const float *x, const float *b, float *y, int act, float alpha);
 /* dw of a stride-1 layer with one group as dot products on the same grid:
  * dw [f][c][kh][kw] += the sums over n samples of x [n][c][h][w] and
  * dy [n][f][oh][ow]; scratch cnnrt_dwdot_scratch(g) floats. */
