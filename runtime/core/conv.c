@@ -347,10 +347,9 @@ static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int 
     if (conv_direct(g)) {
         /* packs w into this scratch, unless for one sample (then the
          * packing would cost as much as the reads it saves) */
-        int one = s1 - s0 == 1;
-        cnnrt_direct_pack(g, one ? NULL : w, scratch);
+        int packed = cnnrt_direct_pack(g, w, scratch, s1 - s0);
         for (int s = s0; s < s1; s++)
-            cnnrt_direct_sample(g, scratch, one ? w : NULL, x + s * xs, b, y + s * ys, act,
+            cnnrt_direct_sample(g, scratch, packed ? NULL : w, x + s * xs, b, y + s * ys, act,
                                 alpha);
         return;
     }
@@ -430,7 +429,7 @@ static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
          * done with it: the layout of cnnrt_conv_scratch) */
         float *wf = scratch + conv_dw_scratch(g), *dsc = wf + (long)g->f * kg;
         conv_flip(g, w, wf);
-        cnnrt_direct_pack(&dg, wf, dsc);
+        cnnrt_direct_pack(&dg, wf, dsc, 2);    /* always packed: wf is scratch too */
         for (int s = s0; s < s1; s++)
             for (int gi = 0; gi < G; gi++)
                 cnnrt_direct_sample(&dg, dsc, NULL, dy + s * ys + (long)gi * fg * P, NULL,

@@ -24,6 +24,10 @@
  *
  * The sums run over k in order (one FMA chain per output), so the result
  * differs from the im2col path's blocked gemm by float rounding only.
+ * On planes a few pixels wide the dead columns weigh: there (with AVX2 or
+ * AVX-512 and enough filters) the samples go to convrow.c's tiles, which
+ * put the filters in the lanes; cnnrt_direct_* choose, conv.c sees one
+ * kernel.
  * Not here: strides other than 1, groups (conv.c falls back to im2col).
  */
 #include "cnnrt.h"
@@ -69,12 +73,18 @@ static long direct_slack(const cnnrt_conv *g)
     return DIRECT_MAXQB + (long)(g->kw - 1) * g->dw;
 }
 
+/* floats before off[]: the packed weights of either tile shape */
+static long direct_wfloats(const cnnrt_conv *g)
+{
+    return cnnrt_convrow_wfloats(g);
+}
+
 long cnnrt_direct_scratch(const cnnrt_conv *g)
 {
     long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
     long K = (long)g->c * g->kh * g->kw;
     /* packed weights, off[] (ints in float slots), xp */
-    return (long)g->f * K + K + g->c * hp * wp + direct_slack(g);
+    return direct_wfloats(g) + K + g->c * hp * wp + direct_slack(g);
 }
 
 /* One row block: fb filters over every tile of qb positions; the weight of
@@ -179,13 +189,18 @@ static int direct_fb(int f, int f0)
     return left >= 8 ? 8 : left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
 }
 
-void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
+int cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch, int samples)
 {
-    int K = g->c * g->kh * g->kw;
+    int K = g->c * g->kh * g->kw, row = cnnrt_convrow_use(g);
     float *wpk = scratch;
-    int *off = (int *)(scratch + (long)g->f * K);
+    int *off = (int *)(scratch + direct_wfloats(g));
     long hp = g->h + 2L * g->ph, wp = g->w + 2L * g->pw;
-    for (int f0 = 0, fb; w && f0 < g->f; f0 += fb) {
+    /* one sample on the grid reads w in place: packing would read and
+     * write every weight once more to save as many reads */
+    int pack = row || samples != 1;
+    if (pack && row)
+        cnnrt_convrow_pack(g, w, wpk);
+    for (int f0 = 0, fb; pack && !row && f0 < g->f; f0 += fb) {
         fb = direct_fb(g->f, f0);
         float *d = wpk + (long)f0 * K;
         for (int k = 0; k < K; k++)
@@ -198,8 +213,9 @@ void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch)
                 off[k++] = (int)(c * hp * wp + (long)ki * g->dh * wp + (long)kj * g->dw);
     /* xp's borders and slack are zeroed here, once per call: the samples
      * only overwrite the interior */
-    float *xp = scratch + (long)g->f * K + K;
+    float *xp = (float *)off + K;
     memset(xp, 0, (size_t)(g->c * hp * wp + direct_slack(g)) * sizeof *xp);
+    return pack;
 }
 
 void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *w,
@@ -208,21 +224,25 @@ void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float 
     int K = g->c * g->kh * g->kw;
     const float *wpk = w ? w : scratch;
     long ks = w ? 1 : 0, fs = w ? K : 1;    /* ks 0: the block's fb */
-    const int *off = (const int *)(scratch + (long)g->f * K);
-    float *xp = (float *)scratch + (long)g->f * K + K;
+    const int *off = (const int *)(scratch + direct_wfloats(g));
+    float *xp = (float *)off + K;
     int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
     /* interior of xp; the borders stay zero from cnnrt_direct_pack */
     for (int c = 0; c < g->c; c++)
         for (int iy = 0; iy < g->h; iy++)
             memcpy(xp + ((long)c * hp + iy + g->ph) * wp + g->pw,
                    x + ((long)c * g->h + iy) * g->w, (size_t)g->w * sizeof *x);
-    direct_fn fn = direct_pick();
     long Q = (long)g->oh * wp, P = (long)g->oh * g->ow;
     int fused = act == CNNRT_ACT_RELU || act == CNNRT_ACT_LEAKY;
-    for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
-        fb = direct_fb(g->f, f0);
-        fn(fb, K, off, wpk + (long)f0 * K, ks ? ks : fb, fs, xp, Q, wp, g->ow, b ? b + f0 : NULL,
-           fused ? act : CNNRT_ACT_NONE, alpha, y + f0 * P, P);
+    if (cnnrt_convrow_use(g)) {
+        cnnrt_convrow_run(g, scratch, off, xp, b, y, fused ? act : CNNRT_ACT_NONE, alpha);
+    } else {
+        direct_fn fn = direct_pick();
+        for (int f0 = 0, fb; f0 < g->f; f0 += fb) {
+            fb = direct_fb(g->f, f0);
+            fn(fb, K, off, wpk + (long)f0 * K, ks ? ks : fb, fs, xp, Q, wp, g->ow,
+               b ? b + f0 : NULL, fused ? act : CNNRT_ACT_NONE, alpha, y + f0 * P, P);
+        }
     }
     if (!fused && act != CNNRT_ACT_NONE)
         cnnrt_act_forward(NULL, act, alpha, g->f * P, y, y);

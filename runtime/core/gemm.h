@@ -52,18 +52,23 @@ int cnnrt_sgemm_select(int variant);
 /* the variant AUTO resolves to, or the forced one: CNNRT_GEMM_GENERIC.. */
 int cnnrt_sgemm_variant(void);
 
-/* ---- stride-1 convolution without im2col (convdirect.c) ----
- * scratch: cnnrt_direct_scratch(g) floats.  _pack puts w [f][c][kh][kw]
- * in it once per call (w NULL: not, only the rest of the set-up: the
- * padding zeroed); then _sample computes one sample: y [f][oh][ow] =
- * conv(x [c][h][w]) + b (b may be NULL), then act, with the packed weights
- * (w NULL) or w read in place (a call of one sample: no packing, which
- * would read and write every weight once more).  Groups must be 1 and
- * strides 1. */
+/* ---- stride-1 convolution without im2col (convdirect.c, convrow.c) ----
+ * scratch: cnnrt_direct_scratch(g) floats.  _pack sets it up once per call
+ * of `samples` samples: the padding zeroed, and w [f][c][kh][kw] packed
+ * unless a one-sample call can read w in place (returns 0 then).  Then
+ * _sample computes one sample: y [f][oh][ow] = conv(x [c][h][w]) + b (b may
+ * be NULL), then act, with the packed weights (w NULL) or w read in place
+ * (when _pack returned 0).  Groups must be 1 and strides 1. */
 long cnnrt_direct_scratch(const cnnrt_conv *g);
-void cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch);
+int cnnrt_direct_pack(const cnnrt_conv *g, const float *w, float *scratch, int samples);
 void cnnrt_direct_sample(const cnnrt_conv *g, const float *scratch, const float *w,
                          const float *x, const float *b, float *y, int act, float alpha);
+/* convrow.c: the filters-in-lanes tiles the two above use on small planes */
+int cnnrt_convrow_use(const cnnrt_conv *g);
+long cnnrt_convrow_wfloats(const cnnrt_conv *g);
+void cnnrt_convrow_pack(const cnnrt_conv *g, const float *w, float *wpk);
+void cnnrt_convrow_run(const cnnrt_conv *g, const float *wpk, const int *off, const float *xp,
+                       const float *b, float *y, int act, float alpha);
 /* dw of a stride-1 layer with one group as dot products on the same grid:
  * dw [f][c][kh][kw] += the sums over n samples of x [n][c][h][w] and
  * dy [n][f][oh][ow]; scratch cnnrt_dwdot_scratch(g) floats. */

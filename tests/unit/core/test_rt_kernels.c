@@ -295,6 +295,8 @@ static const ConvCase conv_cases[] = {
     {  5, 9, 12, 9, 3, 3, 1, 1, 2, 1, 2, 1, 1, 2 },  /* direct, dilated rows, 8+1 filters */
     {  2, 9, 9,  7, 2, 2, 1, 1, 1, 1, 1, 1, 1, 2 },  /* 6+1 filters; dw dot 4x3, 4x1, 1x3 */
     {  2, 9, 9,  3, 2, 2, 1, 1, 0, 0, 1, 1, 1, 2 },  /* dw dot 3x5 and 3x1 tiles */
+    { 20, 8, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2 },  /* convrow 3x8 tile, 40 of 48 lanes */
+    {  6, 9, 11, 33, 3, 3, 1, 1, 0, 1, 1, 1, 1, 3 }, /* convrow 2x12 + 1x12 (1 filter), bias */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
