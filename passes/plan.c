@@ -8,7 +8,10 @@
  * pass.  Offsets: a greedy placement, tried under several orders (largest
  * first, earliest first, longest-lived first), each item going into the
  * best-fitting gap among the items it overlaps in time; the smallest arena
- * wins.  Very large graphs use a single linear-time schedule-order
+ * wins.  When that is above the lower bound, a short local search follows:
+ * swaps and moves in the best order so far (a fixed-seed generator, so the
+ * plan is the same on every run), kept when the arena does not grow; its
+ * budget keeps the work near 2e7 item pairs.  Very large graphs use a single linear-time schedule-order
  * allocation instead, so compile time stays near-linear.
  *
  * This pass only sets Value.off and Graph.arena_floats; the emitter turns
@@ -280,6 +283,49 @@ static long schedule_order(const Plan *p, const int *by_start, long *off)
     return top;
 }
 
+/* improve the best order by swaps and moves, within a fixed budget;
+ * returns the arena of the best order (off[] and order[] follow it) */
+static long local_search(const Plan *p, int *order, long *off, long best)
+{
+    int n = p->n;
+    int *trial = xmalloc(sizeof(int) * (size_t)(n + 1));
+    long *toff = xmalloc(sizeof(long) * (size_t)(n + 1));
+    long tries = 20000000L / ((long)n * n + 1);
+    if (tries > 2000)
+        tries = 2000;
+    unsigned long seed = 12345;
+    for (long t = 0; t < tries && best > p->lower && n > 1; t++) {
+        seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+        int i = (int)((seed >> 33) % (unsigned long)n);
+        int j = (int)((seed >> 13) % (unsigned long)n);
+        if (i == j)
+            continue;
+        memcpy(trial, order, sizeof(int) * (size_t)n);
+        if (t & 1) {                    /* swap two items */
+            trial[i] = order[j];
+            trial[j] = order[i];
+        } else {                        /* move item j to position i */
+            int lo = i < j ? i : j, hi = i < j ? j : i;
+            if (i < j) {
+                memmove(&trial[lo + 1], &order[lo], sizeof(int) * (size_t)(hi - lo));
+                trial[lo] = order[hi];
+            } else {
+                memmove(&trial[lo], &order[lo + 1], sizeof(int) * (size_t)(hi - lo));
+                trial[hi] = order[lo];
+            }
+        }
+        long size = greedy(p, trial, toff);
+        if (size <= best) {
+            best = size;
+            memcpy(order, trial, sizeof(int) * (size_t)n);
+            memcpy(off, toff, sizeof(long) * (size_t)n);
+        }
+    }
+    free(trial);
+    free(toff);
+    return best;
+}
+
 long plan_assign(Plan *p)
 {
     static const struct { const char *name; int (*cmp)(const void *, const void *); } orders[] = {
@@ -290,6 +336,7 @@ long plan_assign(Plan *p)
     int *order = xmalloc(sizeof(int) * (size_t)(p->n + 1));
     long *off = xmalloc(sizeof(long) * (size_t)(p->n + 1));
     long *best_off = xmalloc(sizeof(long) * (size_t)(p->n + 1));
+    int *best_order = xmalloc(sizeof(int) * (size_t)(p->n + 1));
     p->lower = lower_bound(p);
     long best = -1;
     for (int o = 0; o < 3; o++) {
@@ -310,7 +357,15 @@ long plan_assign(Plan *p)
         if (best < 0 || size < best) {
             best = size;
             memcpy(best_off, off, sizeof(long) * (size_t)p->n);
+            memcpy(best_order, order, sizeof(int) * (size_t)p->n);
             p->heuristic = name;
+        }
+    }
+    if (p->n <= BIG_GRAPH && best > p->lower) {
+        long found = local_search(p, best_order, best_off, best);
+        if (found < best) {
+            best = found;
+            p->heuristic = "local search";
         }
     }
     for (int i = 0; i < p->n; i++)
@@ -319,6 +374,7 @@ long plan_assign(Plan *p)
     free(order);
     free(off);
     free(best_off);
+    free(best_order);
     return p->planned;
 }
 
