@@ -291,8 +291,8 @@ static long local_search(const Plan *p, int *order, long *off, long best)
     int *trial = xmalloc(sizeof(int) * (size_t)(n + 1));
     long *toff = xmalloc(sizeof(long) * (size_t)(n + 1));
     long tries = 20000000L / ((long)n * n + 1);
-    if (tries > 2000)
-        tries = 2000;
+    if (tries > 20000)
+        tries = 20000;
     unsigned long seed = 12345;
     for (long t = 0; t < tries && best > p->lower && n > 1; t++) {
         seed = seed * 6364136223846793005UL + 1442695040888963407UL;
