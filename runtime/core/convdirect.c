@@ -120,21 +120,8 @@ DIRECT_INLINE void direct_block(int fb, int qb, int K, const int *restrict off,
             long run = wp - ox < qe - q ? wp - ox : qe - q;
             int valid = ow - ox < run ? ow - ox : (int)run;
             for (int i = 0; valid > 0 && i < fb; i++) {
-                const float *s = t + i * qb + (q - q0);
-                float *d = y + i * P + oy * ow + ox, bias = b ? b[i] : 0.0f;
-                if (act == CNNRT_ACT_RELU)
-                    for (int j = 0; j < valid; j++) {
-                        float v = s[j] + bias;
-                        d[j] = v > 0 ? v : 0.0f;
-                    }
-                else if (act == CNNRT_ACT_LEAKY)
-                    for (int j = 0; j < valid; j++) {
-                        float v = s[j] + bias, pos = v > 0 ? v : 0.0f, neg = v > 0 ? 0.0f : v;
-                        d[j] = pos + alpha * neg;
-                    }
-                else
-                    for (int j = 0; j < valid; j++)
-                        d[j] = s[j] + bias;
+                cnnrt_bias_act(y + i * P + oy * ow + ox, t + i * qb + (q - q0), valid,
+                               b ? b[i] : 0.0f, act, alpha);
             }
             q += run;
         }

@@ -161,21 +161,7 @@ static void row_epilogue(const float *t, int stride, int nf, int np, const float
     float tt[3 * 16 * 16];         /* nf <= 3 vectors of 16, np <= 16 */
     cnnrt_transpose(t, stride, tt, 16, np, nf);
     for (int fl = 0; fl < nf; fl++) {
-        float *d = y + fl * P, bias = b ? b[fl] : 0.0f;
-        const float *s = tt + fl * 16;
-        if (act == CNNRT_ACT_RELU)
-            for (int i = 0; i < np; i++) {
-                float v = s[i] + bias;
-                d[i] = v > 0 ? v : 0.0f;
-            }
-        else if (act == CNNRT_ACT_LEAKY)
-            for (int i = 0; i < np; i++) {
-                float v = s[i] + bias, pos = v > 0 ? v : 0.0f, neg = v > 0 ? 0.0f : v;
-                d[i] = pos + alpha * neg;
-            }
-        else
-            for (int i = 0; i < np; i++)
-                d[i] = s[i] + bias;
+        cnnrt_bias_act(y + fl * P, tt + fl * 16, np, b ? b[fl] : 0.0f, act, alpha);
     }
 }
 

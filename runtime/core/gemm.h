@@ -80,6 +80,26 @@ void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, con
 /* dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (gemm.c; in
  * vector blocks) */
 void cnnrt_transpose(const float *src, long lds, float *dst, long ldd, int rows, int cols);
+/* d[j] = act(s[j] + bias) for j < n, act RELU, LEAKY or anything else
+ * for none: the epilogue of the direct kernels' tiles (inline, so that it
+ * takes each caller's instruction set) */
+static inline void cnnrt_bias_act(float *d, const float *s, int n, float bias, int act,
+                                  float alpha)
+{
+    if (act == CNNRT_ACT_RELU)
+        for (int j = 0; j < n; j++) {
+            float v = s[j] + bias;
+            d[j] = v > 0 ? v : 0.0f;
+        }
+    else if (act == CNNRT_ACT_LEAKY)
+        for (int j = 0; j < n; j++) {
+            float v = s[j] + bias, pos = v > 0 ? v : 0.0f, neg = v > 0 ? 0.0f : v;
+            d[j] = pos + alpha * neg;
+        }
+    else
+        for (int j = 0; j < n; j++)
+            d[j] = s[j] + bias;
+}
 /* sum of x[0..n) in double, in 8 lanes so that it vectorizes (gemm.c) */
 double cnnrt_sum(const float *x, long n);
 /* the output positions o in [0, nout) whose input coordinate o*stride + off
