@@ -154,83 +154,92 @@ typedef int pool_i16 __attribute__((vector_size(64)));
         memcpy(r0 + w, &o[2], sizeof o[2]);                                   \
         memcpy(r0 + w + VL, &o[3], sizeof o[3]);                              \
     }                                                                         \
-    attr static void pool2_fwd_##sfx(const cnnrt_pool *g, long planes,       \
-                                     const float *x, float *y, float *idx)    \
+    /* the forward's chunk at r0 (x) from column 2*ox: y and idx at o */     \
+    attr POOL_INLINE void pool2_fwd_##sfx(const float *r0, long w, int i0,    \
+                                          float *y, float *idx)               \
     {                                                                         \
-        long w = g->w, hw = (long)g->h * w, ohw = (long)g->oh * g->ow;        \
-        int ow = g->ow;                                                       \
-        for (long pl = 0; pl < planes; pl++)                                  \
-            for (int oy = 0; oy < g->oh; oy++) {                              \
-                int i0 = 2 * oy * (int)w;       /* plane index of r0[0] */    \
-                const float *r0 = x + pl * hw + i0;                           \
-                long o = pl * ohw + (long)oy * ow;                            \
-                for (int ox = 0;; ox += VL) {                                 \
-                    if (ox > ow - VL)                                         \
-                        ox = ow - VL;                                         \
-                    vf m;                                                     \
-                    vi gab, gcd, gt, ok;                                      \
-                    pool2_max_##sfx(r0 + 2 * ox, w, &m, &gab, &gcd, &gt, &ok); \
-                    vf yv = (vf)((vi)m & ok);                                 \
-                    memcpy(y + o + ox, &yv, sizeof yv);                       \
-                    if (idx) {                                                \
-                        vi at = (i0 + 2 * ox) + (vi){ EVEN } + (gt & (int)w)  \
-                                - POOL_SEL(vi, gt, gcd, gab);                 \
-                        vf f = __builtin_convertvector(at | ~ok, vf);         \
-                        memcpy(idx + o + ox, &f, sizeof f);                   \
-                    }                                                         \
-                    if (ox + VL >= ow)                                        \
-                        break;                                                \
-                }                                                             \
-            }                                                                 \
+        vf m;                                                                 \
+        vi gab, gcd, gt, ok;                                                  \
+        pool2_max_##sfx(r0, w, &m, &gab, &gcd, &gt, &ok);                     \
+        vf yv = (vf)((vi)m & ok);                                             \
+        memcpy(y, &yv, sizeof yv);                                            \
+        if (idx) {                                                            \
+            vi at = i0 + (vi){ EVEN } + (gt & (int)w) - POOL_SEL(vi, gt, gcd, gab); \
+            vf f = __builtin_convertvector(at | ~ok, vf);                     \
+            memcpy(idx, &f, sizeof f);                                        \
+        }                                                                     \
     }                                                                         \
-    /* idx NULL: the cells recomputed from x */                               \
-    attr static void pool2_bwd_##sfx(const cnnrt_pool *g, long planes,       \
-                                     const float *x, const float *idx,        \
+    /* the backward's: dx block at r0 from dy, and idx or (NULL) x at xr */   \
+    attr POOL_INLINE void pool2_bwd_##sfx(float *r0, long w, int i0,          \
+                                          const float *xr, const float *idx,  \
+                                          const float *dy)                    \
+    {                                                                         \
+        vf d, pa = (float)i0 + __builtin_convertvector((vi){ EVEN }, vf);     \
+        vi ka, kb, kc, kd;                                                    \
+        memcpy(&d, dy, sizeof d);                                             \
+        if (idx) {                                                            \
+            vf iv;                                                            \
+            memcpy(&iv, idx, sizeof iv);                                      \
+            ka = iv == pa;                                                    \
+            kb = iv == pa + 1.0f;                                             \
+            kc = iv == pa + (float)w;                                         \
+            kd = iv == pa + (float)(w + 1);                                   \
+        } else {                                                              \
+            vf m;                                                             \
+            vi gab, gcd, gt, ok;                                              \
+            pool2_max_##sfx(xr, w, &m, &gab, &gcd, &gt, &ok);                 \
+            vi top = ok & ~gt, bot = ok & gt;                                 \
+            ka = top & ~gab;                                                  \
+            kb = top & gab;                                                   \
+            kc = bot & ~gcd;                                                  \
+            kd = bot & gcd;                                                   \
+        }                                                                     \
+        pool2_put_##sfx(r0, w, d, ka, kb, kc, kd);                            \
+    }                                                                         \
+    /* Both directions over `planes` planes: the forward when dx is NULL     \
+     * (y, idx written; idx may be NULL), else the backward (dx written from  \
+     * dy and idx, or x when idx is NULL). */                                 \
+    attr static void pool2_run_##sfx(const cnnrt_pool *g, long planes,       \
+                                     const float *x, float *y, float *idx,    \
                                      const float *dy, float *dx)              \
     {                                                                         \
         long w = g->w, hw = (long)g->h * w, ohw = (long)g->oh * g->ow;        \
         int ow = g->ow;                                                       \
-        vf lane2 = __builtin_convertvector((vi){ EVEN }, vf);                 \
         for (long pl = 0; pl < planes; pl++) {                                \
             for (int oy = 0; oy < g->oh; oy++) {                              \
-                int i0 = 2 * oy * (int)w;                                     \
-                float *r0 = dx + pl * hw + i0;                                \
-                long o = pl * ohw + (long)oy * ow;                            \
+                int i0 = 2 * oy * (int)w;       /* plane index of r0[0] */    \
+                long r0 = pl * hw + i0, o = pl * ohw + (long)oy * ow;         \
                 for (int ox = 0;; ox += VL) {                                 \
                     if (ox > ow - VL)                                         \
                         ox = ow - VL;                                         \
-                    vf d;                                                     \
-                    vi ka, kb, kc, kd;                                        \
-                    memcpy(&d, dy + o + ox, sizeof d);                        \
-                    if (idx) {                                                \
-                        vf iv, pa = (float)(i0 + 2 * ox) + lane2;             \
-                        memcpy(&iv, idx + o + ox, sizeof iv);                 \
-                        ka = iv == pa;                                        \
-                        kb = iv == pa + 1.0f;                                 \
-                        kc = iv == pa + (float)w;                             \
-                        kd = iv == pa + (float)(w + 1);                       \
-                    } else {                                                  \
-                        vf m;                                                 \
-                        vi gab, gcd, gt, ok;                                  \
-                        pool2_max_##sfx(x + pl * hw + i0 + 2 * ox, w, &m, &gab, \
-                                        &gcd, &gt, &ok);                      \
-                        vi top = ok & ~gt, bot = ok & gt;                     \
-                        ka = top & ~gab;                                      \
-                        kb = top & gab;                                       \
-                        kc = bot & ~gcd;                                      \
-                        kd = bot & gcd;                                       \
-                    }                                                         \
-                    pool2_put_##sfx(r0 + 2 * ox, w, d, ka, kb, kc, kd);       \
+                    float *io = idx ? idx + o + ox : NULL;                    \
+                    if (dx)                                                   \
+                        pool2_bwd_##sfx(dx + r0 + 2 * ox, w, i0 + 2 * ox,     \
+                                        io ? NULL : x + r0 + 2 * ox, io,      \
+                                        dy + o + ox);                         \
+                    else                                                      \
+                        pool2_fwd_##sfx(x + r0 + 2 * ox, w, i0 + 2 * ox,      \
+                                        y + o + ox, io);                      \
                     if (ox + VL >= ow)                                        \
                         break;                                                \
                 }                                                             \
-                for (long ix = 2L * ow; ix < w; ix++) /* odd w */             \
-                    r0[ix] = r0[w + ix] = 0;                                  \
             }                                                                 \
-            long rows = 2L * g->oh;             /* odd h: one more row */     \
-            memset(dx + pl * hw + rows * w, 0, (size_t)((g->h - rows) * w) * sizeof *dx); \
+            if (dx)                                                           \
+                pool2_edges(g, dx + pl * hw);                                 \
         }                                                                     \
     }
+
+/* dx of the row and column a floor-mode odd h or w leaves out of every
+ * window: 0 */
+static void pool2_edges(const cnnrt_pool *g, float *dxp)
+{
+    long w = g->w, rows = 2L * g->oh;
+    for (long r = 0; r < rows && 2 * g->ow < w; r++)
+        for (long ix = 2L * g->ow; ix < w; ix++)
+            dxp[r * w + ix] = 0;
+    if (rows < g->h)
+        memset(dxp + rows * w, 0, (size_t)((g->h - rows) * w) * sizeof *dxp);
+}
 
 POOL2_VARIANT(v4, , pool_v4, pool_i4, 4, POOL_EVEN4, POOL_ODD4, POOL_ZLO4, POOL_ZHI4)
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -243,8 +252,7 @@ POOL2_VARIANT(v16, __attribute__((target("avx512f,avx2"))), pool_v16, pool_i16, 
 
 typedef struct {
     int vl;
-    void (*fwd)(const cnnrt_pool *g, long planes, const float *x, float *y, float *idx);
-    void (*bwd)(const cnnrt_pool *g, long planes, const float *x, const float *idx,
+    void (*run)(const cnnrt_pool *g, long planes, const float *x, float *y, float *idx,
                 const float *dy, float *dx);
 } Pool2Kernel;
 
@@ -256,10 +264,10 @@ static const Pool2Kernel *pool2_pick(const cnnrt_pool *g)
 {
     static const Pool2Kernel kernels[] = {
 #ifdef POOL_X86
-        { 16, pool2_fwd_v16, pool2_bwd_v16 },
-        { 8, pool2_fwd_v8, pool2_bwd_v8 },
+        { 16, pool2_run_v16 },
+        { 8, pool2_run_v8 },
 #endif
-        { 4, pool2_fwd_v4, pool2_bwd_v4 },
+        { 4, pool2_run_v4 },
     };
     static const int widest[] = { [CNNRT_GEMM_GENERIC] = 4, [CNNRT_GEMM_AVX2] = 8,
                                   [CNNRT_GEMM_AVX512] = 16 };
@@ -332,7 +340,7 @@ void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const flo
         return;
     const Pool2Kernel *k2 = pool2_pick(g);
     if (k2) {
-        k2->fwd(g, (long)n * g->c, x, y, idx);
+        k2->run(g, (long)n * g->c, x, y, idx, NULL, NULL);
         return;
     }
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
@@ -362,7 +370,7 @@ void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const fl
         return;
     const Pool2Kernel *k2 = pool2_pick(g);
     if (k2) {
-        k2->bwd(g, (long)n * g->c, x, idx, dy, dx);
+        k2->run(g, (long)n * g->c, x, NULL, (float *)idx, dy, dx);  /* idx only read */
         return;
     }
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
