@@ -68,31 +68,216 @@ static void pool_row_max(const cnnrt_pool *g, const float *xp, int oy,
     }
 }
 
-/* The same for the common 2x2, stride 2, unpadded pooling, with the four
- * cells compared pairwise (first maximum wins ties) in a loop GCC
- * vectorizes. */
-static void pool_row_max2(const cnnrt_pool *g, const float *xp, int oy,
-                          float *m, int *at)
-{
-    const float *r0 = xp + 2L * oy * g->w, *r1 = r0 + g->w;
-    int i0 = 2 * oy * g->w, w = g->w, ow = g->ow;
-    for (int ox = 0; ox < ow; ox++) {
-        float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-        int ia = i0 + 2 * ox;
-        float mab = b > a ? b : a, mcd = d > c ? d : c;
-        int iab = b > a ? ia + 1 : ia, icd = d > c ? ia + w + 1 : ia + w;
-        m[ox] = mcd > mab ? mcd : mab;
-        at[ox] = mcd > mab ? icd : iab;
+/* ---- 2x2 windows, stride 2, no padding: the common case, in vectors ----
+ * Windows are disjoint, so output row oy reads exactly the row pair
+ * 2*oy, 2*oy+1 and its backward writes exactly that pair: a chunk of VL
+ * outputs from column ox takes 2*VL floats of each row from column 2*ox,
+ * split into even columns (cells a, c of the windows) and odd (b, d) by
+ * two-vector shuffles, and the backward writes that block whole (dy at
+ * the chosen cell, 0 elsewhere) instead of clearing dx and scattering.
+ * Rows of ow >= VL outputs go in chunks, the last one moved back to end at
+ * ow (it rewrites a few outputs with the same values).  A floor-mode odd
+ * h or w leaves a last row or column that no window reads: the backward
+ * zeroes it.  Same results as pool_row_max: first maximum in window order
+ * (a, b, c, d), strictly greater replaces, y 0 and idx -1 for a window
+ * with nothing above -inf.  The backward with idx trusts that each idx is
+ * a cell of its own window (the forward's). */
+typedef float pool_v4 __attribute__((vector_size(16)));
+typedef int pool_i4 __attribute__((vector_size(16)));
+typedef float pool_v8 __attribute__((vector_size(32)));
+typedef int pool_i8 __attribute__((vector_size(32)));
+typedef float pool_v16 __attribute__((vector_size(64)));
+typedef int pool_i16 __attribute__((vector_size(64)));
+
+/* index lists: the even lanes of two vectors (also 2*lane), the odd ones,
+ * and the two halves of their interleaving (the inverse) */
+#define POOL_EVEN4  0, 2, 4, 6
+#define POOL_ODD4   1, 3, 5, 7
+#define POOL_ZLO4   0, 4, 1, 5
+#define POOL_ZHI4   2, 6, 3, 7
+#define POOL_EVEN8  0, 2, 4, 6, 8, 10, 12, 14
+#define POOL_ODD8   1, 3, 5, 7, 9, 11, 13, 15
+#define POOL_ZLO8   0, 8, 1, 9, 2, 10, 3, 11
+#define POOL_ZHI8   4, 12, 5, 13, 6, 14, 7, 15
+#define POOL_EVEN16 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define POOL_ODD16  1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define POOL_ZLO16  0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define POOL_ZHI16  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+
+#ifdef __GNUC__
+#define POOL_INLINE static inline __attribute__((always_inline))
+#else
+#define POOL_INLINE static inline
+#endif
+
+/* lanes of k (all ones or zero) pick a, the others b */
+#define POOL_SEL(vi, k, a, b) (((vi)(a) & (k)) | ((vi)(b) & ~(k)))
+
+/* One instruction set's VL-lane kernels: pool2_max (the maxima of a chunk
+ * as masks: b beat a, d beat c, the pair c|d beat a|b, the window has a
+ * cell above -inf), pool2_put (a chunk's dx block), and the forward and
+ * backward over `planes` planes. */
+#define POOL2_VARIANT(sfx, attr, vf, vi, VL, EVEN, ODD, ZLO, ZHI)             \
+    attr POOL_INLINE void pool2_max_##sfx(const float *r0, long w, vf *m,    \
+                                          vi *gab, vi *gcd, vi *gt, vi *ok)   \
+    {                                                                         \
+        vf p0, p1, q0, q1;                                                    \
+        memcpy(&p0, r0, sizeof p0);                                           \
+        memcpy(&p1, r0 + VL, sizeof p1);                                      \
+        memcpy(&q0, r0 + w, sizeof q0);                                       \
+        memcpy(&q1, r0 + w + VL, sizeof q1);                                  \
+        vf a = __builtin_shuffle(p0, p1, (vi){ EVEN });                       \
+        vf b = __builtin_shuffle(p0, p1, (vi){ ODD });                        \
+        vf c = __builtin_shuffle(q0, q1, (vi){ EVEN });                       \
+        vf d = __builtin_shuffle(q0, q1, (vi){ ODD });                        \
+        *gab = b > a;                                                         \
+        *gcd = d > c;                                                         \
+        vf mab = (vf)POOL_SEL(vi, *gab, b, a), mcd = (vf)POOL_SEL(vi, *gcd, d, c); \
+        *gt = mcd > mab;                                                      \
+        *m = (vf)POOL_SEL(vi, *gt, mcd, mab);                                 \
+        *ok = *m > -INFINITY;                                                 \
+    }                                                                         \
+    /* dx at the row pair r0, r0+w from column 2*ox: 0 + dy where k? is set   \
+     * (the bits of the memset-and-add it replaces: -0 becomes +0), else 0 */ \
+    attr POOL_INLINE void pool2_put_##sfx(float *r0, long w, vf dy, vi ka,    \
+                                          vi kb, vi kc, vi kd)                \
+    {                                                                         \
+        vf d = dy + 0.0f;                                                     \
+        vf a = (vf)((vi)d & ka), b = (vf)((vi)d & kb);                        \
+        vf c = (vf)((vi)d & kc), e = (vf)((vi)d & kd);                        \
+        vf o[4] = { __builtin_shuffle(a, b, (vi){ ZLO }),                     \
+                    __builtin_shuffle(a, b, (vi){ ZHI }),                     \
+                    __builtin_shuffle(c, e, (vi){ ZLO }),                     \
+                    __builtin_shuffle(c, e, (vi){ ZHI }) };                   \
+        memcpy(r0, &o[0], sizeof o[0]);                                       \
+        memcpy(r0 + VL, &o[1], sizeof o[1]);                                  \
+        memcpy(r0 + w, &o[2], sizeof o[2]);                                   \
+        memcpy(r0 + w + VL, &o[3], sizeof o[3]);                              \
+    }                                                                         \
+    /* the forward's chunk at r0 (x) from column 2*ox: y and idx at o */     \
+    attr POOL_INLINE void pool2_fwd_##sfx(const float *r0, long w, int i0,    \
+                                          float *y, float *idx)               \
+    {                                                                         \
+        vf m;                                                                 \
+        vi gab, gcd, gt, ok;                                                  \
+        pool2_max_##sfx(r0, w, &m, &gab, &gcd, &gt, &ok);                     \
+        vf yv = (vf)((vi)m & ok);                                             \
+        memcpy(y, &yv, sizeof yv);                                            \
+        if (idx) {                                                            \
+            vi at = i0 + (vi){ EVEN } + (gt & (int)w) - POOL_SEL(vi, gt, gcd, gab); \
+            vf f = __builtin_convertvector(at | ~ok, vf);                     \
+            memcpy(idx, &f, sizeof f);                                        \
+        }                                                                     \
+    }                                                                         \
+    /* the backward's: dx block at r0 from dy, and idx or (NULL) x at xr */   \
+    attr POOL_INLINE void pool2_bwd_##sfx(float *r0, long w, int i0,          \
+                                          const float *xr, const float *idx,  \
+                                          const float *dy)                    \
+    {                                                                         \
+        vf d, pa = (float)i0 + __builtin_convertvector((vi){ EVEN }, vf);     \
+        vi ka, kb, kc, kd;                                                    \
+        memcpy(&d, dy, sizeof d);                                             \
+        if (idx) {                                                            \
+            vf iv;                                                            \
+            memcpy(&iv, idx, sizeof iv);                                      \
+            ka = iv == pa;                                                    \
+            kb = iv == pa + 1.0f;                                             \
+            kc = iv == pa + (float)w;                                         \
+            kd = iv == pa + (float)(w + 1);                                   \
+        } else {                                                              \
+            vf m;                                                             \
+            vi gab, gcd, gt, ok;                                              \
+            pool2_max_##sfx(xr, w, &m, &gab, &gcd, &gt, &ok);                 \
+            vi top = ok & ~gt, bot = ok & gt;                                 \
+            ka = top & ~gab;                                                  \
+            kb = top & gab;                                                   \
+            kc = bot & ~gcd;                                                  \
+            kd = bot & gcd;                                                   \
+        }                                                                     \
+        pool2_put_##sfx(r0, w, d, ka, kb, kc, kd);                            \
+    }                                                                         \
+    /* Both directions over `planes` planes: the forward when dx is NULL     \
+     * (y, idx written; idx may be NULL), else the backward (dx written from  \
+     * dy and idx, or x when idx is NULL). */                                 \
+    attr static void pool2_run_##sfx(const cnnrt_pool *g, long planes,       \
+                                     const float *x, float *y, float *idx,    \
+                                     const float *dy, float *dx)              \
+    {                                                                         \
+        long w = g->w, hw = (long)g->h * w, ohw = (long)g->oh * g->ow;        \
+        int ow = g->ow;                                                       \
+        for (long pl = 0; pl < planes; pl++) {                                \
+            for (int oy = 0; oy < g->oh; oy++) {                              \
+                int i0 = 2 * oy * (int)w;       /* plane index of r0[0] */    \
+                long r0 = pl * hw + i0, o = pl * ohw + (long)oy * ow;         \
+                for (int ox = 0;; ox += VL) {                                 \
+                    if (ox > ow - VL)                                         \
+                        ox = ow - VL;                                         \
+                    float *io = idx ? idx + o + ox : NULL;                    \
+                    if (dx)                                                   \
+                        pool2_bwd_##sfx(dx + r0 + 2 * ox, w, i0 + 2 * ox,     \
+                                        io ? NULL : x + r0 + 2 * ox, io,      \
+                                        dy + o + ox);                         \
+                    else                                                      \
+                        pool2_fwd_##sfx(x + r0 + 2 * ox, w, i0 + 2 * ox,      \
+                                        y + o + ox, io);                      \
+                    if (ox + VL >= ow)                                        \
+                        break;                                                \
+                }                                                             \
+            }                                                                 \
+            if (dx)                                                           \
+                pool2_edges(g, dx + pl * hw);                                 \
+        }                                                                     \
     }
+
+/* dx of the row and column a floor-mode odd h or w leaves out of every
+ * window: 0 */
+static void pool2_edges(const cnnrt_pool *g, float *dxp)
+{
+    long w = g->w, rows = 2L * g->oh;
+    for (long r = 0; r < rows && 2 * g->ow < w; r++)
+        for (long ix = 2L * g->ow; ix < w; ix++)
+            dxp[r * w + ix] = 0;
+    if (rows < g->h)
+        memset(dxp + rows * w, 0, (size_t)((g->h - rows) * w) * sizeof *dxp);
 }
 
-static void pool_max_row(const cnnrt_pool *g, const float *xp, int oy,
-                         PoolTap *t, float *m, int *at)
+POOL2_VARIANT(v4, , pool_v4, pool_i4, 4, POOL_EVEN4, POOL_ODD4, POOL_ZLO4, POOL_ZHI4)
+#if defined(__GNUC__) && defined(__x86_64__)
+#define POOL_X86 1
+POOL2_VARIANT(v8, __attribute__((target("avx2"))), pool_v8, pool_i8, 8, POOL_EVEN8, POOL_ODD8,
+              POOL_ZLO8, POOL_ZHI8)
+POOL2_VARIANT(v16, __attribute__((target("avx512f,avx2"))), pool_v16, pool_i16, 16,
+              POOL_EVEN16, POOL_ODD16, POOL_ZLO16, POOL_ZHI16)
+#endif
+
+typedef struct {
+    int vl;
+    void (*run)(const cnnrt_pool *g, long planes, const float *x, float *y, float *idx,
+                const float *dy, float *dx);
+} Pool2Kernel;
+
+/* The kernels for g, widest first, as the selected instruction set
+ * (cnnrt_sgemm_variant, as for gemm) allows; NULL when g is not 2x2/s2
+ * unpadded or its rows are narrower than every chunk (those and all other
+ * shapes go by taps). */
+static const Pool2Kernel *pool2_pick(const cnnrt_pool *g)
 {
-    if (g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 && g->ph == 0 && g->pw == 0)
-        pool_row_max2(g, xp, oy, m, at);
-    else
-        pool_row_max(g, xp, oy, t, m, at);
+    static const Pool2Kernel kernels[] = {
+#ifdef POOL_X86
+        { 16, pool2_run_v16 },
+        { 8, pool2_run_v8 },
+#endif
+        { 4, pool2_run_v4 },
+    };
+    static const int widest[] = { [CNNRT_GEMM_GENERIC] = 4, [CNNRT_GEMM_AVX2] = 8,
+                                  [CNNRT_GEMM_AVX512] = 16 };
+    if (g->kh != 2 || g->kw != 2 || g->sh != 2 || g->sw != 2 || g->ph != 0 || g->pw != 0)
+        return NULL;
+    int vl = widest[cnnrt_sgemm_variant()];
+    for (unsigned k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
+        if (kernels[k].vl <= vl && kernels[k].vl <= g->ow)
+            return &kernels[k];
+    return NULL;
 }
 
 /* ---- threads: every kernel here works sample by sample, so a call cuts
@@ -153,6 +338,11 @@ void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const flo
     if (pl_split(ctx, (pl_job){ PL_MAX, g, 0, 0, 0, 0, PL_STRIDES(g), x, NULL, NULL, y, idx, NULL },
                  n, (double)n * g->c * g->oh * g->ow * g->kh * g->kw))
         return;
+    const Pool2Kernel *k2 = pool2_pick(g);
+    if (k2) {
+        k2->run(g, (long)n * g->c, x, y, idx, NULL, NULL);
+        return;
+    }
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -160,7 +350,7 @@ void cnnrt_maxpool_forward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const flo
     for (long pl = 0; pl < (long)n * g->c; pl++)
         for (int oy = 0; oy < g->oh; oy++) {
             long o = pl * ohw + (long)oy * g->ow;
-            pool_max_row(g, x + pl * hw, oy, t, m, at);
+            pool_row_max(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
                 y[o + ox] = at[ox] < 0 ? 0.0f : m[ox];
             if (idx)
@@ -178,6 +368,11 @@ void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const fl
                                 dx },
                  n, (double)n * g->c * (g->h * g->w + g->oh * g->ow * (idx ? 1 : g->kh * g->kw))))
         return;
+    const Pool2Kernel *k2 = pool2_pick(g);
+    if (k2) {
+        k2->run(g, (long)n * g->c, x, NULL, (float *)idx, dy, dx);  /* idx only read */
+        return;
+    }
     long hw = (long)g->h * g->w, ohw = (long)g->oh * g->ow;
     PoolTap t[g->kh * g->kw];
     float m[g->ow];
@@ -190,7 +385,7 @@ void cnnrt_maxpool_backward(cnnrt_ctx *ctx, const cnnrt_pool *g, int n, const fl
                 for (int ox = 0; ox < g->ow; ox++)
                     at[ox] = (int)idx[o + ox];
             else
-                pool_max_row(g, x + pl * hw, oy, t, m, at);
+                pool_row_max(g, x + pl * hw, oy, t, m, at);
             for (int ox = 0; ox < g->ow; ox++)
                 if (at[ox] >= 0)
                     dx[pl * hw + at[ox]] += dy[o + ox];
