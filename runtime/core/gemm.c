@@ -328,6 +328,23 @@ typedef struct {
     float alpha;
 } gemm_epi;
 
+/* The tile at row i, column j: ti x tj, or ti x 1 at the ragged edge
+ * (ti and tj constants in every call, so each call gets its own body). */
+GEMM_INLINE void gemm_dot_at(gemm_dot_tile_fn tile, int ti, int tj, int edge, int i, int j,
+                             int k, const float *a, long lda, const float *b, long ldb,
+                             float *c, long ldc, float alpha, float beta,
+                             const float *old, long ldo)
+{
+    a += i * lda;
+    b += j * ldb;
+    c += i * ldc + j;
+    old += i * ldo + j;
+    if (edge)
+        tile(ti, 1, k, a, lda, b, ldb, c, ldc, alpha, beta, old, ldo);
+    else
+        tile(ti, tj, k, a, lda, b, ldb, c, ldc, alpha, beta, old, ldo);
+}
+
 /* C[m][n] = alpha * A[m][k] * B[n][k]^T + beta*C, then the epilogue (NULL:
  * none).  Columns in blocks of tj1 (those B rows stay in L1 while every row
  * of A passes), the rows of A two at a time in tiles of tj2 columns (tj1 a
@@ -341,24 +358,14 @@ GEMM_INLINE void gemm_dot(int tj1, int tj2, gemm_dot_tile_fn tile, int m, int n,
     const float *old = epi && epi->bias ? epi->bias : c;
     long ldo = epi && epi->bias ? 0 : ldc;
     for (int j = 0; j < n;) {
-        int w = n - j >= tj1 ? tj1 : 1, i = 0;
+        int edge = n - j < tj1, w = edge ? 1 : tj1, i = 0;
         for (; i + 2 <= m; i += 2)
-            for (int jj = j; jj < j + w; jj += tj2) {
-                if (w == tj1)
-                    tile(2, tj2, k, a + i * lda, lda, b + jj * ldb, ldb, c + i * ldc + jj,
-                         ldc, alpha, beta, old + i * ldo + jj, ldo);
-                else
-                    tile(2, 1, k, a + i * lda, lda, b + jj * ldb, ldb, c + i * ldc + jj,
-                         ldc, alpha, beta, old + i * ldo + jj, ldo);
-            }
-        if (i < m) {
-            if (w == tj1)
-                tile(1, tj1, k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j,
-                     ldc, alpha, beta, old + i * ldo + j, ldo);
-            else
-                tile(1, 1, k, a + i * lda, lda, b + j * ldb, ldb, c + i * ldc + j,
-                     ldc, alpha, beta, old + i * ldo + j, ldo);
-        }
+            for (int jj = j; jj < j + w; jj += tj2)
+                gemm_dot_at(tile, 2, tj2, edge, i, jj, k, a, lda, b, ldb, c, ldc,
+                            alpha, beta, old, ldo);
+        if (i < m)
+            gemm_dot_at(tile, 1, tj1, edge, i, j, k, a, lda, b, ldb, c, ldc, alpha, beta,
+                        old, ldo);
         j += w;
     }
     for (int i = 0; epi && epi->act != CNNRT_ACT_NONE && i < m; i++)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "check_util.h"
+#include "ref_act.h"
 
 static const int ins[] = { 1, 3, 17, 400 }, outs[] = { 1, 5, 120 }, ns[] = { 1, 2, 3, 8 };
 #define NI  (int)(sizeof ins / sizeof ins[0])
@@ -33,18 +34,6 @@ static float *rnd(long n)
     for (long i = 0; i < n; i++)
         p[i] = rand() / (float)RAND_MAX - 0.5f;
     return p;
-}
-
-static double act_ref(int act, double v)
-{
-    switch (act) {
-    case CNNRT_ACT_RELU:    return v > 0 ? v : 0;
-    case CNNRT_ACT_LEAKY:   return v > 0 ? v : leak * v;
-    case CNNRT_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case CNNRT_ACT_TANH:    return tanh(v);
-    case CNNRT_ACT_SILU:    return v / (1 + exp(-v));
-    default:                return v;
-    }
 }
 
 /* Tolerance: a float dot product of `in` terms in any order is within
@@ -76,7 +65,7 @@ START_TEST(forward_matches_double)
                                         s += t;
                                         mag += fabs(t);
                                     }
-                                    double ref = act_ref(act, s);
+                                    double ref = ref_act(act, leak, s);
                                     double tol = 1.1 * (in + 1) * FLT_EPSILON * mag
                                                  + 4 * FLT_EPSILON * (1 + fabs(ref));
                                     float got = y[i * out + j];
