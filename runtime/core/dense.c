@@ -6,15 +6,46 @@
  *   dw += dy^T . x              db += column sums of dy
  *   dx  = dy . w
  * Threads: each gemm splits its output columns (gemm_par.c).
+ * Small batches (n <= CNNRT_SGEMM_DOT_MAXM, batch-1 inference above all)
+ * skip the gemm's set-up: the forward is the dot path with the bias and the
+ * act in its epilogue (cnnrt_sgemm_dot), output columns split over the
+ * threads.  It gives the bits the gemm would (the gemm takes the same dot
+ * path at such n), so batch size and threads change no result.
  * Not here: the gemm (gemm.c) and the activations (activ.c).
  */
 #include "cnnrt.h"
 #include "gemm.h"
+#include "threads.h"
+
+typedef struct {
+    int n, in, out;
+    const float *x, *w, *b;
+    float *y;
+    int act;
+    float alpha;
+} dense_job;
+
+/* output columns [lo, hi) of the small-batch forward */
+static void dense_dot_part(void *arg, int tid, long lo, long hi)
+{
+    const dense_job *j = arg;
+    (void)tid;
+    cnnrt_sgemm_dot(j->n, (int)(hi - lo), j->in, j->x, j->in, j->w + lo * j->in, j->in,
+                    j->y + lo, j->out, j->b ? j->b + lo : NULL, j->act, j->alpha);
+}
 
 void cnnrt_dense_forward(cnnrt_ctx *ctx, int n, int in, int out, const float *x,
                          const float *w, const float *b, float *y,
                          int act, float alpha)
 {
+    if (n <= CNNRT_SGEMM_DOT_MAXM) {
+        dense_job j = { n, in, out, x, w, b, y, act, alpha };
+        if (cnnrt_par_worth(ctx, (double)n * in * out))
+            cnnrt_par_for(ctx, out, 16, 0, dense_dot_part, &j);
+        else
+            dense_dot_part(&j, 0, 0, out);
+        return;
+    }
     /* the bias goes in first; the gemm then adds onto it */
     for (int i = 0; b && i < n; i++)
         for (int j = 0; j < out; j++)

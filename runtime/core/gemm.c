@@ -10,7 +10,7 @@
  *   ir: the MR-row panels of A       micro-kernel: an MR x NR tile of C held
  *                                    in registers over the whole KC block
  * so one B panel (KC x NR) stays in L1 while the A block (MC x KC) streams
- * from L2.  A x B^T with at most GEMM_DOT_MAXM rows (dense layers at small
+ * from L2.  A x B^T with at most CNNRT_SGEMM_DOT_MAXM rows (dense layers at small
  * batch, the weight gradient of convs with few filters) skips all that:
  * packing B would transpose all of it for a few rows of output, so each C
  * element is a dot product instead, vectorized along k.
@@ -29,6 +29,7 @@
  * Not here: threading, complex types, strides other than row-major.
  */
 #include "gemm.h"
+#include "cnnrt.h"     /* cnnrt_act_forward, the dot path's epilogue */
 
 #include <stdint.h>
 #include <string.h>
@@ -57,7 +58,6 @@
 #define GEMM_MC    96       /* rows of a packed A block; a multiple of every MR */
 #define GEMM_MAXMR 8
 #define GEMM_MAXNR 32
-#define GEMM_DOT_MAXM 8      /* A x B^T with at most this many rows: dot path */
 
 static int gemm_min(int a, int b) { return a < b ? a : b; }
 
@@ -240,64 +240,136 @@ GEMM_INLINE void gemm_panel(int mr, int nr, int kc, int mc, const float *pa,
 
 /* ---- the dot-product path ----
  * For a few rows of op(A) against a transposed B, packing B (a transpose
- * of all of it) would cost more than the product itself.  Here each C
- * element is a dot product of two rows contiguous in p, vl lanes at a time
- * (a vector per lane group; the lanes are summed in a fixed order at the
- * end).  A tile is ti rows of A by tj rows of B, compile-time constants. */
-GEMM_INLINE void gemm_dot_tile(int vl, int ti, int tj, int k,
-                               const float *restrict a, long lda,
-                               const float *restrict b, long ldb,
-                               float *restrict c, long ldc,
-                               float alpha, float beta)
+ * of all of it) would cost more than the product itself; this is also the
+ * dense layer at batch 1..8, where x [n][in] meets w [out][in].  Each C
+ * element is a dot product of two rows contiguous in p, in a fixed order
+ * that no tile shape, neighbouring rows or columns, or thread split change:
+ *   lane v (v < vl) sums a[p]*b[p] over p = v, v+vl, .. < kv = k - k%vl
+ *     from 0, one FMA a step (where the ISA has FMA; a multiply and an
+ *     add without);
+ *   s = the vl lanes added as a tree: lane v + lane v+vl/2 for v < vl/2,
+ *     and so on down to one (gemm_hsum);
+ *   s += a[p]*b[p] for p = kv .. k-1 in turn, one FMA each (or not, as
+ *     above);
+ *   C = alpha*s + (beta == 0 ? 0 : beta*C).
+ * The lanes live in vector registers, a tile of ti rows of A by tj rows of
+ * B at a time, and never leave them but as the finished sum. */
+typedef float gemm_t16 __attribute__((vector_size(64)));
+
+/* the tree of lane sums above */
+GEMM_INLINE float gemm_hsum4(gemm_t4 v)
 {
-    float acc[2][4][16];
-    int p = 0;
-    for (int ii = 0; ii < ti; ii++)
-        for (int jj = 0; jj < tj; jj++)
-            for (int v = 0; v < vl; v++)
-                acc[ii][jj][v] = 0;
-    for (; p + vl <= k; p += vl)
-        for (int ii = 0; ii < ti; ii++)
-            for (int jj = 0; jj < tj; jj++)
-                for (int v = 0; v < vl; v++)
-                    acc[ii][jj][v] += a[ii * lda + p + v] * b[jj * ldb + p + v];
-    for (int ii = 0; ii < ti; ii++)
-        for (int jj = 0; jj < tj; jj++) {
-            float s = 0;
-            for (int v = 0; v < vl; v++)
-                s += acc[ii][jj][v];
-            for (int q = p; q < k; q++)
-                s += a[ii * lda + q] * b[jj * ldb + q];
-            float *cij = c + ii * ldc + jj;
-            *cij = alpha * s + (beta == 0 ? 0.0f : beta * *cij);
-        }
+    return (v[0] + v[2]) + (v[1] + v[3]);
+}
+GEMM_INLINE float gemm_hsum8(gemm_t8 v)
+{
+    gemm_t4 lo, hi;
+    memcpy(&lo, &v, sizeof lo);
+    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
+    return gemm_hsum4(lo + hi);
+}
+GEMM_INLINE float gemm_hsum16(gemm_t16 v)
+{
+    gemm_t8 lo, hi;
+    memcpy(&lo, &v, sizeof lo);
+    memcpy(&hi, (const char *)&v + sizeof lo, sizeof hi);
+    return gemm_hsum8(lo + hi);
 }
 
-/* C[m][n] = alpha * A[m][k] * B[n][k]^T + beta*C by 2x4 tiles; B rows
- * outermost so four of them stay in L1 while every row of A passes. */
-GEMM_INLINE void gemm_dot(int vl, int m, int n, int k, const float *a,
-                          long lda, const float *b, long ldb, float *c,
-                          long ldc, float alpha, float beta)
+/* One tile, C[ti][tj] (row stride ldc) = alpha * the sums + beta * old,
+ * old[ii*ldo + jj] being C itself (ldo = ldc) or a row repeated (ldo = 0:
+ * the dense layer's bias).  V is a vector of vl floats; ti <= 2 and
+ * tj <= 8 are constants after inlining, so `acc` is registers. */
+#define GEMM_DOT_TILE(V, vl)                                                  \
+    GEMM_INLINE void gemm_dot_tile##vl(int ti, int tj, int k,                 \
+                                       const float *restrict a, long lda,     \
+                                       const float *restrict b, long ldb,     \
+                                       float *restrict c, long ldc,           \
+                                       float alpha, float beta,               \
+                                       const float *old, long ldo)            \
+    {                                                                         \
+        V acc[2][8], av[2], bv;                                               \
+        int kv = k / vl * vl;                                                 \
+        for (int ii = 0; ii < ti; ii++)                                       \
+            for (int jj = 0; jj < tj; jj++)                                   \
+                acc[ii][jj] = (V){ 0 };                                       \
+        for (int p = 0; p < kv; p += vl) {                                    \
+            for (int ii = 0; ii < ti; ii++)                                   \
+                memcpy(&av[ii], a + ii * lda + p, sizeof(V));                 \
+            for (int jj = 0; jj < tj; jj++) {                                 \
+                memcpy(&bv, b + jj * ldb + p, sizeof(V));                     \
+                for (int ii = 0; ii < ti; ii++)                               \
+                    acc[ii][jj] += av[ii] * bv;                               \
+            }                                                                 \
+        }                                                                     \
+        for (int ii = 0; ii < ti; ii++)                                       \
+            for (int jj = 0; jj < tj; jj++) {                                 \
+                float s = gemm_hsum##vl(acc[ii][jj]);                         \
+                for (int p = kv; p < k; p++)                                  \
+                    s += a[ii * lda + p] * b[jj * ldb + p];                   \
+                c[ii * ldc + jj] = alpha * s                                  \
+                    + (beta == 0 ? 0.0f : beta * old[ii * ldo + jj]);         \
+            }                                                                 \
+    }
+GEMM_DOT_TILE(gemm_t4, 4)
+GEMM_DOT_TILE(gemm_t8, 8)
+GEMM_DOT_TILE(gemm_t16, 16)
+
+typedef void (*gemm_dot_tile_fn)(int ti, int tj, int k, const float *a, long lda,
+                                 const float *b, long ldb, float *c, long ldc,
+                                 float alpha, float beta, const float *old, long ldo);
+
+/* The epilogue of the dense layer, fused into the dot path (gemm.h,
+ * cnnrt_sgemm_dot): `bias` (NULL: none) stands for C's old values in every
+ * row, and `act` (CNNRT_ACT_*) follows on each row of C. */
+typedef struct {
+    const float *bias;
+    int act;
+    float alpha;
+} gemm_epi;
+
+/* The tile at row i, column j: ti x tj, or ti x 1 at the ragged edge
+ * (ti and tj constants in every call, so each call gets its own body). */
+GEMM_INLINE void gemm_dot_at(gemm_dot_tile_fn tile, int ti, int tj, int edge, int i, int j,
+                             int k, const float *a, long lda, const float *b, long ldb,
+                             float *c, long ldc, float alpha, float beta,
+                             const float *old, long ldo)
 {
-    int j = 0;
-    for (; j + 4 <= n; j += 4) {
-        int i = 0;
+    a += i * lda;
+    b += j * ldb;
+    c += i * ldc + j;
+    old += i * ldo + j;
+    if (edge)
+        tile(ti, 1, k, a, lda, b, ldb, c, ldc, alpha, beta, old, ldo);
+    else
+        tile(ti, tj, k, a, lda, b, ldb, c, ldc, alpha, beta, old, ldo);
+}
+
+/* C[m][n] = alpha * A[m][k] * B[n][k]^T + beta*C, then the epilogue (NULL:
+ * none).  Columns in blocks of tj1 (those B rows stay in L1 while every row
+ * of A passes), the rows of A two at a time in tiles of tj2 columns (tj1 a
+ * multiple of tj2), a last odd row in one tile of tj1; the columns past
+ * the last whole block one at a time. */
+GEMM_INLINE void gemm_dot(int tj1, int tj2, gemm_dot_tile_fn tile, int m, int n, int k,
+                          const float *a, long lda, const float *b, long ldb,
+                          float *c, long ldc, float alpha, float beta,
+                          const gemm_epi *epi)
+{
+    const float *old = epi && epi->bias ? epi->bias : c;
+    long ldo = epi && epi->bias ? 0 : ldc;
+    for (int j = 0; j < n;) {
+        int edge = n - j < tj1, w = edge ? 1 : tj1, i = 0;
         for (; i + 2 <= m; i += 2)
-            gemm_dot_tile(vl, 2, 4, k, a + i * lda, lda, b + j * ldb, ldb,
-                          c + i * ldc + j, ldc, alpha, beta);
+            for (int jj = j; jj < j + w; jj += tj2)
+                gemm_dot_at(tile, 2, tj2, edge, i, jj, k, a, lda, b, ldb, c, ldc,
+                            alpha, beta, old, ldo);
         if (i < m)
-            gemm_dot_tile(vl, 1, 4, k, a + i * lda, lda, b + j * ldb, ldb,
-                          c + i * ldc + j, ldc, alpha, beta);
+            gemm_dot_at(tile, 1, tj1, edge, i, j, k, a, lda, b, ldb, c, ldc, alpha, beta,
+                        old, ldo);
+        j += w;
     }
-    for (; j < n; j++) {
-        int i = 0;
-        for (; i + 2 <= m; i += 2)
-            gemm_dot_tile(vl, 2, 1, k, a + i * lda, lda, b + j * ldb, ldb,
-                          c + i * ldc + j, ldc, alpha, beta);
-        if (i < m)
-            gemm_dot_tile(vl, 1, 1, k, a + i * lda, lda, b + j * ldb, ldb,
-                          c + i * ldc + j, ldc, alpha, beta);
-    }
+    for (int i = 0; epi && epi->act != CNNRT_ACT_NONE && i < m; i++)
+        cnnrt_act_forward(NULL, epi->act, epi->alpha, n, c + i * ldc, c + i * ldc);
 }
 
 typedef void (*gemm_panel_fn)(int kc, int mc, const float *pa, const float *pb,
@@ -305,10 +377,10 @@ typedef void (*gemm_panel_fn)(int kc, int mc, const float *pa, const float *pb,
                               float alpha, float beta);
 typedef void (*gemm_dot_fn)(int m, int n, int k, const float *a, long lda,
                             const float *b, long ldb, float *c, long ldc,
-                            float alpha, float beta);
+                            float alpha, float beta, const gemm_epi *epi);
 
 /* One instantiation per instruction set: the same body, its own tile. */
-#define GEMM_VARIANT(sfx, attr, mr, nr, vl)                                   \
+#define GEMM_VARIANT(sfx, attr, mr, nr, vl, tj1, tj2)                                   \
     attr static void gemm_panel_##sfx(int kc, int mc, const float *pa,       \
                                       const float *pb, long ldb, float *c,    \
                                       long ldc, int nn, float alpha,          \
@@ -319,15 +391,17 @@ typedef void (*gemm_dot_fn)(int m, int n, int k, const float *a, long lda,
     attr static void gemm_dot_##sfx(int m, int n, int k, const float *a,      \
                                     long lda, const float *b, long ldb,       \
                                     float *c, long ldc, float alpha,          \
-                                    float beta)                               \
+                                    float beta, const gemm_epi *epi)          \
     {                                                                         \
-        gemm_dot(vl, m, n, k, a, lda, b, ldb, c, ldc, alpha, beta);           \
+        gemm_dot(tj1, tj2, gemm_dot_tile##vl, m, n, k, a, lda, b, ldb, c, ldc, \
+                 alpha, beta, epi);                                           \
     }
 
-GEMM_VARIANT(generic, , 4, 12, 4)
+/* dot tiles (tj1, tj2): 8 or 16 accumulators, in 16 registers or 32 */
+GEMM_VARIANT(generic, , 4, 12, 4, 8, 4)
 #if GEMM_X86
-GEMM_VARIANT(avx2, __attribute__((target("avx2,fma"))), 4, 24, 8)
-GEMM_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 16)
+GEMM_VARIANT(avx2, __attribute__((target("avx2,fma"))), 4, 24, 8, 8, 4)
+GEMM_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 16, 8, 8)
 #endif
 
 typedef struct {
@@ -418,9 +492,10 @@ static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
     }
     const gemm_kernel *kn = &gemm_kernels[cnnrt_sgemm_variant()];
     int mr = kn->mr, nr = kn->nr;
-    if (transb && !transa && m <= GEMM_DOT_MAXM) {
+    if (transb && !transa && m <= CNNRT_SGEMM_DOT_MAXM) {
         for (int bi = 0; bi < nb; bi++)
-            kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta);
+            kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta,
+                    NULL);
         return;
     }
     int kcap = gemm_min(k, GEMM_KC);
@@ -470,6 +545,15 @@ void cnnrt_sgemm_blocks(int m, int n, int k, int nb, const float *a, int lda,
                         float *c, int ldc, long cstep)
 {
     gemm_run(0, 0, m, n, k, 1.0f, a, lda, b, ldb, bstep, beta, c, ldc, cstep, nb);
+}
+
+void cnnrt_sgemm_dot(int m, int n, int k, const float *a, int lda, const float *b,
+                     int ldb, float *c, int ldc, const float *bias, int act, float alpha)
+{
+    gemm_epi epi = { bias, act, alpha };
+    if (m > 0 && n > 0)
+        gemm_kernels[cnnrt_sgemm_variant()].dot(m, n, k, a, lda, b, ldb, c, ldc, 1.0f,
+                                                bias ? 1.0f : 0.0f, &epi);
 }
 
 /* lanes summed in a fixed order: the same input gives the same bits */

@@ -21,6 +21,19 @@ void cnnrt_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                  const float *a, int lda, const float *b, int ldb,
                  float beta, float *c, int ldc);
 
+/* A x B^T (transa 0, transb 1) with at most this many rows takes the dot
+ * path: each element of C a dot product in a fixed order (gemm.c) that
+ * does not depend on m, on the other rows or columns, or on a split. */
+#define CNNRT_SGEMM_DOT_MAXM 8
+
+/* The dot path with the dense layer's epilogue, for m <= CNNRT_SGEMM_DOT_MAXM:
+ * C[m][n] = act(A[m][k] . B[n][k]^T + bias) (bias [n], NULL: none; act a
+ * CNNRT_ACT_* with its alpha).  The same bits as C = bias in every row,
+ * cnnrt_sgemm(0, 1, .., alpha 1, beta 1 (0 without bias)), then
+ * cnnrt_act_forward. */
+void cnnrt_sgemm_dot(int m, int n, int k, const float *a, int lda, const float *b,
+                     int ldb, float *c, int ldc, const float *bias, int act, float alpha);
+
 /* nb products that share A: C + i*cstep = A[m][k] . (B + i*bstep)[k][n]
  * + beta*C for i < nb (no transposes, alpha 1), as one: each packed block
  * of A serves every B.  The same bits as nb cnnrt_sgemm calls.  (conv.c's

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check_util.h"
+#include "ref_act.h"         /* ref_act: the activations in double */
 
 /* the kernel context of every call; conv calls set its scratch (conv_ctx) */
 static cnnrt_ctx kctx = { NULL, 1, NULL };
@@ -170,18 +171,6 @@ static void gradcheck(const char *what, Probe *pr, float *v, const float *g, lon
     gradcheck_tol(what, pr, v, g, n, EPS, ATOL);
 }
 
-/* reference activation, independent of activ.c */
-static double ref_act(int act, float alpha, double v)
-{
-    switch (act) {
-    case CNNRT_ACT_RELU:    return v > 0 ? v : 0;
-    case CNNRT_ACT_LEAKY:   return v > 0 ? v : alpha * v;
-    case CNNRT_ACT_SIGMOID: return 1 / (1 + exp(-v));
-    case CNNRT_ACT_TANH:    return tanh(v);
-    case CNNRT_ACT_SILU:    return v / (1 + exp(-v));
-    default:                return v;
-    }
-}
 static int kinked(int act) { return act == CNNRT_ACT_RELU || act == CNNRT_ACT_LEAKY; }
 
 /* A layer's output with a relu-like act, by its act-free output z and the
