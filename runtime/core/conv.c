@@ -482,7 +482,16 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         xt = scratch + (pw ? 0 : (long)kg * P);
         t = xt + cg * hw;
     }
-    if (act != CNNRT_ACT_NONE)
+    /* one thread: the epilogue's backward and db plane by plane, the sum
+     * reading what the act just wrote from L1 (the same operations, in
+     * the same order, as the two passes the threads take) */
+    int fuse_db = act != CNNRT_ACT_NONE && db && cnnrt_par_threads(ctx) == 1;
+    if (fuse_db)
+        for (long pl = 0; pl < (long)n * g->f; pl++) {
+            cnnrt_act_backward(NULL, act, alpha, P, NULL, y + pl * P, dy + pl * P, dy + pl * P);
+            db[pl % g->f] += (float)cnnrt_sum(dy + pl * P, P);
+        }
+    else if (act != CNNRT_ACT_NONE)
         cnnrt_act_backward(ctx, act, alpha, n * ys, NULL, y, dy, dy);
     if (dwp)                                /* conv_dw_sample's layout */
         t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
@@ -493,7 +502,7 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int dw_split = dw && km && !pw && !dwp && !dwd && cnnrt_conv_dw_split(ctx, g, n, x, dy, t);
     for (int s = 0; s < n; s++) {
         float *dyo = dy + s * ys;
-        for (int f = 0; db && f < g->f; f++)
+        for (int f = 0; db && !fuse_db && f < g->f; f++)
             db[f] += (float)cnnrt_sum(dyo + (long)f * P, P);
         for (int gi = 0; dw && !dw_split && !dwd && gi < G; gi++) {
             const float *dyg = dyo + (long)gi * fg * P;
