@@ -57,7 +57,7 @@
 #define GEMM_KC    128      /* depth of a packed block */
 #define GEMM_MC    96       /* rows of a packed A block; a multiple of every MR */
 #define GEMM_MAXMR 8
-#define GEMM_MAXNR 32
+#define GEMM_MAXNR 48
 
 static int gemm_min(int a, int b) { return a < b ? a : b; }
 
@@ -404,17 +404,31 @@ GEMM_VARIANT(avx2, __attribute__((target("avx2,fma"))), 4, 24, 8, 8, 4)
 GEMM_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), 8, 32, 16, 8, 8)
 #endif
 
+#if GEMM_X86
+/* AVX-512's wide tile, 8x48: 3 loads and 8 broadcasts per 24 FMAs against
+ * 2 and 8 per 16 (dense layers' dw and dx at batch 64: 157 -> 205 and
+ * 182 -> 230 GFLOP/s); gemm_run says where (not n = 256: the dense
+ * forward lost 10%) */
+__attribute__((target("avx512f,avx2,fma")))
+static void gemm_panel_avx512w(int kc, int mc, const float *pa, const float *pb, long ldb,
+                               float *c, long ldc, int nn, float alpha, float beta)
+{
+    gemm_panel(8, 48, kc, mc, pa, pb, ldb, c, ldc, nn, alpha, beta);
+}
+#endif
+
 typedef struct {
     int mr, nr;
     gemm_panel_fn panel;
     gemm_dot_fn dot;
+    gemm_panel_fn wide;     /* the same mr by 48 columns, or NULL */
 } gemm_kernel;
 
 static const gemm_kernel gemm_kernels[] = {
-    [CNNRT_GEMM_GENERIC] = { 4, 12, gemm_panel_generic, gemm_dot_generic },
+    [CNNRT_GEMM_GENERIC] = { 4, 12, gemm_panel_generic, gemm_dot_generic, NULL },
 #if GEMM_X86
-    [CNNRT_GEMM_AVX2]    = { 4, 24, gemm_panel_avx2, gemm_dot_avx2 },
-    [CNNRT_GEMM_AVX512]  = { 8, 32, gemm_panel_avx512, gemm_dot_avx512 },
+    [CNNRT_GEMM_AVX2]    = { 4, 24, gemm_panel_avx2, gemm_dot_avx2, NULL },
+    [CNNRT_GEMM_AVX512]  = { 8, 32, gemm_panel_avx512, gemm_dot_avx512, gemm_panel_avx512w },
 #endif
 };
 
@@ -492,6 +506,16 @@ static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
     }
     const gemm_kernel *kn = &gemm_kernels[cnnrt_sgemm_variant()];
     int mr = kn->mr, nr = kn->nr;
+    gemm_panel_fn panel = kn->panel;
+    /* the wide tile for wide products (n >= 1024: on conv dw's n of 96
+     * to 384 it was 1-2% slower), where n rounded up to 48s is within 2%
+     * of n rounded up to nr (the same bits either way: each C element
+     * sums in order) */
+    if (kn->wide && n >= 1024 &&
+        (long)(n + 47) / 48 * 48 * 50 <= (long)(n + nr - 1) / nr * nr * 51) {
+        panel = kn->wide;
+        nr = 48;
+    }
     if (transb && !transa && m <= CNNRT_SGEMM_DOT_MAXM) {
         for (int bi = 0; bi < nb; bi++)
             kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta,
@@ -523,10 +547,10 @@ static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
                      * when many A panels reuse it.  Transposed or ragged
                      * panels are packed. */
                     if (!transb && nn == nr) {
-                        kn->panel(kc, mc, pa, bblk, ldb, cblk, ldc, nn, alpha, bet);
+                        panel(kc, mc, pa, bblk, ldb, cblk, ldc, nn, alpha, bet);
                     } else {
                         gemm_pack(transb, bblk, ldb, kc, nn, nr, pb);
-                        kn->panel(kc, mc, pa, pb, nr, cblk, ldc, nn, alpha, bet);
+                        panel(kc, mc, pa, pb, nr, cblk, ldc, nn, alpha, bet);
                     }
                 }
         }

@@ -3,7 +3,8 @@
  * micro-kernel the CPU runs, for B blocks that overlap (the padded-grid
  * dw's shifted views of one buffer), ragged panels, several K and M blocks,
  * and beta 0 (C not read) or 1.  The products themselves are checked
- * against double sums in test_rt_kernels.c.  And cnnrt_transpose, the
+ * against double sums in test_rt_kernels.c.  The wide tile (n >= 1024)
+ * gives the bits of the narrow one.  And cnnrt_transpose, the
  * packing's and conv.c's vector transposer, element by element.
  */
 #include "cnnrt.h"
@@ -73,6 +74,47 @@ END_TEST
 
 /* cnnrt_transpose: every element lands, nothing else is written, for
  * sizes around the 8x8 and 4x4 blocks, under every variant */
+/* products of n >= 1024 columns take AVX-512's 8x48 tile (gemm.c): the
+ * same bits as the product cut into halves of n/2 columns (the 8x32
+ * tile), for every transpose, a ragged last panel, beta 0 and 1 */
+START_TEST(wide_tile_bits)
+{
+    int m = 70, n = 1040, k = 150, ran = 0;
+    long ldc = n + 5;
+    srand(4);
+    float *a = rnd((long)m * k), *b = rnd((long)k * n), *c0 = rnd(m * ldc);
+    float *want = malloc(sizeof *want * (size_t)(m * ldc));
+    float *got = malloc(sizeof *got * (size_t)(m * ldc));
+    for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
+        if (!cnnrt_sgemm_select(v))
+            continue;
+        for (int t = 0; t < 8; t++) {
+            int ta = t & 1, tb = (t >> 1) & 1;
+            float beta = (float)(t >> 2);
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            memcpy(want, c0, sizeof *want * (size_t)(m * ldc));
+            memcpy(got, c0, sizeof *got * (size_t)(m * ldc));
+            for (int h = 0; h < 2; h++)
+                cnnrt_sgemm(ta, tb, m, n / 2, k, 1.0f, a, lda,
+                            b + (long)h * (n / 2) * (tb ? k : 1), ldb, beta,
+                            want + h * (n / 2), (int)ldc);
+            cnnrt_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, got, (int)ldc);
+            ck_assert_msg(memcmp(want, got, sizeof *got * (size_t)(m * ldc)) == 0,
+                          "variant %d transa %d transb %d beta %g: the whole differs from "
+                          "its halves", v, ta, tb, beta);
+            ran++;
+        }
+    }
+    cnnrt_sgemm_select(CNNRT_GEMM_AUTO);
+    ck_assert_int_gt(ran, 0);
+    free(a);
+    free(b);
+    free(c0);
+    free(want);
+    free(got);
+}
+END_TEST
+
 START_TEST(transpose_blocks)
 {
     static const int dims[] = { 1, 3, 4, 7, 8, 9, 16, 17, 33 };
@@ -108,6 +150,7 @@ int main(void)
     TCase *tc = tcase_create("gemm");
     tcase_add_test(tc, blocks_equal_calls);
     tcase_add_test(tc, transpose_blocks);
+    tcase_add_test(tc, wide_tile_bits);
     suite_add_tcase(s, tc);
     return check_run(s, 1);
 }
