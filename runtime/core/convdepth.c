@@ -1,0 +1,381 @@
+/* convdepth.c — depthwise convolution (groups == c == f: one input channel
+ * and one filter per group) as a direct stencil per plane, for conv.c,
+ * which would otherwise unfold and multiply each one-channel group apart.
+ *
+ * Shapes (g = *geometry, per sample and channel a "plane"):
+ *   x  [n][c][h][w]     w  [c][kh][kw]     b  [c] (may be NULL)
+ *   y  [n][c][oh][ow]   scratch: cnnrt_depth_scratch(g) floats per thread
+ *
+ * The grid.  A plane of x, zero-padded to hp x wp (hp = h + 2ph, wp = w +
+ * 2pw), is split by phase into sh*sw planes of hq x wq (hq = ceil(hp/sh),
+ * wq = ceil(wp/sw)): element (a, m) of phase plane (rr, r) is padded pixel
+ * (a*sh + rr, m*sw + r).  (Stride 1: one plane, the padded input.)  Output
+ * pixel (oy, ox) is numbered j = oy*wq + ox, and kernel cell k = (ki, kj),
+ * with ki*dh = qq*sh + rr and kj*dw = q*sw + r, reads the grid at j + off[k],
+ * off[k] = (rr*sw + r)*S + qq*wq + q (S = hq*wq), whatever oy and ox are:
+ *   forward:  out[j] = b + sum_k w[k] * grid[j + off[k]],   j < Q = oh*wq,
+ * one long loop per plane with no clipping; the columns ox >= ow of each
+ * grid row are computed and dropped (1 of 18 on 16-wide planes at stride
+ * 1, 1 of 17 at stride 2), and the epilogue act runs on the kept columns.
+ *   dx:       the transpose, as a gather per phase plane p: with dy on the
+ *             same [oh][wq] grid (dropped columns 0) behind a zero margin
+ *             M >= every local offset lo[k] = off[k] - p*S,
+ *               dgrid_p[j] = sum over k of plane p of w[k] * dyg[M + j - lo[k]]
+ *             (the same loop), then dx is dgrid without its padding;
+ *   dw:       dw[k] += sum_j dyg[j] * grid[j + off[k]], per plane and cell
+ *             a dot product in lanes, the lanes and planes summed in double.
+ * The loops are plain C in tiles of DEPTH_QB-wide accumulators, one body per
+ * instruction set as in gemm.c (picked by cnnrt_sgemm_variant).
+ *
+ * Threads: the forward and dx split planes, each computed whole by one
+ * thread; dw splits channels, each summed over the samples in order, and
+ * db is summed as conv.c does: no number depends on the thread count.  The
+ * summation order differs from the im2col path's gemm, so results match it
+ * up to float rounding only.
+ * Not here: channel multipliers (f = k*c with groups = c) and kernels of
+ * more than DEPTH_MAXTAPS cells (conv.c keeps im2col for those).
+ */
+#include "cnnrt.h"
+#include "gemm.h"
+#include "threads.h"
+
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define DEPTH_PRAGMAS 1
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define DEPTH_X86 1
+#else
+#define DEPTH_X86 0
+#endif
+
+#ifdef __GNUC__
+#define DEPTH_INLINE static inline __attribute__((always_inline))
+#else
+#define DEPTH_INLINE static inline
+#endif
+
+#define DEPTH_MAXTAPS 64    /* kernel cells at most (offsets on the stack) */
+#define DEPTH_QB      64    /* the widest tile (4 AVX-512 vectors): loops run to
+                               multiples of it */
+
+/* ---- the loops, one body per instruction set ---- */
+
+typedef void (*depth_stencil_fn)(const float *src, int nt, const long *off, const float *wt,
+                                 float init, long n, float *out);
+typedef void (*depth_dots_fn)(const float *dy, const float *src, int nt, const long *off,
+                              long n, double *sum);
+typedef struct {
+    depth_stencil_fn stencil;
+    depth_dots_fn dots;
+} depth_fns;
+
+typedef float depth_v16 __attribute__((vector_size(64)));
+typedef float depth_v8 __attribute__((vector_size(32)));
+typedef float depth_v4 __attribute__((vector_size(16)));
+
+/* A tile is DEPTH_NV vectors of type vf held in registers over all taps
+ * (written with vector types: as plain loops GCC unrolls and jams the tap
+ * loop and leaves most of it scalar).
+ *   stencil: out[j] = init + sum_{t<nt} wt[t] * src[j + off[t]], j < n;
+ *            reads src up to the next multiple of the tile past n (the
+ *            grid's slack);
+ *   dots:    sum[t] += sum_{j<n} dy[j] * src[j + off[t]], n a multiple of
+ *            DEPTH_QB, in float lanes per call, then in double. */
+#define DEPTH_NV 4
+#define DEPTH_VARIANT(sfx, attr, vf)                                          \
+    attr static void depth_stencil_##sfx(const float *src, int nt,           \
+                                         const long *off, const float *wt,   \
+                                         float init, long n, float *out)     \
+    {                                                                         \
+        enum { VL = sizeof(vf) / sizeof(float), QB = DEPTH_NV * VL };         \
+        for (long j0 = 0; j0 < n; j0 += QB) {                                 \
+            vf acc[DEPTH_NV];                                                 \
+            for (int v = 0; v < DEPTH_NV; v++)                                \
+                acc[v] = (vf){ 0 } + init;                                    \
+            for (int t = 0; t < nt; t++) {                                    \
+                const float *s = src + j0 + off[t];                           \
+                vf w = (vf){ 0 } + wt[t];                                     \
+                for (int v = 0; v < DEPTH_NV; v++) {                          \
+                    vf x;                                                     \
+                    memcpy(&x, s + v * VL, sizeof x);                         \
+                    acc[v] += w * x;                                          \
+                }                                                             \
+            }                                                                 \
+            if (n - j0 >= QB) {                                               \
+                memcpy(out + j0, acc, sizeof acc);                            \
+                continue;                                                     \
+            }                                                                 \
+            float t[QB];                                                      \
+            memcpy(t, acc, sizeof acc);                                       \
+            memcpy(out + j0, t, (size_t)(n - j0) * sizeof *t);                \
+        }                                                                     \
+    }                                                                         \
+    attr static void depth_dots_##sfx(const float *dy, const float *src,     \
+                                      int nt, const long *off, long n,       \
+                                      double *sum)                            \
+    {                                                                         \
+        enum { VL = sizeof(vf) / sizeof(float) };                             \
+        for (int t = 0; t < nt; t++) {                                        \
+            const float *s = src + off[t];                                    \
+            vf acc[DEPTH_NV] = { { 0 } };                                     \
+            for (long j0 = 0; j0 < n; j0 += DEPTH_NV * VL)                    \
+                for (int v = 0; v < DEPTH_NV; v++) {                          \
+                    vf x, e;                                                  \
+                    memcpy(&x, s + j0 + v * VL, sizeof x);                    \
+                    memcpy(&e, dy + j0 + v * VL, sizeof e);                   \
+                    acc[v] += e * x;                                          \
+                }                                                             \
+            float l[DEPTH_NV * VL];                                           \
+            double d = 0;                                                     \
+            memcpy(l, acc, sizeof acc);                                       \
+            for (int i = 0; i < DEPTH_NV * VL; i++)                           \
+                d += l[i];                                                    \
+            sum[t] += d;                                                      \
+        }                                                                     \
+    }                                                                         \
+    static const depth_fns depth_##sfx = { depth_stencil_##sfx, depth_dots_##sfx };
+
+DEPTH_VARIANT(generic, , depth_v4)
+#if DEPTH_X86
+DEPTH_VARIANT(avx2, __attribute__((target("avx2,fma"))), depth_v8)
+DEPTH_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))), depth_v16)
+#endif
+
+static const depth_fns *depth_pick(void)
+{
+#if DEPTH_X86
+    switch (cnnrt_sgemm_variant()) {
+    case CNNRT_GEMM_AVX512: return &depth_avx512;
+    case CNNRT_GEMM_AVX2:   return &depth_avx2;
+    default: break;
+    }
+#endif
+    return &depth_generic;
+}
+
+/* ---- the grid (the top of the file) ---- */
+typedef struct {
+    int hq, wq, ph;         /* phase plane rows, columns; phase planes sh*sw */
+    long S, Q, G;           /* phase plane, output grid, all planes: floats */
+    long Qp;                /* Q up to a multiple of DEPTH_QB */
+    long slack;             /* read past G: the widest tile and the largest q */
+    long M;                 /* dx's margin before dyg: the largest lo[k] */
+    int nt;                 /* taps: kh*kw */
+    long off[DEPTH_MAXTAPS];
+} depth_grid;
+
+static long depth_up(long v)
+{
+    return (v + DEPTH_QB - 1) / DEPTH_QB * DEPTH_QB;
+}
+
+static void depth_grid_of(const cnnrt_conv *g, depth_grid *d)
+{
+    int hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    d->hq = (hp + g->sh - 1) / g->sh;
+    d->wq = (wp + g->sw - 1) / g->sw;
+    d->ph = g->sh * g->sw;
+    d->S = (long)d->hq * d->wq;
+    d->Q = (long)g->oh * d->wq;
+    d->G = d->ph * d->S;
+    d->Qp = depth_up(d->Q);
+    d->nt = g->kh * g->kw;
+    d->M = 0;
+    for (int ki = 0; ki < g->kh; ki++)
+        for (int kj = 0; kj < g->kw; kj++) {
+            int a = ki * g->dh, b = kj * g->dw;
+            long lo = (long)(a / g->sh) * d->wq + b / g->sw;
+            d->off[ki * g->kw + kj] = ((a % g->sh) * g->sw + b % g->sw) * d->S + lo;
+            d->M = lo > d->M ? lo : d->M;
+        }
+    /* a tile runs to Qp (or a plane's S rounded up) past its offset */
+    d->slack = DEPTH_QB + d->M;
+}
+
+/* floats of the three parts' layouts, each from the start of scratch:
+ *   forward:  grid (G + slack), out (Q)
+ *   dw:       grid (G + slack), dyg (Qp, zero past Q)
+ *   dx:       dyg (M + S rounded up + slack, zero outside the grid), dgrid (G) */
+long cnnrt_depth_scratch(const cnnrt_conv *g)
+{
+    depth_grid d;
+    depth_grid_of(g, &d);
+    long fwd = d.G + d.slack + d.Qp, dx = d.M + depth_up(d.S) + d.slack + d.G;
+    return fwd > dx ? fwd : dx;
+}
+
+int cnnrt_depth_use(const cnnrt_conv *g)
+{
+    return g->groups > 1 && g->groups == g->c && g->f == g->c &&
+           (long)g->kh * g->kw <= DEPTH_MAXTAPS;
+}
+
+/* The grid's element of padded pixel (py, px), in phase planes. */
+static long depth_at(const cnnrt_conv *g, const depth_grid *d, int py, int px)
+{
+    return ((long)(py % g->sh) * g->sw + px % g->sw) * d->S +
+           (long)(py / g->sh) * d->wq + px / g->sw;
+}
+
+/* Copies plane x [h][w] into the grid, or (back != 0) the grid's inside
+ * back into x.  The padding and slack are left as they are (zeroed once
+ * per call by the caller). */
+static void depth_grid_copy(const cnnrt_conv *g, const depth_grid *d, float *x,
+                            float *grid, int back)
+{
+    for (int iy = 0; iy < g->h; iy++) {
+        float *row = x + (long)iy * g->w;
+        if (g->sw == 1) {
+            float *gr = grid + depth_at(g, d, iy + g->ph, g->pw);
+            if (back)
+                memcpy(row, gr, (size_t)g->w * sizeof *row);
+            else
+                memcpy(gr, row, (size_t)g->w * sizeof *row);
+            continue;
+        }
+        for (int r = 0; r < g->sw; r++) {
+            /* columns ix = r, r+sw, ... land on consecutive grid floats */
+            float *gr = grid + depth_at(g, d, iy + g->ph, r + g->pw);
+            for (int m = 0; r + m * g->sw < g->w; m++) {
+                if (back)
+                    row[r + m * g->sw] = gr[m];
+                else
+                    gr[m] = row[r + m * g->sw];
+            }
+        }
+    }
+}
+
+/* dy plane [oh][ow] into its grid rows (pitch wq) at dyg */
+static void depth_dy_copy(const cnnrt_conv *g, const depth_grid *d, const float *dy, float *dyg)
+{
+    for (int oy = 0; oy < g->oh; oy++)
+        memcpy(dyg + (long)oy * d->wq, dy + (long)oy * g->ow, (size_t)g->ow * sizeof *dy);
+}
+
+/* ---- the calls, split over threads ---- */
+typedef struct {
+    cnnrt_ctx *ctx;
+    const cnnrt_conv *g;
+    const depth_grid *d;
+    const depth_fns *fn;
+    int n, act;
+    float alpha;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *dw;
+} depth_job;
+
+/* planes [lo, hi) of the forward (plane = sample*c + channel) */
+static void depth_forward_part(void *arg, int tid, long lo, long hi)
+{
+    const depth_job *j = arg;
+    const cnnrt_conv *g = j->g;
+    const depth_grid *d = j->d;
+    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
+    float *grid = cnnrt_par_scratch(j->ctx, tid), *out = grid + d->G + d->slack;
+    memset(grid, 0, (size_t)(d->G + d->slack) * sizeof *grid);
+    for (long pl = lo; pl < hi; pl++) {
+        int c = (int)(pl % g->c);
+        float *y = j->y + pl * P;
+        depth_grid_copy(g, d, (float *)(j->x + pl * hw), grid, 0);
+        j->fn->stencil(grid, d->nt, d->off, j->w + c * kk, j->b ? j->b[c] : 0.0f, d->Q, out);
+        for (int oy = 0; oy < g->oh; oy++)     /* the kept columns, through the act */
+            cnnrt_act_forward(NULL, j->act, j->alpha, g->ow, out + (long)oy * d->wq,
+                              y + (long)oy * g->ow);
+    }
+}
+
+/* planes [lo, hi) of dx: per phase plane p its cells' gather */
+static void depth_dx_part(void *arg, int tid, long lo, long hi)
+{
+    const depth_job *j = arg;
+    const cnnrt_conv *g = j->g;
+    const depth_grid *d = j->d;
+    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
+    long dyn = d->M + depth_up(d->S) + d->slack;
+    float *dyg = cnnrt_par_scratch(j->ctx, tid), *dgrid = dyg + dyn;
+    memset(dyg, 0, (size_t)dyn * sizeof *dyg);
+    for (long pl = lo; pl < hi; pl++) {
+        const float *wk = j->w + (pl % g->c) * kk;
+        depth_dy_copy(g, d, j->dy + pl * P, dyg + d->M);
+        for (int p = 0; p < d->ph; p++) {
+            long off[DEPTH_MAXTAPS];
+            float wt[DEPTH_MAXTAPS];
+            int nt = 0;
+            for (int k = 0; k < kk; k++)
+                if (d->off[k] / d->S == p) {
+                    off[nt] = d->M - (d->off[k] - p * d->S);
+                    wt[nt++] = wk[k];
+                }
+            j->fn->stencil(dyg, nt, off, wt, 0.0f, d->S, dgrid + p * d->S);
+        }
+        depth_grid_copy(g, d, j->dx + pl * hw, dgrid, 1);
+    }
+}
+
+/* channels [lo, hi) of dw: each cell's dots over the samples in order */
+static void depth_dw_part(void *arg, int tid, long lo, long hi)
+{
+    const depth_job *j = arg;
+    const cnnrt_conv *g = j->g;
+    const depth_grid *d = j->d;
+    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
+    float *grid = cnnrt_par_scratch(j->ctx, tid), *dyg = grid + d->G + d->slack;
+    memset(grid, 0, (size_t)(d->G + d->slack + d->Qp) * sizeof *grid);
+    for (long c = lo; c < hi; c++) {
+        double sum[DEPTH_MAXTAPS] = { 0 };
+        for (int s = 0; s < j->n; s++) {
+            long pl = (long)s * g->c + c;
+            depth_grid_copy(g, d, (float *)(j->x + pl * hw), grid, 0);
+            depth_dy_copy(g, d, j->dy + pl * P, dyg);
+            j->fn->dots(dyg, grid, d->nt, d->off, d->Qp, sum);
+        }
+        for (long k = 0; k < kk; k++)
+            j->dw[c * kk + k] += (float)sum[k];
+    }
+}
+
+/* runs part over [0, items) on the context's threads when worth it */
+static void depth_run(depth_job *j, long items, double work, cnnrt_par_fn part)
+{
+    if (cnnrt_par_worth(j->ctx, work)) {
+        cnnrt_par_for(j->ctx, items, 1, cnnrt_depth_scratch(j->g), part, j);
+        return;
+    }
+    part(j, 0, 0, items);
+}
+
+void cnnrt_depth_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                         const float *w, const float *b, float *y, int act, float alpha)
+{
+    depth_grid d;
+    depth_grid_of(g, &d);
+    depth_job j = { ctx, g, &d, depth_pick(), n, act, alpha, x, w, b, NULL, y, NULL, NULL };
+    depth_run(&j, (long)n * g->c, (double)n * g->c * d.Q * d.nt, depth_forward_part);
+}
+
+void cnnrt_depth_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                          const float *w, const float *dy, float *dx, float *dw, float *db)
+{
+    depth_grid d;
+    depth_grid_of(g, &d);
+    depth_job j = { ctx, g, &d, depth_pick(), n, 0, 0.0f, x, w, NULL, dy, NULL, dx, dw };
+    long P = (long)g->oh * g->ow;
+    double work = (double)n * g->c * d.Q * d.nt;
+    for (int s = 0; db && s < n; s++)       /* conv.c's order: sample by sample */
+        for (int f = 0; f < g->f; f++)
+            db[f] += (float)cnnrt_sum(dy + ((long)s * g->f + f) * P, P);
+    if (dw)                                 /* before dx, which may overwrite x */
+        depth_run(&j, g->c, work, depth_dw_part);
+    if (dx)
+        depth_run(&j, (long)n * g->c, work, depth_dx_part);
+}
+
+#ifdef DEPTH_PRAGMAS
+#pragma GCC pop_options
+#endif
