@@ -22,8 +22,8 @@
  *             M >= every local offset lo[k] = off[k] - p*S,
  *               dgrid_p[j] = sum over k of plane p of w[k] * dyg[M + j - lo[k]]
  *             (the same loop), then dx is dgrid without its padding;
- *   dw:       dw[k] += sum_j dyg[j] * grid[j + off[k]], per plane and cell
- *             a dot product in lanes, the lanes and planes summed in double.
+ *   dw:       dw[k] += sum_j dyg[j] * grid[j + off[k]]: per channel and
+ *             cell float lanes over all its planes, then summed in double.
  * The loops are plain C in tiles of DEPTH_QB-wide accumulators, one body per
  * instruction set as in gemm.c (picked by cnnrt_sgemm_variant).
  *
@@ -68,7 +68,7 @@
 typedef void (*depth_stencil_fn)(const float *src, int nt, const long *off, const float *wt,
                                  float init, long n, float *out);
 typedef void (*depth_dots_fn)(const float *dy, const float *src, int nt, const long *off,
-                              long n, double *sum);
+                              long n, float *lanes);
 typedef struct {
     depth_stencil_fn stencil;
     depth_dots_fn dots;
@@ -84,8 +84,9 @@ typedef float depth_v4 __attribute__((vector_size(16)));
  *   stencil: out[j] = init + sum_{t<nt} wt[t] * src[j + off[t]], j < n;
  *            reads src up to the next multiple of the tile past n (the
  *            grid's slack);
- *   dots:    sum[t] += sum_{j<n} dy[j] * src[j + off[t]], n a multiple of
- *            DEPTH_QB, in float lanes per call, then in double. */
+ *   dots:    lanes[t][l] += the products dy[j] * src[j + off[t]] of the
+ *            j < n (n a multiple of DEPTH_QB) in lane l = j mod the tile
+ *            (lanes [nt][DEPTH_QB], the tile's first floats of each used). */
 #define DEPTH_NV 4
 #define DEPTH_VARIANT(sfx, attr, vf)                                          \
     attr static void depth_stencil_##sfx(const float *src, int nt,           \
@@ -117,12 +118,13 @@ typedef float depth_v4 __attribute__((vector_size(16)));
     }                                                                         \
     attr static void depth_dots_##sfx(const float *dy, const float *src,     \
                                       int nt, const long *off, long n,       \
-                                      double *sum)                            \
+                                      float *lanes)                           \
     {                                                                         \
         enum { VL = sizeof(vf) / sizeof(float) };                             \
         for (int t = 0; t < nt; t++) {                                        \
             const float *s = src + off[t];                                    \
-            vf acc[DEPTH_NV] = { { 0 } };                                     \
+            vf acc[DEPTH_NV];                                                 \
+            memcpy(acc, lanes + t * DEPTH_QB, sizeof acc);                    \
             for (long j0 = 0; j0 < n; j0 += DEPTH_NV * VL)                    \
                 for (int v = 0; v < DEPTH_NV; v++) {                          \
                     vf x, e;                                                  \
@@ -130,12 +132,7 @@ typedef float depth_v4 __attribute__((vector_size(16)));
                     memcpy(&e, dy + j0 + v * VL, sizeof e);                   \
                     acc[v] += e * x;                                          \
                 }                                                             \
-            float l[DEPTH_NV * VL];                                           \
-            double d = 0;                                                     \
-            memcpy(l, acc, sizeof acc);                                       \
-            for (int i = 0; i < DEPTH_NV * VL; i++)                           \
-                d += l[i];                                                    \
-            sum[t] += d;                                                      \
+            memcpy(lanes + t * DEPTH_QB, acc, sizeof acc);                    \
         }                                                                     \
     }                                                                         \
     static const depth_fns depth_##sfx = { depth_stencil_##sfx, depth_dots_##sfx };
@@ -167,6 +164,10 @@ typedef struct {
     long M;                 /* dx's margin before dyg: the largest lo[k] */
     int nt;                 /* taps: kh*kw */
     long off[DEPTH_MAXTAPS];
+    /* dx's gather: the taps ordered by phase plane (then cell), as cells
+     * bk[i], their planes bp[i] and offsets into dyg bo[i] = M - lo */
+    int bk[DEPTH_MAXTAPS], bp[DEPTH_MAXTAPS];
+    long bo[DEPTH_MAXTAPS];
 } depth_grid;
 
 static long depth_up(long v)
@@ -195,17 +196,25 @@ static void depth_grid_of(const cnnrt_conv *g, depth_grid *d)
         }
     /* a tile runs to Qp (or a plane's S rounded up) past its offset */
     d->slack = DEPTH_QB + d->M;
+    int i = 0;
+    for (int p = 0; p < d->ph; p++)
+        for (int k = 0; k < d->nt; k++)
+            if (d->off[k] / d->S == p) {
+                d->bk[i] = k;
+                d->bp[i] = p;
+                d->bo[i++] = d->M - (d->off[k] - p * d->S);
+            }
 }
 
 /* floats of the three parts' layouts, each from the start of scratch:
  *   forward:  grid (G + slack), out (Q)
- *   dw:       grid (G + slack), dyg (Qp, zero past Q)
+ *   dw:       grid (G + slack), dyg (Qp, zero past Q), lanes (kh*kw*DEPTH_QB)
  *   dx:       dyg (M + S rounded up + slack, zero outside the grid), dgrid (G) */
 long cnnrt_depth_scratch(const cnnrt_conv *g)
 {
     depth_grid d;
     depth_grid_of(g, &d);
-    long fwd = d.G + d.slack + d.Qp, dx = d.M + depth_up(d.S) + d.slack + d.G;
+    long fwd = d.G + d.slack + d.Qp + (long)d.nt * DEPTH_QB, dx = d.M + depth_up(d.S) + d.slack + d.G;
     return fwd > dx ? fwd : dx;
 }
 
@@ -215,37 +224,65 @@ int cnnrt_depth_use(const cnnrt_conv *g)
            (long)g->kh * g->kw <= DEPTH_MAXTAPS;
 }
 
-/* The grid's element of padded pixel (py, px), in phase planes. */
-static long depth_at(const cnnrt_conv *g, const depth_grid *d, int py, int px)
+/* A row of w floats to its even and odd columns (back: the reverse).
+ * Separate, with restrict parameters, so that the loops vectorize without
+ * runtime overlap checks. */
+static void depth_split2(float *restrict row, float *restrict ge, float *restrict go, int w,
+                         int back)
 {
-    return ((long)(py % g->sh) * g->sw + px % g->sw) * d->S +
-           (long)(py / g->sh) * d->wq + px / g->sw;
+    int half = w / 2;
+    if (back)
+        for (int m = 0; m < half; m++) {
+            row[2 * m] = ge[m];
+            row[2 * m + 1] = go[m];
+        }
+    else
+        for (int m = 0; m < half; m++) {
+            ge[m] = row[2 * m];
+            go[m] = row[2 * m + 1];
+        }
+    if (w % 2 && back)
+        row[w - 1] = ge[half];
+    else if (w % 2)
+        ge[half] = row[w - 1];
 }
 
 /* Copies plane x [h][w] into the grid, or (back != 0) the grid's inside
  * back into x.  The padding and slack are left as they are (zeroed once
- * per call by the caller). */
+ * per call by the caller).  Input row iy is padded row py = iy + ph, row
+ * py / sh of the phase planes (py % sh, *); column ix = r + m*sw (r < sw)
+ * is element (r + pw) / sw + m of column phase (r + pw) % sw. */
 static void depth_grid_copy(const cnnrt_conv *g, const depth_grid *d, float *x,
                             float *grid, int back)
 {
+    int ry = g->ph % g->sh, qy = g->ph / g->sh;  /* of py, kept as iy steps */
+    long c0 = (long)(g->pw % g->sw) * d->S + g->pw / g->sw;
+    long c1 = (long)((g->pw + 1) % g->sw) * d->S + (g->pw + 1) / g->sw;
     for (int iy = 0; iy < g->h; iy++) {
         float *row = x + (long)iy * g->w;
+        float *gr = grid + (long)ry * g->sw * d->S + (long)qy * d->wq;
+        if (++ry == g->sh) {
+            ry = 0;
+            qy++;
+        }
         if (g->sw == 1) {
-            float *gr = grid + depth_at(g, d, iy + g->ph, g->pw);
             if (back)
-                memcpy(row, gr, (size_t)g->w * sizeof *row);
+                memcpy(row, gr + c0, (size_t)g->w * sizeof *row);
             else
-                memcpy(gr, row, (size_t)g->w * sizeof *row);
+                memcpy(gr + c0, row, (size_t)g->w * sizeof *row);
             continue;
         }
-        for (int r = 0; r < g->sw; r++) {
-            /* columns ix = r, r+sw, ... land on consecutive grid floats */
-            float *gr = grid + depth_at(g, d, iy + g->ph, r + g->pw);
+        if (g->sw == 2) {
+            depth_split2(row, gr + c0, gr + c1, g->w, back);
+            continue;
+        }
+        for (int r = 0; r < g->sw && r < g->w; r++) {
+            float *gc = gr + (long)((r + g->pw) % g->sw) * d->S + (r + g->pw) / g->sw;
             for (int m = 0; r + m * g->sw < g->w; m++) {
                 if (back)
-                    row[r + m * g->sw] = gr[m];
+                    row[r + m * g->sw] = gc[m];
                 else
-                    gr[m] = row[r + m * g->sw];
+                    gc[m] = row[r + m * g->sw];
             }
         }
     }
@@ -303,16 +340,14 @@ static void depth_dx_part(void *arg, int tid, long lo, long hi)
     for (long pl = lo; pl < hi; pl++) {
         const float *wk = j->w + (pl % g->c) * kk;
         depth_dy_copy(g, d, j->dy + pl * P, dyg + d->M);
-        for (int p = 0; p < d->ph; p++) {
-            long off[DEPTH_MAXTAPS];
-            float wt[DEPTH_MAXTAPS];
-            int nt = 0;
-            for (int k = 0; k < kk; k++)
-                if (d->off[k] / d->S == p) {
-                    off[nt] = d->M - (d->off[k] - p * d->S);
-                    wt[nt++] = wk[k];
-                }
-            j->fn->stencil(dyg, nt, off, wt, 0.0f, d->S, dgrid + p * d->S);
+        float wt[DEPTH_MAXTAPS];
+        for (int i = 0; i < kk; i++)
+            wt[i] = wk[d->bk[i]];
+        for (int p = 0, i = 0; p < d->ph; p++) {    /* taps bk[i0..i) are plane p's */
+            int i0 = i;
+            while (i < kk && d->bp[i] == p)
+                i++;
+            j->fn->stencil(dyg, i - i0, d->bo + i0, wt + i0, 0.0f, d->S, dgrid + p * d->S);
         }
         depth_grid_copy(g, d, j->dx + pl * hw, dgrid, 1);
     }
@@ -326,17 +361,22 @@ static void depth_dw_part(void *arg, int tid, long lo, long hi)
     const depth_grid *d = j->d;
     long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
     float *grid = cnnrt_par_scratch(j->ctx, tid), *dyg = grid + d->G + d->slack;
+    float *lanes = dyg + d->Qp;
     memset(grid, 0, (size_t)(d->G + d->slack + d->Qp) * sizeof *grid);
     for (long c = lo; c < hi; c++) {
-        double sum[DEPTH_MAXTAPS] = { 0 };
+        memset(lanes, 0, (size_t)(kk * DEPTH_QB) * sizeof *lanes);
         for (int s = 0; s < j->n; s++) {
             long pl = (long)s * g->c + c;
             depth_grid_copy(g, d, (float *)(j->x + pl * hw), grid, 0);
             depth_dy_copy(g, d, j->dy + pl * P, dyg);
-            j->fn->dots(dyg, grid, d->nt, d->off, d->Qp, sum);
+            j->fn->dots(dyg, grid, d->nt, d->off, d->Qp, lanes);
         }
-        for (long k = 0; k < kk; k++)
-            j->dw[c * kk + k] += (float)sum[k];
+        for (long k = 0; k < kk; k++) {
+            double sum = 0;
+            for (int l = 0; l < DEPTH_QB; l++)
+                sum += lanes[k * DEPTH_QB + l];
+            j->dw[c * kk + k] += (float)sum;
+        }
     }
 }
 
