@@ -214,7 +214,8 @@ long cnnrt_depth_scratch(const cnnrt_conv *g)
 {
     depth_grid d;
     depth_grid_of(g, &d);
-    long fwd = d.G + d.slack + d.Qp + (long)d.nt * DEPTH_QB, dx = d.M + depth_up(d.S) + d.slack + d.G;
+    long fwd = d.G + d.slack + d.Qp + (long)d.nt * DEPTH_QB;
+    long dx = d.M + depth_up(d.S) + d.slack + d.G;
     return fwd > dx ? fwd : dx;
 }
 
