@@ -162,6 +162,7 @@ typedef struct {
     long Qp;                /* Q up to a multiple of DEPTH_QB */
     long slack;             /* read past G: the widest tile and the largest q */
     long M;                 /* dx's margin before dyg: the largest lo[k] */
+    long hw, P;             /* floats of an input plane, an output plane */
     int nt;                 /* taps: kh*kw */
     long off[DEPTH_MAXTAPS];
     /* dx's gather: the taps ordered by phase plane (then cell), as cells
@@ -186,6 +187,8 @@ static void depth_grid_of(const cnnrt_conv *g, depth_grid *d)
     d->G = d->ph * d->S;
     d->Qp = depth_up(d->Q);
     d->nt = g->kh * g->kw;
+    d->hw = (long)g->h * g->w;
+    d->P = (long)g->oh * g->ow;
     d->M = 0;
     for (int ki = 0; ki < g->kh; ki++)
         for (int kj = 0; kj < g->kw; kj++) {
@@ -306,16 +309,16 @@ typedef struct {
     float alpha;
     const float *x, *w, *b, *dy;
     float *y, *dx, *dw;
+    int what;               /* DEPTH_FORWARD, DEPTH_DW, DEPTH_DX */
 } depth_job;
+enum { DEPTH_FORWARD, DEPTH_DW, DEPTH_DX };
 
 /* planes [lo, hi) of the forward (plane = sample*c + channel) */
-static void depth_forward_part(void *arg, int tid, long lo, long hi)
+static void depth_forward_planes(const depth_job *j, const cnnrt_conv *g, const depth_grid *d,
+                                 float *grid, long lo, long hi)
 {
-    const depth_job *j = arg;
-    const cnnrt_conv *g = j->g;
-    const depth_grid *d = j->d;
-    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
-    float *grid = cnnrt_par_scratch(j->ctx, tid), *out = grid + d->G + d->slack;
+    long hw = d->hw, P = d->P, kk = d->nt;
+    float *out = grid + d->G + d->slack;
     memset(grid, 0, (size_t)(d->G + d->slack) * sizeof *grid);
     for (long pl = lo; pl < hi; pl++) {
         int c = (int)(pl % g->c);
@@ -329,14 +332,11 @@ static void depth_forward_part(void *arg, int tid, long lo, long hi)
 }
 
 /* planes [lo, hi) of dx: per phase plane p its cells' gather */
-static void depth_dx_part(void *arg, int tid, long lo, long hi)
+static void depth_dx_planes(const depth_job *j, const cnnrt_conv *g, const depth_grid *d,
+                            float *dyg, long lo, long hi)
 {
-    const depth_job *j = arg;
-    const cnnrt_conv *g = j->g;
-    const depth_grid *d = j->d;
-    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
-    long dyn = d->M + depth_up(d->S) + d->slack;
-    float *dyg = cnnrt_par_scratch(j->ctx, tid), *dgrid = dyg + dyn;
+    long hw = d->hw, P = d->P, kk = d->nt, dyn = d->M + depth_up(d->S) + d->slack;
+    float *dgrid = dyg + dyn;
     memset(dyg, 0, (size_t)dyn * sizeof *dyg);
     for (long pl = lo; pl < hi; pl++) {
         const float *wk = j->w + (pl % g->c) * kk;
@@ -355,13 +355,11 @@ static void depth_dx_part(void *arg, int tid, long lo, long hi)
 }
 
 /* channels [lo, hi) of dw: each cell's dots over the samples in order */
-static void depth_dw_part(void *arg, int tid, long lo, long hi)
+static void depth_dw_channels(const depth_job *j, const cnnrt_conv *g, const depth_grid *d,
+                              float *grid, long lo, long hi)
 {
-    const depth_job *j = arg;
-    const cnnrt_conv *g = j->g;
-    const depth_grid *d = j->d;
-    long hw = (long)g->h * g->w, P = (long)g->oh * g->ow, kk = d->nt;
-    float *grid = cnnrt_par_scratch(j->ctx, tid), *dyg = grid + d->G + d->slack;
+    long hw = d->hw, P = d->P, kk = d->nt;
+    float *dyg = grid + d->G + d->slack;
     float *lanes = dyg + d->Qp;
     memset(grid, 0, (size_t)(d->G + d->slack + d->Qp) * sizeof *grid);
     for (long c = lo; c < hi; c++) {
@@ -381,14 +379,27 @@ static void depth_dw_part(void *arg, int tid, long lo, long hi)
     }
 }
 
-/* runs part over [0, items) on the context's threads when worth it */
-static void depth_run(depth_job *j, long items, double work, cnnrt_par_fn part)
+/* the part of thread tid: items [lo, hi) of j->what, with its scratch */
+static void depth_part(void *arg, int tid, long lo, long hi)
 {
+    const depth_job *j = arg;
+    float *scratch = cnnrt_par_scratch(j->ctx, tid);
+    switch (j->what) {
+    case DEPTH_FORWARD: depth_forward_planes(j, j->g, j->d, scratch, lo, hi); break;
+    case DEPTH_DW:      depth_dw_channels(j, j->g, j->d, scratch, lo, hi); break;
+    default:            depth_dx_planes(j, j->g, j->d, scratch, lo, hi); break;
+    }
+}
+
+/* runs `what` over [0, items) on the context's threads when worth it */
+static void depth_run(depth_job *j, int what, long items, double work)
+{
+    j->what = what;
     if (cnnrt_par_worth(j->ctx, work)) {
-        cnnrt_par_for(j->ctx, items, 1, cnnrt_depth_scratch(j->g), part, j);
+        cnnrt_par_for(j->ctx, items, 1, cnnrt_depth_scratch(j->g), depth_part, j);
         return;
     }
-    part(j, 0, 0, items);
+    depth_part(j, 0, 0, items);
 }
 
 void cnnrt_depth_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
@@ -396,8 +407,8 @@ void cnnrt_depth_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
 {
     depth_grid d;
     depth_grid_of(g, &d);
-    depth_job j = { ctx, g, &d, depth_pick(), n, act, alpha, x, w, b, NULL, y, NULL, NULL };
-    depth_run(&j, (long)n * g->c, (double)n * g->c * d.Q * d.nt, depth_forward_part);
+    depth_job j = { ctx, g, &d, depth_pick(), n, act, alpha, x, w, b, NULL, y, NULL, NULL, 0 };
+    depth_run(&j, DEPTH_FORWARD, (long)n * g->c, (double)n * g->c * d.Q * d.nt);
 }
 
 void cnnrt_depth_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
@@ -405,16 +416,16 @@ void cnnrt_depth_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const floa
 {
     depth_grid d;
     depth_grid_of(g, &d);
-    depth_job j = { ctx, g, &d, depth_pick(), n, 0, 0.0f, x, w, NULL, dy, NULL, dx, dw };
+    depth_job j = { ctx, g, &d, depth_pick(), n, 0, 0.0f, x, w, NULL, dy, NULL, dx, dw, 0 };
     long P = (long)g->oh * g->ow;
     double work = (double)n * g->c * d.Q * d.nt;
     for (int s = 0; db && s < n; s++)       /* conv.c's order: sample by sample */
         for (int f = 0; f < g->f; f++)
             db[f] += (float)cnnrt_sum(dy + ((long)s * g->f + f) * P, P);
     if (dw)                                 /* before dx, which may overwrite x */
-        depth_run(&j, g->c, work, depth_dw_part);
+        depth_run(&j, DEPTH_DW, g->c, work);
     if (dx)
-        depth_run(&j, (long)n * g->c, work, depth_dx_part);
+        depth_run(&j, DEPTH_DX, (long)n * g->c, work);
 }
 
 #ifdef DEPTH_PRAGMAS
