@@ -24,6 +24,9 @@
  * and dx as the stride-1 convolution of dy with the flipped weights): the
  * direct kernel of convdirect.c, with bias and relu in its epilogue.
  *
+ * Depthwise layers (groups == c == f) skip all of this: convdepth.c's
+ * stencil, per plane (cnnrt_depth_use).
+ *
  * Not here: the gemm (gemm.c), the activations (activ.c); no Winograd;
  * geometry is trusted (the compiler checked it).
  */
@@ -141,6 +144,8 @@ static long conv_dw_scratch(const cnnrt_conv *g)
  * then for a direct dx the flipped weights and the direct kernel's) */
 long cnnrt_conv_scratch(const cnnrt_conv *g)
 {
+    if (cnnrt_depth_use(g))
+        return cnnrt_depth_scratch(g);
     long bwd = conv_dw_scratch(g), fwd = bwd;
     cnnrt_conv d;
     if (conv_direct(g))
@@ -404,6 +409,11 @@ void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
                         const float *w, const float *b, float *y,
                         int act, float alpha)
 {
+    if (cnnrt_depth_use(g)) {               /* scratch: the phase layout */
+        conv_scratch(ctx, g, g->sw > 1, "cnnrt_conv_forward");
+        cnnrt_depth_forward(ctx, g, n, x, w, b, y, act, alpha);
+        return;
+    }
     float *scratch = conv_scratch(ctx, g, !conv_pointwise(g) || conv_direct(g), "cnnrt_conv_forward");
     if (conv_split(ctx, g, n)) {
         conv_job j = { ctx, g, x, w, b, NULL, y, NULL, act, alpha };
@@ -467,6 +477,13 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
                          int act, float alpha,
                          float *dx, float *dw, float *db)
 {
+    if (cnnrt_depth_use(g)) {               /* scratch: dw's rows, the phase layout */
+        conv_scratch(ctx, g, dw || (dx && g->sw > 1), "cnnrt_conv_backward");
+        if (act != CNNRT_ACT_NONE)
+            cnnrt_act_backward(ctx, act, alpha, (long)n * g->f * g->oh * g->ow, NULL, y, dy, dy);
+        cnnrt_depth_backward(ctx, g, n, x, w, dy, dx, dw, db);
+        return;
+    }
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;

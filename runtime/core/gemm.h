@@ -89,6 +89,19 @@ long cnnrt_dwdot_scratch(const cnnrt_conv *g);
 void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, const float *dy,
                  float *dw);
 
+/* ---- depthwise convolution (convdepth.c): groups == c == f ----
+ * _use: conv.c sends this geometry there (depthwise, at most 64 kernel
+ * cells).  scratch: cnnrt_depth_scratch(g) floats per thread (the whole of
+ * cnnrt_conv_scratch for such a layer).  _forward is cnnrt_conv_forward;
+ * _backward is cnnrt_conv_backward after the epilogue's backward (dy is
+ * the gradient before the act; dx, dw, db as there, each may be NULL). */
+int cnnrt_depth_use(const cnnrt_conv *g);
+long cnnrt_depth_scratch(const cnnrt_conv *g);
+void cnnrt_depth_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                         const float *w, const float *b, float *y, int act, float alpha);
+void cnnrt_depth_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                          const float *w, const float *dy, float *dx, float *dw, float *db);
+
 /* ---- helpers shared by the kernel files ---- */
 /* dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (gemm.c; in
  * vector blocks) */

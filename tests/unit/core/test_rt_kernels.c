@@ -286,6 +286,16 @@ static const ConvCase conv_cases[] = {
     {  2, 9, 9,  3, 2, 2, 1, 1, 0, 0, 1, 1, 1, 2 },  /* dw dot 3x5 and 3x1 tiles */
     { 20, 8, 8, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 2 },  /* convrow 3x8 tile, 40 of 48 lanes */
     {  6, 9, 11, 33, 3, 3, 1, 1, 0, 1, 1, 1, 1, 3 }, /* convrow 2x12 + 1x12 (1 filter), bias */
+    /* depthwise (convdepth.c); odd rows have no bias */
+    {  6, 13, 10, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6, 2 }, /* 3x3 stride 2, phase planes */
+    {  5, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 3 },  /* 3x3 stride 1, bias */
+    {  3, 11, 9, 3, 5, 5, 1, 1, 2, 2, 1, 1, 3, 2 },  /* 5x5, pad 2 */
+    {  4, 12, 13, 4, 5, 5, 2, 2, 2, 2, 1, 1, 4, 3 }, /* 5x5 stride 2, odd width */
+    {  3, 7, 9,  3, 3, 3, 1, 1, 0, 0, 1, 1, 3, 2 },  /* no padding */
+    {  2, 9, 8,  2, 3, 3, 2, 1, 0, 1, 2, 1, 2, 2 },  /* mixed stride, dilated rows */
+    {  3, 8, 10, 3, 3, 3, 3, 3, 1, 1, 1, 1, 3, 2 },  /* stride 3: the general regrouping */
+    {  4, 20, 21, 4, 3, 3, 1, 1, 1, 1, 1, 1, 4, 2 }, /* several 64-wide tiles per plane */
+    {  2, 6, 6,  2, 3, 3, 1, 1, 2, 2, 1, 1, 2, 1 },  /* pad 2 > reach: all-padding rows */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 

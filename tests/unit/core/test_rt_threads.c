@@ -311,8 +311,11 @@ static void convs(cnnrt_ctx *ctx)
         { 16, 6, 6, 5, 6, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1 },
         { 24, 5, 5, 4, 3, 3, 3, 3, 2, 2, 1, 1, 1, 1, 2 },
         { 16, 9, 9, 3, 5, 5, 3, 3, 1, 1, 0, 0, 2, 2, 1 },
+        /* depthwise (convdepth.c): planes split, dw by channels */
+        { 24, 9, 9, 24, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 24 },
+        { 16, 11, 10, 16, 6, 5, 3, 3, 2, 2, 1, 1, 1, 1, 16 },
     };
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < (int)(sizeof gs / sizeof gs[0]); i++)
         for (int n = 1; n <= 5; n += 4) {
             const cnnrt_conv *g = &gs[i];
             long xs = (long)g->c * g->h * g->w, ys = (long)g->f * g->oh * g->ow;
