@@ -202,7 +202,9 @@ demo: deps all
 	    --val $(FMNIST)/t10k-images-idx3-ubyte.gz --epochs $(EPOCHS) --save $(B)/lenet5.cnnw
 	$(B)/lenet5 eval --weights $(B)/lenet5.cnnw $(FMNIST)/t10k-images-idx3-ubyte.gz
 
+# PyTorch for the ratios (installed as root; without it, no ratios)
 bench: deps all
+	@sh tools/deps.sh python3-torch || echo "bench: no python3-torch: our figures only"
 	@CNNC=$(B)/cnnc sh tools/bench.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_threads.sh $(B)
 	@CNNC=$(B)/cnnc sh tools/bench_data.sh $(B)
