@@ -51,6 +51,16 @@ typedef struct {
 /* import.c */
 int  imp_val(Imp *m, const char *name);         /* -1 when unknown */
 int  imp_graph(Imp *m);                         /* all nodes to terms */
+/* window.c: the window attributes of Conv and the pools; 0, or -1 after
+ * imp_fail.  Padding is symmetric (auto_pad SAME_* turned into it);
+ * ceil_mode=1 only where it gives the floor's size, and only if ceil_ok. */
+typedef struct {
+    long k[2], s[2], p[2], dil[2];      /* [h, w] each */
+} ImpWindow;
+int  imp_window(Imp *m, const Onnx__NodeProto *n, const Val *x, ImpWindow *w, int ceil_ok);
+/* the output shape d of a window over x with ch channels (x's rank) */
+int  imp_window_out(Imp *m, const Onnx__NodeProto *n, const Val *x, const ImpWindow *w,
+                    long ch, long *d);
 /* write.c */
 int  imp_fail(Imp *m, const Onnx__NodeProto *n, const char *near, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

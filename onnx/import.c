@@ -8,6 +8,7 @@
  * per channel.  Identity, Flatten of a flat value and an inference Dropout
  * mask are aliases, not terms.  Every case it cannot express exactly is an
  * error naming the node, its operator and the nearest supported form.
+ * window.c reads the kernel, stride, padding and dilation attributes;
  * write.c turns the terms into statements and the weights file.
  */
 #include <math.h>
@@ -170,114 +171,6 @@ static int need_spatial(Imp *m, const Onnx__NodeProto *n, int x, int rank3, cons
                     shape_str(b, v->d, v->rank), rank3 ? " and [N, C, L]" : "");
 }
 
-/* spatial dim i (0: H, 1: W) of an image value */
-static long sp(const Val *x, int i)
-{
-    return x->rank == 4 ? x->d[2 + i] : i == 0 ? 1 : x->d[2];
-}
-
-/* ---- windows: kernel, strides, pads, dilations of Conv and the pools ---- */
-typedef struct {
-    long k[2], s[2], p[2], dil[2];
-} Window;
-
-/* an ints attribute of nd (1 or 2) values into [h, w] (h = def for 1-D);
- * 0 when absent or read, -1 on a wrong count */
-static int hw_attr(Imp *m, const Onnx__NodeProto *n, const char *name, int nd, long def, long *out)
-{
-    long v[8];
-    int c = pb_attr_ints(n, name, v, 8);
-    if (c < 0)
-        return 0;
-    if (c != nd)
-        return imp_fail(m, n, NULL, "%s has %d values, not %d", name, c, nd);
-    out[0] = nd == 2 ? v[0] : def;
-    out[1] = v[nd - 1];
-    return 0;
-}
-
-/* Reads the window attributes of n on input x (kernel given for Conv).
- * Padding must be symmetric; auto_pad SAME_* is turned into it. */
-static int window(Imp *m, const Onnx__NodeProto *n, const Val *x, Window *w, int ceil_ok)
-{
-    long v[8];
-    int c, nd = x->rank - 2;
-    if (hw_attr(m, n, "kernel_shape", nd, 1, w->k))
-        return -1;
-    if (w->k[0] <= 0 || w->k[1] <= 0)
-        return imp_fail(m, n, NULL, "no kernel_shape");
-    w->s[0] = w->s[1] = w->dil[0] = w->dil[1] = 1;
-    w->p[0] = w->p[1] = 0;
-    if (hw_attr(m, n, "strides", nd, 1, w->s) || hw_attr(m, n, "dilations", nd, 1, w->dil))
-        return -1;
-    /* before any arithmetic with them (a zero stride was a fuzz finding) */
-    for (int i = 0; i < 2; i++)
-        if (w->k[i] > IMP_MAXWIN || w->s[i] <= 0 || w->s[i] > IMP_MAXWIN || w->dil[i] <= 0 ||
-            w->dil[i] > IMP_MAXWIN)
-            return imp_fail(m, n, NULL, "kernel_shape, strides and dilations must be 1 to %d",
-                            IMP_MAXWIN);
-    char ap[32];
-    pb_attr_str(n, "auto_pad", "NOTSET", ap, sizeof ap);
-    if (!ap[0])
-        strcpy(ap, "NOTSET");
-    if (strcmp(ap, "SAME_UPPER") == 0 || strcmp(ap, "SAME_LOWER") == 0) {
-        for (int i = 0; i < 2; i++) {
-            long in = sp(x, i), out = (in + w->s[i] - 1) / w->s[i];
-            long total = (out - 1) * w->s[i] + w->dil[i] * (w->k[i] - 1) + 1 - in;
-            if (total < 0)
-                total = 0;
-            if (total % 2)
-                return imp_fail(m, n, "auto_pad with an even total padding, or explicit "
-                                "symmetric pads", "auto_pad=%s pads one side more than the "
-                                "other here", ap);
-            w->p[i] = total / 2;
-        }
-    } else if (strcmp(ap, "NOTSET") == 0) {
-        if ((c = pb_attr_ints(n, "pads", v, 8)) >= 0) {
-            if (c != 2 * nd)
-                return imp_fail(m, n, NULL, "pads has %d values, not %d", c, 2 * nd);
-            if (v[0] != v[nd] || v[nd - 1] != v[2 * nd - 1])
-                return imp_fail(m, n, "symmetric pads (the same at both ends of each axis)",
-                                "asymmetric pads");
-            for (int i = 0; i < c; i++)
-                if (v[i] < 0 || v[i] > IMP_MAXWIN)
-                    return imp_fail(m, n, NULL, "pads must be 0 to %d", IMP_MAXWIN);
-            w->p[0] = nd == 2 ? v[0] : 0, w->p[1] = v[nd - 1];
-        }
-    } else if (strcmp(ap, "VALID") != 0) {
-        return imp_fail(m, n, NULL, "unknown auto_pad '%s'", ap);
-    }
-    if (pb_attr_int(n, "ceil_mode", 0)) {
-        for (int i = 0; i < 2 && ceil_ok; i++) {
-            long span = sp(x, i) + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
-            if (span >= 0 && span % w->s[i])
-                return imp_fail(m, n, "ceil_mode=0 (floor), or a size the window tiles",
-                                "ceil_mode=1 gives a different output size here");
-        }
-        if (!ceil_ok)
-            return imp_fail(m, n, "ceil_mode=0", "ceil_mode=1");
-    }
-    return 0;
-}
-
-/* output shape of a window over x with `ch` channels (x's rank) */
-static int window_out(Imp *m, const Onnx__NodeProto *n, const Val *x, const Window *w,
-                      long ch, long *d)
-{
-    d[0] = x->d[0];
-    d[1] = ch;
-    for (int i = 0; i < 2; i++) {
-        long span = sp(x, i) + 2 * w->p[i] - w->dil[i] * (w->k[i] - 1) - 1;
-        if (span < 0)
-            return imp_fail(m, n, NULL, "the window is larger than the padded input");
-        if (x->rank == 4)
-            d[2 + i] = span / w->s[i] + 1;
-        else if (i == 1)
-            d[2] = span / w->s[i] + 1;          /* [N, C, L]: H is 1 */
-    }
-    return 0;
-}
-
 /* ", name=VALUE" for a pair argument unless it is the default */
 static int pair_arg(char *buf, int len, const char *name, const long *v, long def)
 {
@@ -301,8 +194,8 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int x)
         return imp_fail(m, n, NULL, "weights of %zu dims, not %d", W->n_dims, xv->rank);
     long f = W->dims[0], cg = W->dims[1], groups = pb_attr_int(n, "group", 1);
     long kh = xv->rank == 4 ? W->dims[2] : 1, kw = W->dims[xv->rank - 1];
-    Window w = { { kh, kw }, { 0 }, { 0 }, { 0 } };
-    if (window(m, n, xv, &w, 0))
+    ImpWindow w = { { kh, kw }, { 0 }, { 0 }, { 0 } };
+    if (imp_window(m, n, xv, &w, 0))
         return -1;
     if (w.k[0] != kh || w.k[1] != kw)
         return imp_fail(m, n, NULL, "kernel_shape does not match the weights");
@@ -312,7 +205,7 @@ static int op_conv(Imp *m, const Onnx__NodeProto *n, int x)
     if (B && pb_numel(B) != f)
         return imp_fail(m, n, NULL, "bias of %ld values for %ld filters", pb_numel(B), f);
     long d[4];
-    if (window_out(m, n, xv, &w, f, d))
+    if (imp_window_out(m, n, xv, &w, f, d))
         return -1;
     char args[160], b[32];
     int k = snprintf(args, sizeof args, "conv(%ld, kernel=%s", f, pair(b, w.k[0], w.k[1]));
@@ -345,8 +238,8 @@ static int pool(Imp *m, const Onnx__NodeProto *n, int x, int avg)
     if (n->n_output > 1 && n->output[1][0])
         return imp_fail(m, n, "MaxPool without its Indices output", "the Indices output is used");
     const Val *xv = &m->vals[x];
-    Window w = { { 0 }, { 0 }, { 0 }, { 0 } };
-    if (window(m, n, xv, &w, 1))
+    ImpWindow w = { { 0 }, { 0 }, { 0 }, { 0 } };
+    if (imp_window(m, n, xv, &w, 1))
         return -1;
     if (w.dil[0] != 1 || w.dil[1] != 1)
         return imp_fail(m, n, "dilations=[1, 1]", "dilated pooling");
@@ -356,7 +249,7 @@ static int pool(Imp *m, const Onnx__NodeProto *n, int x, int avg)
     if (2 * w.p[0] > w.k[0] || 2 * w.p[1] > w.k[1])
         return imp_fail(m, n, "pads of at most half the window", "pads larger than half the window");
     long d[4];
-    if (window_out(m, n, xv, &w, xv->d[1], d))
+    if (imp_window_out(m, n, xv, &w, xv->d[1], d))
         return -1;
     char b[32];
     Term *t = unary(m, n, x, xv->rank, d);

@@ -10,7 +10,7 @@ HAVE_ONNX  := $(shell command -v protoc-c >/dev/null 2>&1 && test -f $(ONNX_PROT
                 test -f /usr/include/protobuf-c/protobuf-c.h && echo 1)
 
 ifeq ($(HAVE_ONNX),1)
-ONNX_SRC   = onnx/pb.c onnx/import.c onnx/write.c onnx/export.c
+ONNX_SRC   = onnx/pb.c onnx/import.c onnx/window.c onnx/write.c onnx/export.c
 ONNX_OBJ   = $(patsubst %.c,$(B)/%.o,$(ONNX_SRC)) $(B)/onnx/onnx.pb-c.o
 ONNX_LIBS  = -lprotobuf-c
 CPPFLAGS  += -DCNNC_HAVE_ONNX=1
