@@ -191,6 +191,15 @@ WINO_INLINE void wino_hrow(const cnnrt_conv *g, int tw, const float *xc, int ip,
     }
 }
 
+/* The tile rows from r on, up to rend, that lie in one sample: sample
+ * *smp, its tile rows [*ty0, the value returned). */
+WINO_INLINE int wino_run(const wino_shape *s, long r, long rend, long *smp, int *ty0)
+{
+    *smp = r / s->th;
+    *ty0 = (int)(r - *smp * s->th);
+    return rend - r < s->th - *ty0 ? *ty0 + (int)(rend - r) : s->th;
+}
+
 /* floats of the transforms' buffer (after U, V, M in the scratch): the
  * row halves of a plane, even and odd padded rows apart, [2][4][th+1][tw]
  * (the output transform's [4][th][tw] fits there), then 2 rows of wp */
@@ -217,10 +226,8 @@ WINO_INLINE void wino_in_body(const cnnrt_conv *g, const wino_shape *s, const fl
     float *he = buf, *ho = buf + 4 * ldh;
     for (int c = 0; c < g->c; c++)
         for (long r = r0; r < r0 + nr;) {
-            long smp = r / s->th;
-            int ty0 = (int)(r - smp * s->th), ty1 = s->th;
-            if (r + (ty1 - ty0) > r0 + nr)
-                ty1 = ty0 + (int)(r0 + nr - r);
+            long smp;
+            int ty0, ty1 = wino_run(s, r, r0 + nr, &smp, &ty0);
             const float *xc = x + (smp * g->c + c) * hw;
             for (int i = 0; i < 2 * (ty1 - ty0) + 2; i++)
                 wino_hrow(g, tw, xc, 2 * ty0 + i, (i % 2 ? ho : he) + (long)(i / 2) * tw, ldh);
@@ -257,10 +264,8 @@ WINO_INLINE void wino_out_body(const cnnrt_conv *g, const wino_shape *s, const f
     float *q = buf, *e0 = buf + 8L * (s->th + 1) * tw, *e1 = e0 + s->wp;
     for (int f = 0; f < g->f; f++)
         for (long r = r0; r < r0 + nr;) {
-            long smp = r / s->th;
-            int ty0 = (int)(r - smp * s->th), ty1 = s->th;
-            if (r + (ty1 - ty0) > r0 + nr)
-                ty1 = ty0 + (int)(r0 + nr - r);
+            long smp;
+            int ty0, ty1 = wino_run(s, r, r0 + nr, &smp, &ty0);
             long nt = (long)(ty1 - ty0) * tw;
             const float *mp = m + (long)f * ldm + (r - r0) * tw;
             for (long t = 0; t < nt; t++) {
