@@ -55,7 +55,7 @@ include onnx/onnx.mk
 # core of the runtime, and the part --embed-runtime copies into the model's
 # C file (headers first).
 RT_CORE = $(addprefix runtime/include/,cnnrt_abi.h cnnrt.h cnnrt_det.h) \
-          $(addprefix runtime/core/,gemm.h threads.h gemm.c gemm_par.c conv.c conv_dw.c convdepth.c convdirect.c convrow.c dense.c activ.c pool.c \
+          $(addprefix runtime/core/,gemm.h threads.h gemm.c gemm_par.c conv.c conv_dw.c convdepth.c convdirect.c convrow.c convwino.c dense.c activ.c pool.c \
           norm.c loss.c fold.c rng.c init.c optim.c sched.c cnnw.c file.c safefile.c yolox.c detect.c threads.c prof.c)
 
 # The runtime, in three layers (each may use the ones before it): core is

@@ -24,11 +24,14 @@
  * and dx as the stride-1 convolution of dy with the flipped weights): the
  * direct kernel of convdirect.c, with bias and relu in its epilogue.
  *
+ * 3x3 ones with many channels and tiles take Winograd's F(2x2, 3x3)
+ * instead, forward and dx (convwino.c, where cnnrt_wino_use says).
+ *
  * Depthwise layers (groups == c == f) skip all of this: convdepth.c's
  * stencil, per plane (cnnrt_depth_use).
  *
- * Not here: the gemm (gemm.c), the activations (activ.c); no Winograd;
- * geometry is trusted (the compiler checked it).
+ * Not here: the gemm (gemm.c), the activations (activ.c); geometry is
+ * trusted (the compiler checked it).
  */
 #include "cnnrt.h"
 #include "gemm.h"
@@ -57,20 +60,36 @@ static int conv_direct(const cnnrt_conv *g)
 
 /* The geometry of dx as a convolution: dy [f][oh][ow], padded by the
  * kernel's reach less the forward padding, against the flipped weights
- * wf[c][f][kh][kw] gives dx [c][h][w].  0 when that padding would be
- * negative, for fewer than 4 channels (1-filter tiles) or small planes
- * that convrow.c does not take (then conv.c folds dcol as before). */
+ * wf[c][f][kh][kw] gives dx [c][h][w]. */
+static cnnrt_conv conv_dx_shape(const cnnrt_conv *g)
+{
+    return (cnnrt_conv){ g->f, g->oh, g->ow, g->c, g->h, g->w, g->kh, g->kw, 1, 1,
+                         (g->kh - 1) * g->dh - g->ph, (g->kw - 1) * g->dw - g->pw,
+                         g->dh, g->dw, 1 };
+}
+
+/* dx by convdirect.c: 0 when that padding would be negative, for fewer
+ * than 4 channels (1-filter tiles) or small planes that convrow.c does not
+ * take (then conv.c folds dcol as before). */
 static int conv_dx_geom(const cnnrt_conv *g, cnnrt_conv *d)
 {
-    int ph = (g->kh - 1) * g->dh - g->ph, pw = (g->kw - 1) * g->dw - g->pw;
-    if (!conv_direct(g) || ph < 0 || pw < 0 || g->c < 4)
+    *d = conv_dx_shape(g);
+    if (!conv_direct(g) || d->ph < 0 || d->pw < 0 || g->c < 4)
         return 0;
     /* on planes of 64 pixels or fewer a third of the grid tiles is
      * padding, and the gemm and fold are as fast; convrow.c's tiles are
      * not (VGG's 8x8, 128 -> 64 channels: 4.5 -> 3.0 ms at batch 64) */
-    *d = (cnnrt_conv){ g->f, g->oh, g->ow, g->c, g->h, g->w, g->kh, g->kw,
-                       1, 1, ph, pw, g->dh, g->dw, 1 };
     return (long)g->h * g->w > 64 || cnnrt_convrow_use(d);
+}
+
+/* dx by Winograd (convwino.c) for a call of n samples, on any plane (n < 0:
+ * for some n, the scratch's question) */
+static int conv_dx_wino(const cnnrt_conv *g, cnnrt_conv *d, int n)
+{
+    *d = conv_dx_shape(g);
+    if (!conv_direct(g))
+        return 0;
+    return n < 0 ? cnnrt_wino_geom(d) : cnnrt_wino_use(d, n);
 }
 
 /* wf[c][f][ki][kj] = w[f][c][kh-1-ki][kw-1-kj] */
@@ -146,12 +165,18 @@ long cnnrt_conv_scratch(const cnnrt_conv *g)
 {
     if (cnnrt_depth_use(g))
         return cnnrt_depth_scratch(g);
-    long bwd = conv_dw_scratch(g), fwd = bwd;
+    long bwd = conv_dw_scratch(g), fwd = bwd, dx = 0;
     cnnrt_conv d;
     if (conv_direct(g))
         fwd = cnnrt_direct_scratch(g);
+    if (cnnrt_wino_geom(g) && cnnrt_wino_scratch(g) > fwd)
+        fwd = cnnrt_wino_scratch(g);
     if (conv_dx_geom(g, &d))
-        bwd += (long)g->f * g->c * g->kh * g->kw + cnnrt_direct_scratch(&d);
+        dx = cnnrt_direct_scratch(&d);
+    if (conv_dx_wino(g, &d, -1) && cnnrt_wino_scratch(&d) > dx)
+        dx = cnnrt_wino_scratch(&d);
+    if (dx)                 /* the flipped weights, then the kernel's */
+        bwd += (long)g->f * g->c * g->kh * g->kw + dx;
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -337,9 +362,11 @@ static float *conv_scratch(cnnrt_ctx *ctx, const cnnrt_conv *g, int needed, cons
     return ctx->scratch;
 }
 
-/* Samples [s0, s1) of the forward with this scratch; the products run on
- * the threads of `par` (NULL: on this thread). */
-static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
+/* Samples [s0, s1) of a call of n with this scratch; the products run on
+ * the threads of `par` (NULL: on this thread).  The kernel is chosen by
+ * the call's n, never by the split, so that the threads do not change a
+ * bit. */
+static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int n, int s0, int s1,
                                const float *x, const float *w, const float *b, float *y,
                                int act, float alpha, float *scratch)
 {
@@ -347,6 +374,10 @@ static void conv_forward_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int 
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g);
+    if (cnnrt_wino_use(g, n)) {
+        cnnrt_wino_forward(g, s1 - s0, x + s0 * xs, w, b, y + s0 * ys, act, alpha, scratch);
+        return;
+    }
     if (conv_direct(g)) {
         /* packs w into this scratch, unless for one sample (then the
          * packing would cost as much as the reads it saves) */
@@ -387,14 +418,14 @@ typedef struct {
     const cnnrt_conv *g;
     const float *x, *w, *b, *dy;
     float *y, *dx;
-    int act;
+    int act, n;             /* n: the call's samples */
     float alpha;
 } conv_job;
 
 static void conv_forward_part(void *arg, int tid, long lo, long hi)
 {
     const conv_job *j = arg;
-    conv_forward_range(NULL, j->g, (int)lo, (int)hi, j->x, j->w, j->b, j->y, j->act,
+    conv_forward_range(NULL, j->g, j->n, (int)lo, (int)hi, j->x, j->w, j->b, j->y, j->act,
                        j->alpha, cnnrt_par_scratch(j->ctx, tid));
 }
 
@@ -416,22 +447,29 @@ void cnnrt_conv_forward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float 
     }
     float *scratch = conv_scratch(ctx, g, !conv_pointwise(g) || conv_direct(g), "cnnrt_conv_forward");
     if (conv_split(ctx, g, n)) {
-        conv_job j = { ctx, g, x, w, b, NULL, y, NULL, act, alpha };
+        conv_job j = { ctx, g, x, w, b, NULL, y, NULL, act, n, alpha };
         cnnrt_par_for(ctx, n, 1, cnnrt_conv_scratch(g), conv_forward_part, &j);
         return;
     }
-    conv_forward_range(ctx, g, 0, n, x, w, b, y, act, alpha, scratch);
+    conv_forward_range(ctx, g, n, 0, n, x, w, b, y, act, alpha, scratch);
 }
 
 /* dx of samples [s0, s1) from dy (after the epilogue's backward), with
  * this scratch; the products run on the threads of `par` (NULL: here). */
-static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
+static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int n, int s0, int s1,
                           const float *w, const float *dy, float *dx, float *scratch)
 {
     int G = g->groups, cg = g->c / G, fg = g->f / G;
     int kg = cg * g->kh * g->kw, P = g->oh * g->ow;
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     cnnrt_conv dg;
+    if (conv_dx_wino(g, &dg, n)) {     /* the layout below */
+        float *wf = scratch + conv_dw_scratch(g);
+        conv_flip(g, w, wf);
+        cnnrt_wino_forward(&dg, s1 - s0, dy + s0 * ys, wf, NULL, dx + s0 * xs,
+                           CNNRT_ACT_NONE, 0.0f, wf + (long)g->f * kg);
+        return;
+    }
     if (conv_dx_geom(g, &dg)) {
         /* the direct dx: w flipped, then packed, in this scratch (dw is
          * done with it: the layout of cnnrt_conv_scratch) */
@@ -463,7 +501,7 @@ static void conv_dx_range(cnnrt_ctx *par, const cnnrt_conv *g, int s0, int s1,
 static void conv_dx_part(void *arg, int tid, long lo, long hi)
 {
     const conv_job *j = arg;
-    conv_dx_range(NULL, j->g, (int)lo, (int)hi, j->w, j->dy, j->dx,
+    conv_dx_range(NULL, j->g, j->n, (int)lo, (int)hi, j->w, j->dy, j->dx,
                   cnnrt_par_scratch(j->ctx, tid));
 }
 
@@ -489,7 +527,7 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     long hw = (long)g->h * g->w, xs = g->c * hw, ys = (long)g->f * P;
     int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
-    int ddx = dx && conv_dx_geom(g, &dg);
+    int ddx = dx && (conv_dx_geom(g, &dg) || conv_dx_wino(g, &dg, n));
     /* the dot path (sums kept in scratch across samples; dx runs after) */
     int dwd = dw && conv_dw_dot(g);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
@@ -555,9 +593,9 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         return;
     /* scratch held col or colt for dw; it is free again for dcol */
     if (conv_split(ctx, g, n)) {
-        conv_job j = { ctx, g, NULL, w, NULL, dy, NULL, dx, act, alpha };
+        conv_job j = { ctx, g, NULL, w, NULL, dy, NULL, dx, act, n, alpha };
         cnnrt_par_for(ctx, n, 1, cnnrt_conv_scratch(g), conv_dx_part, &j);
         return;
     }
-    conv_dx_range(ctx, g, 0, n, w, dy, dx, scratch);
+    conv_dx_range(ctx, g, n, 0, n, w, dy, dx, scratch);
 }

@@ -89,6 +89,19 @@ long cnnrt_dwdot_scratch(const cnnrt_conv *g);
 void cnnrt_dwdot(const cnnrt_conv *g, float *scratch, int n, const float *x, const float *dy,
                  float *dw);
 
+/* ---- 3x3 stride-1 convolution by Winograd F(2x2, 3x3) (convwino.c) ----
+ * _geom: the geometries it may take (3x3, stride and dilation 1, one
+ * group, padding <= 2, >= 32 channels in and out); _use: those, for a call
+ * of n samples, where it pays.  _forward computes n samples: y [n][f][oh][ow]
+ * = conv(x [n][c][h][w], w [f][c][3][3]) + b (b may be NULL), then act,
+ * with cnnrt_wino_scratch(g) floats of scratch; each sample's result
+ * depends on that sample only (not on n or its neighbours). */
+int cnnrt_wino_geom(const cnnrt_conv *g);
+int cnnrt_wino_use(const cnnrt_conv *g, int n);
+long cnnrt_wino_scratch(const cnnrt_conv *g);
+void cnnrt_wino_forward(const cnnrt_conv *g, int n, const float *x, const float *w,
+                        const float *b, float *y, int act, float alpha, float *scratch);
+
 /* ---- depthwise convolution (convdepth.c): groups == c == f ----
  * _use: conv.c sends this geometry there (depthwise, at most 64 kernel
  * cells).  scratch: cnnrt_depth_scratch(g) floats per thread (the whole of
