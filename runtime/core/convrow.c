@@ -87,18 +87,13 @@ typedef int row_i16 __attribute__((vector_size(64)));
 typedef int row_i8 __attribute__((vector_size(32)));
 #define ROW_512 __attribute__((target("avx512f,avx2,fma")))
 #define ROW_256 __attribute__((target("avx2,fma")))
-ROW_TILE(row512_1x8, ROW_512, row_v16, row_i16, 16, 1, 8)
-ROW_TILE(row512_2x8, ROW_512, row_v16, row_i16, 16, 2, 8)
-ROW_TILE(row512_3x8, ROW_512, row_v16, row_i16, 16, 3, 8)
-ROW_TILE(row512_1x10, ROW_512, row_v16, row_i16, 16, 1, 10)
-ROW_TILE(row512_2x10, ROW_512, row_v16, row_i16, 16, 2, 10)
-ROW_TILE(row512_1x12, ROW_512, row_v16, row_i16, 16, 1, 12)
-ROW_TILE(row512_2x12, ROW_512, row_v16, row_i16, 16, 2, 12)
-ROW_TILE(row512_1x14, ROW_512, row_v16, row_i16, 16, 1, 14)
-ROW_TILE(row512_1x16, ROW_512, row_v16, row_i16, 16, 1, 16)
-ROW_TILE(row256_1x8, ROW_256, row_v8, row_i8, 8, 1, 8)
-ROW_TILE(row256_1x10, ROW_256, row_v8, row_i8, 8, 1, 10)
-ROW_TILE(row256_1x12, ROW_256, row_v8, row_i8, 8, 1, 12)
+/* the instantiated tiles, FBV x PB (row_tile's table) */
+#define ROW_T512(FBV, PB) ROW_TILE(row512_##FBV##x##PB, ROW_512, row_v16, row_i16, 16, FBV, PB)
+#define ROW_T256(FBV, PB) ROW_TILE(row256_##FBV##x##PB, ROW_256, row_v8, row_i8, 8, FBV, PB)
+ROW_T512(1, 8) ROW_T512(2, 8) ROW_T512(3, 8)
+ROW_T512(1, 10) ROW_T512(2, 10) ROW_T512(1, 12) ROW_T512(2, 12)
+ROW_T512(1, 14) ROW_T512(1, 16)
+ROW_T256(1, 8) ROW_T256(1, 10) ROW_T256(1, 12)
 #endif
 
 /* The tile for fbv vectors by pb pixels, or NULL when not instantiated */
