@@ -9,9 +9,11 @@
  * output pixels of one row, ox0..ox0+PB-1; per kernel cell k it loads FBV
  * weight vectors and broadcasts PB inputs xp[q + off[k]] (the same padded
  * copy xp and offsets off[] as convdirect.c), FBV*PB FMA chains in
- * registers over all K cells.  Only the pixels past ow in a row's last
- * chunk are wasted.  The epilogue turns the tile [PB][FBV*VL] into
- * y[f][oy][ox] with the bias and relu or leaky.
+ * registers over all K cells.  PB >= ow, so a tile is a whole row and
+ * only its pixels past ow are wasted.  The tile adds the bias and applies
+ * relu or leaky in registers (the bias is a vector: one per lane); a
+ * block of rows' tiles [pixel][FBV*VL] is then turned into y[f][oy][ox]
+ * by one transpose.
  *
  * Used (cnnrt_convrow_use) with AVX-512 (VL 16, up to 24 chains) or AVX2
  * (VL 8, 12 chains), for f >= VL and rows of at most 12 pixels;
@@ -38,12 +40,14 @@
 
 #define ROW_VL 16                   /* the packing's lanes: the widest variant's */
 
-/* One tile: acc[v][i] = sum_k wv[v][k][:] * xq[off[k] + i], stored as
- * t[i][v*VL + l]. */
-#define ROW_TILE(name, attr, vf, VL, FBV, PB)                                 \
+/* One tile: acc[v][i] = sum_k wv[v][k][:] * xq[off[k] + i], then
+ * act(acc + bv[v]) (the bias and act of cnnrt_bias_act, lane-wise: the
+ * same operations, so the same bits), stored as t[i][v*VL + l]. */
+#define ROW_TILE(name, attr, vf, vi, VL, FBV, PB)                             \
     attr static void name(int K, const int *restrict off,                    \
                           const float *restrict wv0, long wvs,                \
-                          const float *restrict xq, float *restrict t)        \
+                          const float *restrict xq, const float *restrict bv, \
+                          int act, float alpha, float *restrict t)            \
     {                                                                         \
         vf acc[FBV][PB];                                                      \
         _Pragma("GCC unroll 16") for (int v = 0; v < FBV; v++)                \
@@ -58,31 +62,38 @@
                 _Pragma("GCC unroll 16") for (int v = 0; v < FBV; v++)        \
                     acc[v][i] += wv[v] * xk[i];                               \
         }                                                                     \
+        vf b[FBV], zero = { 0 };                                              \
+        _Pragma("GCC unroll 16") for (int v = 0; v < FBV; v++)                \
+            memcpy(&b[v], bv + v * VL, sizeof(vf));                           \
         _Pragma("GCC unroll 16") for (int i = 0; i < PB; i++)                 \
-            _Pragma("GCC unroll 16") for (int v = 0; v < FBV; v++)            \
-                memcpy(t + (i * FBV + v) * VL, &acc[v][i], sizeof(vf));       \
+            _Pragma("GCC unroll 16") for (int v = 0; v < FBV; v++) {          \
+                vf s = acc[v][i] + b[v];                                      \
+                vi pos = s > zero;                                            \
+                if (act == CNNRT_ACT_RELU)                                    \
+                    s = (vf)((vi)s & pos);                                    \
+                else if (act == CNNRT_ACT_LEAKY)                              \
+                    s = (vf)((vi)s & pos) + alpha * (vf)((vi)s & ~pos);       \
+                memcpy(t + (i * FBV + v) * VL, &s, sizeof(vf));               \
+            }                                                                 \
     }
 
 typedef void (*row_tile_fn)(int K, const int *off, const float *wv0, long wvs,
-                            const float *xq, float *t);
+                            const float *xq, const float *bv, int act, float alpha, float *t);
 
 #if ROW_X86
 typedef float row_v16 __attribute__((vector_size(64)));
 typedef float row_v8 __attribute__((vector_size(32)));
+typedef int row_i16 __attribute__((vector_size(64)));
+typedef int row_i8 __attribute__((vector_size(32)));
 #define ROW_512 __attribute__((target("avx512f,avx2,fma")))
 #define ROW_256 __attribute__((target("avx2,fma")))
-ROW_TILE(row512_1x8, ROW_512, row_v16, 16, 1, 8)
-ROW_TILE(row512_2x8, ROW_512, row_v16, 16, 2, 8)
-ROW_TILE(row512_3x8, ROW_512, row_v16, 16, 3, 8)
-ROW_TILE(row512_1x10, ROW_512, row_v16, 16, 1, 10)
-ROW_TILE(row512_2x10, ROW_512, row_v16, 16, 2, 10)
-ROW_TILE(row512_1x12, ROW_512, row_v16, 16, 1, 12)
-ROW_TILE(row512_2x12, ROW_512, row_v16, 16, 2, 12)
-ROW_TILE(row512_1x14, ROW_512, row_v16, 16, 1, 14)
-ROW_TILE(row512_1x16, ROW_512, row_v16, 16, 1, 16)
-ROW_TILE(row256_1x8, ROW_256, row_v8, 8, 1, 8)
-ROW_TILE(row256_1x10, ROW_256, row_v8, 8, 1, 10)
-ROW_TILE(row256_1x12, ROW_256, row_v8, 8, 1, 12)
+/* the instantiated tiles, FBV x PB (row_tile's table) */
+#define ROW_T512(FBV, PB) ROW_TILE(row512_##FBV##x##PB, ROW_512, row_v16, row_i16, 16, FBV, PB)
+#define ROW_T256(FBV, PB) ROW_TILE(row256_##FBV##x##PB, ROW_256, row_v8, row_i8, 8, FBV, PB)
+ROW_T512(1, 8) ROW_T512(2, 8) ROW_T512(3, 8)
+ROW_T512(1, 10) ROW_T512(2, 10) ROW_T512(1, 12) ROW_T512(2, 12)
+ROW_T512(1, 14) ROW_T512(1, 16)
+ROW_T256(1, 8) ROW_T256(1, 10) ROW_T256(1, 12)
 #endif
 
 /* The tile for fbv vectors by pb pixels, or NULL when not instantiated */
@@ -152,41 +163,38 @@ void cnnrt_convrow_pack(const cnnrt_conv *g, const float *w, float *wpk)
     }
 }
 
-/* y[f0 + fl][oy][ox0 + i] = act(t[i][fl] + b), fl < nf, i < np: t is
- * turned filter-major first (tt[fl][i], in vector blocks), so the rows of
- * y are written whole */
-static void row_epilogue(const float *t, int stride, int nf, int np, const float *b,
-                         int act, float alpha, float *y, long P)
-{
-    float tt[3 * 16 * 16];         /* nf <= 3 vectors of 16, np <= 16 */
-    cnnrt_transpose(t, stride, tt, 16, np, nf);
-    for (int fl = 0; fl < nf; fl++) {
-        cnnrt_bias_act(y + fl * P, tt + fl * 16, np, b ? b[fl] : 0.0f, act, alpha);
-    }
-}
+#define ROW_BLOCK 128            /* pixels of a row block (below) */
 
 /* One sample: xp holds x's padded copy, off[] the cells' offsets, wpk the
- * packed weights; act is RELU, LEAKY or NONE (the caller does the rest). */
+ * packed weights; act is RELU, LEAKY or NONE (the caller does the rest).
+ * The tiles of a block of whole rows (at most ROW_BLOCK pixels; a row is
+ * one tile, pb >= ow) land in t[pixel][filter], already biased and
+ * activated, and one transpose turns the block into y[f][pixels]: the
+ * rows of a block are contiguous in every plane of y. */
 void cnnrt_convrow_run(const cnnrt_conv *g, const float *wpk, const int *off, const float *xp,
                        const float *b, float *y, int act, float alpha)
 {
     int vl = row_vl(), K = g->c * g->kh * g->kw, nv = (g->f + vl - 1) / vl;
     int pb = row_pb(vl, g->ow), wp = g->w + 2 * g->pw, budget = vl == 16 ? 24 : 12;
+    int rows = ROW_BLOCK / g->ow;
     long P = (long)g->oh * g->ow, wvs = (long)K * vl;
-    float t[24 * 16];
+    /* a block's pixels, and the pb - ow a row's tile writes past it */
+    float t[(ROW_BLOCK + 16) * 48], bv[48];
     for (int v0 = 0, fbv; v0 < nv; v0 += fbv) {
         fbv = budget / pb < nv - v0 ? budget / pb : nv - v0;
         while (!row_tile(vl, fbv, pb))
             fbv--;
         row_tile_fn fn = row_tile(vl, fbv, pb);
-        int f0 = v0 * vl, nf = g->f - f0 < fbv * vl ? g->f - f0 : fbv * vl;
-        for (int oy = 0; oy < g->oh; oy++)
-            for (int ox0 = 0; ox0 < g->ow; ox0 += pb) {
-                int np = g->ow - ox0 < pb ? g->ow - ox0 : pb;
-                fn(K, off, wpk + (long)v0 * wvs, wvs, xp + (long)oy * wp + ox0, t);
-                row_epilogue(t, fbv * vl, nf, np, b ? b + f0 : NULL, act, alpha,
-                             y + f0 * P + (long)oy * g->ow + ox0, P);
-            }
+        int f0 = v0 * vl, nf = g->f - f0 < fbv * vl ? g->f - f0 : fbv * vl, ts = fbv * vl;
+        for (int l = 0; l < ts; l++)
+            bv[l] = b && l < nf ? b[f0 + l] : 0.0f;
+        for (int oy0 = 0; oy0 < g->oh; oy0 += rows) {
+            int nr = g->oh - oy0 < rows ? g->oh - oy0 : rows;
+            for (int r = 0; r < nr; r++)
+                fn(K, off, wpk + (long)v0 * wvs, wvs, xp + (long)(oy0 + r) * wp, bv, act,
+                   alpha, t + (long)r * g->ow * ts);
+            cnnrt_transpose(t, ts, y + f0 * P + (long)oy0 * g->ow, P, nr * g->ow, nf);
+        }
     }
 }
 
