@@ -102,13 +102,15 @@ int cnnrt_wino_geom(const cnnrt_conv *g)
 
 /* Where it was faster than convdirect.c / convrow.c (one thread, AVX-512,
  * VGG's layers, forward and dx): 32 or more channels in and out, and at
- * least 128 tiles in the call.  Fewer tiles leave the filter transform
- * unpaid and the gemms narrow (64 -> 128 on 8x8 at batch 1, 16 tiles:
- * 105 us against 55; 32 -> 64 on 16x16 at batch 1, 64 tiles: 49 against
- * 47); 3 input channels lose 2x at any batch. */
+ * least 128 tiles in the call, or 64 with 64+ input channels.  Fewer tiles
+ * leave the filter transform unpaid and the gemms narrow (64 -> 128 on 8x8
+ * at batch 1, 16 tiles: 105 us against 55; 32 -> 64 on 16x16 at batch 1,
+ * 64 tiles: 49 against 47; but 64 -> 64 there: forward 88 -> 85 us, dx
+ * 102 -> 93); 3 input channels lose 2x at any batch. */
 int cnnrt_wino_use(const cnnrt_conv *g, int n)
 {
-    return cnnrt_wino_geom(g) && (long)n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2) >= 128;
+    long t = (long)n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
+    return cnnrt_wino_geom(g) && (t >= 128 || (t >= 64 && g->c >= 64));
 }
 
 /* U[xi][c][f] = (G g[f][c] G^T)[xi] from w [f][c][3][3] (u [16][c][f],
