@@ -1,7 +1,6 @@
 /* check_util.h — what every test program here shares: the Check runner
- * main, running a shell command, writing a file, compiling .cnn source in
- * memory.  Header
- * only (each test is its own program); include after <check.h>.
+ * main, random floats, running a shell command, writing a file, compiling
+ * .cnn source in memory.  Header only (each test is its own program); include after <check.h>.
  */
 #ifndef CHECK_UTIL_H
 #define CHECK_UTIL_H
@@ -36,6 +35,15 @@ static inline const char *check_build(void)
 static inline const char *check_san(void)
 {
     return getenv("CNNC_SAN") ? getenv("CNNC_SAN") : "";
+}
+
+/* n malloc'd floats uniform in [-0.5, 0.5] from rand() (seed with srand) */
+static inline float *check_rnd(long n)
+{
+    float *p = malloc(sizeof *p * (size_t)(n > 0 ? n : 1));
+    for (long i = 0; p && i < n; i++)
+        p[i] = rand() / (float)RAND_MAX - 0.5f;
+    return p;
 }
 
 /* run a shell command; its exit status (-1 if it did not exit) */

@@ -192,4 +192,14 @@ static const int fused_acts[] __attribute__((unused)) = { CNNRT_ACT_NONE, CNNRT_
                                   CNNRT_ACT_SIGMOID, CNNRT_ACT_TANH };
 #define NFUSED 5
 
+/* a loop test as a tcase of its own: the fixture, a 300 s timeout */
+static inline void kcheck_tcase(Suite *s, const char *name, const TTest *t, int lo, int hi)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, tst_setup, tst_teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, t, lo, hi);
+    suite_add_tcase(s, tc);
+}
+
 #endif

@@ -28,14 +28,6 @@ static const int ins[] = { 1, 3, 17, 400 }, outs[] = { 1, 5, 120 }, ns[] = { 1, 
 #define NACT 6                          /* CNNRT_ACT_NONE .. CNNRT_ACT_SILU */
 static const float leak = 0.1f;         /* the leaky relu's alpha */
 
-static float *rnd(long n)
-{
-    float *p = malloc(sizeof *p * (size_t)n);
-    for (long i = 0; i < n; i++)
-        p[i] = rand() / (float)RAND_MAX - 0.5f;
-    return p;
-}
-
 /* Tolerance: a float dot product of `in` terms in any order is within
  * in * FLT_EPSILON * sum|x*w| of the exact sum (plus one rounding of the
  * bias), and every act here is at most 1.1-Lipschitz; the act itself adds
@@ -51,8 +43,8 @@ START_TEST(forward_matches_double)
             for (int oi = 0; oi < NO; oi++)
                 for (int ni = 0; ni < NN; ni++) {
                     int in = ins[ii], out = outs[oi], n = ns[ni];
-                    float *x = rnd((long)n * in), *w = rnd((long)out * in), *b = rnd(out);
-                    float *y = rnd((long)n * out);
+                    float *x = check_rnd((long)n * in), *w = check_rnd((long)out * in), *b = check_rnd(out);
+                    float *y = check_rnd((long)n * out);
                     for (int act = 0; act < NACT; act++)
                         for (int hasb = 0; hasb < 2; hasb++) {
                             const float *bb = hasb ? b : NULL;
@@ -128,8 +120,8 @@ START_TEST(forward_bits_any_batch_or_threads)
         for (int ii = 0; ii < NI; ii++)
             for (int oi = 0; oi < NO; oi++) {
                 int in = ins[ii], out = outs[oi], n = CNNRT_SGEMM_DOT_MAXM;
-                float *x = rnd((long)n * in), *w = rnd((long)out * in), *b = rnd(out);
-                float *y = rnd((long)n * out), *ref = rnd((long)n * out);
+                float *x = check_rnd((long)n * in), *w = check_rnd((long)out * in), *b = check_rnd(out);
+                float *y = check_rnd((long)n * out), *ref = check_rnd((long)n * out);
                 for (int act = 0; act < NACT; act++) {
                     for (int i = 0; i < n; i++) {
                         for (int j = 0; j < out; j++)

@@ -17,14 +17,6 @@
 
 #include "check_util.h"
 
-static float *rnd(long n)
-{
-    float *p = malloc(sizeof *p * (size_t)n);
-    for (long i = 0; i < n; i++)
-        p[i] = rand() / (float)RAND_MAX - 0.5f;
-    return p;
-}
-
 START_TEST(blocks_equal_calls)
 {
     /* m, n, k, nb, ldb, bstep (in ldb rows) */
@@ -41,7 +33,7 @@ START_TEST(blocks_equal_calls)
         int ldb = cases[ci][4];
         long bstep = (long)cases[ci][5] * ldb, ldc = (long)nb * n + 3, cstep = n;
         long blen = (nb - 1) * bstep + (long)(k - 1) * ldb + n;
-        float *a = rnd((long)m * k), *b = rnd(blen), *c0 = rnd(m * ldc);
+        float *a = check_rnd((long)m * k), *b = check_rnd(blen), *c0 = check_rnd(m * ldc);
         float *want = malloc(sizeof *want * (size_t)(m * ldc));
         float *got = malloc(sizeof *got * (size_t)(m * ldc));
         for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
@@ -82,7 +74,7 @@ START_TEST(wide_tile_bits)
     int m = 70, n = 1040, k = 150, ran = 0;
     long ldc = n + 5;
     srand(4);
-    float *a = rnd((long)m * k), *b = rnd((long)k * n), *c0 = rnd(m * ldc);
+    float *a = check_rnd((long)m * k), *b = check_rnd((long)k * n), *c0 = check_rnd(m * ldc);
     float *want = malloc(sizeof *want * (size_t)(m * ldc));
     float *got = malloc(sizeof *got * (size_t)(m * ldc));
     for (int v = CNNRT_GEMM_GENERIC; v <= CNNRT_GEMM_AVX512; v++) {
@@ -126,7 +118,7 @@ START_TEST(transpose_blocks)
             for (int b = 0; b < nd; b++) {
                 int rows = dims[a], cols = dims[b];
                 long lds = cols + (a + b) % 3, ldd = rows + (a * b) % 5;
-                float *src = rnd(rows * lds), *dst = malloc(sizeof *dst * (size_t)(cols * ldd));
+                float *src = check_rnd(rows * lds), *dst = malloc(sizeof *dst * (size_t)(cols * ldd));
                 for (long i = 0; i < cols * ldd; i++)
                     dst[i] = -7.0f;
                 cnnrt_transpose(src, lds, dst, ldd, rows, cols);

@@ -446,13 +446,8 @@ static Suite *kernels_suite(void)
         { "conv_variants", test_conv_variants, 0, NCONV },
         { "dense", test_dense_forward_grad, 0, 4 },
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_add_checked_fixture(tc, tst_setup, tst_teardown);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, tests[i].t, tests[i].lo, tests[i].hi);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        kcheck_tcase(s, tests[i].name, tests[i].t, tests[i].lo, tests[i].hi);
     TCase *tc = tcase_create("misuse_aborts");
     tcase_add_checked_fixture(tc, tst_setup, tst_teardown);
     tcase_add_test_raise_signal(tc, test_fused_silu_backward_aborts, SIGABRT);

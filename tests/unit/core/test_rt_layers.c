@@ -570,13 +570,8 @@ static Suite *layers_suite(void)
         { "loss_grad", test_loss_grad, 0, 1 },
         { "loss_extreme", test_loss_extreme, 0, 1 },
     };
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        TCase *tc = tcase_create(tests[i].name);
-        tcase_add_checked_fixture(tc, tst_setup, tst_teardown);
-        tcase_set_timeout(tc, 300);
-        tcase_add_loop_test(tc, tests[i].t, tests[i].lo, tests[i].hi);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        kcheck_tcase(s, tests[i].name, tests[i].t, tests[i].lo, tests[i].hi);
     return s;
 }
 
