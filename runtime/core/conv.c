@@ -177,6 +177,8 @@ long cnnrt_conv_scratch(const cnnrt_conv *g)
         dx = cnnrt_wino_scratch(&d);
     if (dx)                 /* the flipped weights, then the kernel's */
         bwd += (long)g->f * g->c * g->kh * g->kw + dx;
+    if (cnnrt_wino_geom(g) && cnnrt_wino_dw_scratch(g) > bwd)
+        bwd = cnnrt_wino_dw_scratch(g);     /* dw by Winograd, done before dx */
     return fwd > bwd ? fwd : bwd;
 }
 
@@ -528,8 +530,6 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
     int pw = conv_pointwise(g), km = conv_kernel_major(g), dwp = conv_dw_padded(g);
     cnnrt_conv dg;
     int ddx = dx && (conv_dx_geom(g, &dg) || conv_dx_wino(g, &dg, n));
-    /* the dot path (sums kept in scratch across samples; dx runs after) */
-    int dwd = dw && conv_dw_dot(g);
     float *scratch = conv_scratch(ctx, g, (!pw && (dw || dx)) || (km && dw) || ddx,
                                   "cnnrt_conv_backward");
     float *xt = NULL, *t = NULL;            /* the layout above cnnrt_conv_scratch */
@@ -548,6 +548,12 @@ void cnnrt_conv_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float
         }
     else if (act != CNNRT_ACT_NONE)
         cnnrt_act_backward(ctx, act, alpha, n * ys, NULL, y, dy, dy);
+    if (dw && cnnrt_wino_dw_use(g, n)) {    /* convwino.c; the paths below skip dw */
+        cnnrt_wino_dw(ctx, g, n, x, dy, dw, scratch);
+        dw = NULL;
+    }
+    /* the dot path (sums kept in scratch across samples; dx runs after) */
+    int dwd = dw && conv_dw_dot(g);
     if (dwp)                                /* conv_dw_sample's layout */
         t = scratch + conv_xtp_floats(g) + (long)g->f * g->oh * (g->w + 2 * g->pw);
     if (dwd)

@@ -33,10 +33,14 @@
  * The transforms are one C body each, instantiated per instruction set and
  * picked with gemm.c's selection (cnnrt_sgemm_variant), as convdirect.c's.
  * conv.c decides where this path runs (cnnrt_wino_use).
- * Not here: other kernel sizes, strides, dilations or groups; dw.
+ * dw (cnnrt_wino_dw, at the end of the file) is the forward's transpose:
+ * by linearity, dw[f][c] += G^T (sum over tiles t of Z[.][f][t] (.)
+ * V[.][c][t]) G with Z = A dy_t A^T, dy_t the 2x2 block of dy at tile t.
+ * Not here: other kernel sizes, strides, dilations or groups.
  */
 #include "cnnrt.h"
 #include "gemm.h"
+#include "threads.h"
 
 #include <string.h>
 
@@ -111,6 +115,12 @@ int cnnrt_wino_use(const cnnrt_conv *g, int n)
 {
     long t = (long)n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2);
     return cnnrt_wino_geom(g) && (t >= 128 || (t >= 64 && g->c >= 64));
+}
+
+/* dw by Winograd: for now everywhere _geom holds (measured below) */
+int cnnrt_wino_dw_use(const cnnrt_conv *g, int n)
+{
+    return cnnrt_wino_geom(g) && n > 0;
 }
 
 /* U[xi][c][f] = (G g[f][c] G^T)[xi] from w [f][c][3][3] (u [16][c][f],
@@ -382,4 +392,205 @@ void cnnrt_wino_forward(const cnnrt_conv *g, int n, const float *x, const float 
     /* the output transform applied relu and leaky relu; the rest now */
     if (act != CNNRT_ACT_NONE && act != CNNRT_ACT_RELU && act != CNNRT_ACT_LEAKY)
         cnnrt_act_forward(NULL, act, alpha, (long)n * g->f * g->oh * g->ow, y, y);
+}
+
+/* ---- dw: the weight gradient ----
+ * With Z[xi][f][t] = (A dy_t A^T)[xi] (dy_t the 2x2 outputs of filter f at
+ * tile t, 0 past oh and ow) and V as above, for every pair (f, c)
+ *   M[xi][f][c] = sum over the call's tiles t of Z[xi][f][t] V[xi][c][t]
+ *   dw[f][c] += G^T M[.][f][c] G                           (3x3)
+ * (the forward y = A^T (U (.) V) A, differentiated: <dy, A^T (U (.) V) A>
+ * = <A dy A^T (.) V, U>, and U = G g G^T).  Here the tiles are the gemms'
+ * depth, so the operands are laid out channels-last: per chunk of tile
+ * rows V[xi][t][c] and Z[xi][t][f], and M[xi][f][c] (+)= Z[xi]^T V[xi]
+ * packs A by copying and reads B in place.  To build them channels-last,
+ * x and dy are transposed a row at a time into rings (below) and the
+ * transforms run along the channels. */
+
+/* floats of the rings: xr[4][wp][c], padded input row p in slot p % 4
+ * (the 4 rows a tile row reads; the next tile row keeps two of them), and
+ * yr[2][2tw][f], the tile row's two rows of dy, both zero outside the
+ * planes */
+static long wino_dw_rings(const cnnrt_conv *g, const wino_shape *s)
+{
+    return 4L * s->wp * g->c + 4L * s->tw * g->f;
+}
+
+/* padded row p of plane set xs [c][h][w] into xr [wp][c] */
+static void wino_dw_xrow(const cnnrt_conv *g, const wino_shape *s, const float *xs, int p,
+                         float *xr)
+{
+    int iy = p - g->ph, c = g->c;
+    if (iy < 0 || iy >= g->h) {
+        memset(xr, 0, sizeof *xr * (size_t)s->wp * c);
+        return;
+    }
+    memset(xr, 0, sizeof *xr * (size_t)g->pw * c);
+    cnnrt_transpose(xs + (long)iy * g->w, (long)g->h * g->w, xr + (long)g->pw * c, c, c, g->w);
+    memset(xr + (long)(g->pw + g->w) * c, 0, sizeof *xr * (size_t)(s->wp - g->pw - g->w) * c);
+}
+
+/* row oy of dy's planes ds [f][oh][ow] into yr [2tw][f] */
+static void wino_dw_yrow(const cnnrt_conv *g, const wino_shape *s, const float *ds, int oy,
+                         float *yr)
+{
+    int f = g->f;
+    if (oy >= g->oh) {
+        memset(yr, 0, sizeof *yr * (size_t)2 * s->tw * f);
+        return;
+    }
+    cnnrt_transpose(ds + (long)oy * g->ow, (long)g->oh * g->ow, yr, f, f, g->ow);
+    memset(yr + (long)g->ow * f, 0, sizeof *yr * (size_t)(2 * s->tw - g->ow) * f);
+}
+
+/* V and Z of one tile row's tw tiles from the rings: x0..x3 its 4 padded
+ * input rows [wp][c], y0, y1 its 2 rows of dy [2tw][f]; tile tx into
+ * v[xi*vs + tx*c + ch] and z[xi*zs + tx*f + fi].  Element-wise along the
+ * channels (the vector lanes). */
+WINO_INLINE void wino_dw_tiles_body(int tw, int c, int f, const float *x0, const float *x1,
+                                    const float *x2, const float *x3, const float *y0,
+                                    const float *y1, float *restrict v, long vs,
+                                    float *restrict z, long zs)
+{
+    for (int tx = 0; tx < tw; tx++) {
+        const float *d[4] = { x0 + 2L * tx * c, x1 + 2L * tx * c, x2 + 2L * tx * c,
+                              x3 + 2L * tx * c };
+        float *vt = v + (long)tx * c;
+        for (int ch = 0; ch < c; ch++) {
+            float h[4][4];                          /* d B: rows */
+            for (int i = 0; i < 4; i++) {
+                float a0 = d[i][ch], a1 = d[i][c + ch], a2 = d[i][2 * c + ch],
+                      a3 = d[i][3 * c + ch];
+                h[i][0] = a0 - a2;
+                h[i][1] = a1 + a2;
+                h[i][2] = a2 - a1;
+                h[i][3] = a1 - a3;
+            }
+            for (int b = 0; b < 4; b++) {           /* B^T (d B): columns */
+                vt[b * vs + ch] = h[0][b] - h[2][b];
+                vt[(4 + b) * vs + ch] = h[1][b] + h[2][b];
+                vt[(8 + b) * vs + ch] = h[2][b] - h[1][b];
+                vt[(12 + b) * vs + ch] = h[1][b] - h[3][b];
+            }
+        }
+        const float *e0 = y0 + 2L * tx * f, *e1 = y1 + 2L * tx * f;
+        float *zt = z + (long)tx * f;
+        for (int fi = 0; fi < f; fi++) {
+            /* A dy: rows (p, q), (p + r, q + s), (p - r, q - s), (-r, -s)
+             * of dy_t = [p q; r s]; then each row (u, w) times A^T is
+             * (u, u + w, u - w, -w) */
+            float p = e0[fi], q = e0[f + fi], r = e1[fi], sv = e1[f + fi];
+            float u[4] = { p, p + r, p - r, -r }, w[4] = { q, q + sv, q - sv, -sv };
+            for (int a = 0; a < 4; a++) {
+                zt[4 * a * zs + fi] = u[a];
+                zt[(4 * a + 1) * zs + fi] = u[a] + w[a];
+                zt[(4 * a + 2) * zs + fi] = u[a] - w[a];
+                zt[(4 * a + 3) * zs + fi] = -w[a];
+            }
+        }
+    }
+}
+
+typedef void (*wino_dw_tiles_fn)(int tw, int c, int f, const float *x0, const float *x1,
+                                 const float *x2, const float *x3, const float *y0,
+                                 const float *y1, float *v, long vs, float *z, long zs);
+
+#define WINO_DW_VARIANT(sfx, attr)                                                       \
+    attr static void wino_dw_tiles_##sfx(int tw, int c, int f, const float *x0,          \
+                                         const float *x1, const float *x2,               \
+                                         const float *x3, const float *y0,               \
+                                         const float *y1, float *v, long vs, float *z,   \
+                                         long zs)                                        \
+    {                                                                                    \
+        wino_dw_tiles_body(tw, c, f, x0, x1, x2, x3, y0, y1, v, vs, z, zs);              \
+    }
+
+WINO_DW_VARIANT(generic, )
+#if WINO_X86
+WINO_DW_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+WINO_DW_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))))
+#endif
+
+/* dw [f][c][3][3] += G^T M[.][f][c] G for m [16][f][c] (ms from one xi
+ * to the next) */
+static void wino_dw_out(const cnnrt_conv *g, const float *m, long ms, float *dw)
+{
+    long fc = (long)g->f * g->c;
+    for (long e = 0; e < fc; e++) {
+        float t[3][4];                              /* G^T M: rows */
+        for (int b = 0; b < 4; b++) {
+            float m0 = m[b * ms + e], m1 = m[(4 + b) * ms + e];
+            float m2 = m[(8 + b) * ms + e], m3 = m[(12 + b) * ms + e];
+            t[0][b] = m0 + 0.5f * (m1 + m2);
+            t[1][b] = 0.5f * (m1 - m2);
+            t[2][b] = 0.5f * (m1 + m2) + m3;
+        }
+        float *o = dw + e * 9;                      /* (G^T M) G: columns */
+        for (int i = 0; i < 3; i++) {
+            o[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+            o[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
+            o[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+        }
+    }
+}
+
+/* M [16][f][c] (wino_xstride from one xi to the next), V and Z of a
+ * chunk, then the rings */
+long cnnrt_wino_dw_scratch(const cnnrt_conv *g)
+{
+    wino_shape s = wino_shape_of(g);
+    return s.u + s.v + s.m + wino_dw_rings(g, &s);
+}
+
+/* The tiles are taken in chunks of tile rows as the forward's (V and Z
+ * of a chunk: its s.v and s.m floats), in order, and each chunk's gemms
+ * add into M: the order of the sums over tiles depends on g and n only.
+ * The gemms split over ctx's threads by columns of M (c), which leaves
+ * every element's bits as they are (gemm.h). */
+void cnnrt_wino_dw(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                   const float *dy, float *dw, float *scratch)
+{
+    wino_shape s = wino_shape_of(g);
+    int c = g->c, f = g->f, tw = s.tw;
+    long ms = wino_xstride(f, c), hw = (long)g->h * g->w, P = (long)g->oh * g->ow;
+    float *m = scratch, *v = m + s.u, *z = v + s.v, *xr = z + s.m;
+    float *yr = xr + 4L * s.wp * c;
+    long xrs = (long)s.wp * c, yrs = 2L * tw * f;       /* a ring's slots */
+    wino_dw_tiles_fn tiles = wino_dw_tiles_generic;
+#if WINO_X86
+    switch (cnnrt_sgemm_variant()) {
+    case CNNRT_GEMM_AVX512:
+        tiles = wino_dw_tiles_avx512;
+        break;
+    case CNNRT_GEMM_AVX2:
+        tiles = wino_dw_tiles_avx2;
+        break;
+    }
+#endif
+    long rows = (long)n * s.th;
+    if (rows <= 0)
+        return;
+    for (long r0 = 0; r0 < rows; r0 += s.rows) {
+        int nr = rows - r0 < s.rows ? (int)(rows - r0) : s.rows;
+        long nt = (long)nr * tw, vs = wino_xstride(c, nt), zs = wino_xstride(f, nt);
+        for (long r = r0; r < r0 + nr; r++) {
+            long smp = r / s.th;
+            int ty = (int)(r % s.th);
+            const float *xs = x + smp * c * hw, *ds = dy + smp * f * P;
+            /* padded rows 2ty .. 2ty + 3; the first two are in the ring
+             * already unless the chunk or the sample starts here */
+            for (int p = r == r0 || ty == 0 ? 2 * ty : 2 * ty + 2; p < 2 * ty + 4; p++)
+                wino_dw_xrow(g, &s, xs, p, xr + (p % 4) * xrs);
+            wino_dw_yrow(g, &s, ds, 2 * ty, yr);
+            wino_dw_yrow(g, &s, ds, 2 * ty + 1, yr + yrs);
+            int p0 = 2 * ty;
+            tiles(tw, c, f, xr + (p0 % 4) * xrs, xr + ((p0 + 1) % 4) * xrs,
+                  xr + ((p0 + 2) % 4) * xrs, xr + ((p0 + 3) % 4) * xrs, yr, yr + yrs,
+                  v + (r - r0) * tw * c, vs, z + (r - r0) * tw * f, zs);
+        }
+        for (int xi = 0; xi < 16; xi++)
+            cnnrt_sgemm_par(ctx, 1, 0, f, c, (int)nt, 1.0f, z + xi * zs, f, v + xi * vs, c,
+                            r0 == 0 ? 0.0f : 1.0f, m + xi * ms, c);
+    }
+    wino_dw_out(g, m, ms, dw);
 }

@@ -101,6 +101,15 @@ int cnnrt_wino_use(const cnnrt_conv *g, int n);
 long cnnrt_wino_scratch(const cnnrt_conv *g);
 void cnnrt_wino_forward(const cnnrt_conv *g, int n, const float *x, const float *w,
                         const float *b, float *y, int act, float alpha, float *scratch);
+/* _dw: dw [f][c][3][3] += the weight gradient of n samples, x [n][c][h][w]
+ * and dy [n][f][oh][ow] (the gradient before the act), for a geometry
+ * _geom takes, with cnnrt_wino_dw_scratch(g) floats of scratch; its
+ * products split over ctx's threads, the bits independent of their number.
+ * _dw_use: where it pays. */
+int cnnrt_wino_dw_use(const cnnrt_conv *g, int n);
+long cnnrt_wino_dw_scratch(const cnnrt_conv *g);
+void cnnrt_wino_dw(struct cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
+                   const float *dy, float *dw, float *scratch);
 
 /* ---- depthwise convolution (convdepth.c): groups == c == f ----
  * _use: conv.c sends this geometry there (depthwise, at most 64 kernel
