@@ -123,10 +123,15 @@ int cnnrt_wino_use(const cnnrt_conv *g, int n)
     return cnnrt_wino_geom(g) && (t >= 128 || (t >= 64 && g->c >= 64));
 }
 
-/* dw by Winograd: for now everywhere _geom holds (measured below) */
+/* dw by Winograd where it was faster than conv.c's gemms (one thread,
+ * AVX-512): at 16 or more tiles in the call.  VGG's layers at batch 64:
+ * 175-210 -> 220-330 GFLOP/s (32 -> 32 on 32x32 gains least: its x and
+ * dy transposes cost a quarter of the time); at batch 1, 16 tiles (8x8)
+ * were a tie, 4 (4x4) 1.45x slower (M's fixed cost, 16*f*c per call),
+ * 16 (4x4 at batch 4) 1.25x faster. */
 int cnnrt_wino_dw_use(const cnnrt_conv *g, int n)
 {
-    return cnnrt_wino_geom(g) && n > 0;
+    return cnnrt_wino_geom(g) && (long)n * ((g->oh + 1) / 2) * ((g->ow + 1) / 2) >= 16;
 }
 
 /* U[xi][c][f] = (G g[f][c] G^T)[xi] from w [f][c][3][3] (u [16][c][f],
