@@ -322,12 +322,95 @@ WINO_INLINE void wino_out_body(const cnnrt_conv *g, const wino_shape *s, const f
         }
 }
 
+/* The row half d B of one padded row at channel ch: d its 4 columns, c
+ * floats apart */
+WINO_INLINE void wino_dw_hrow(const float *d, long c, float h[4])
+{
+    float a0 = d[0], a1 = d[c], a2 = d[2 * c], a3 = d[3 * c];
+    h[0] = a0 - a2;
+    h[1] = a1 + a2;
+    h[2] = a2 - a1;
+    h[3] = a1 - a3;
+}
+
+/* column b of B^T (d B) into v[xi*vs], xi = 4a + b; and row a of
+ * Z = (A dy) A^T into z[xi*zs], xi = 4a .. 4a + 3, from row a (u, w) of
+ * A dy: (u, u + w, u - w, -w).  (Unrolled by hand: GCC vectorizes the
+ * loops around them only without inner loops.) */
+#define WINO_DW_VCOL(b)                                                  \
+    do {                                                                 \
+        vt[(b) * vs] = h0[b] - h2[b];                                    \
+        vt[(4 + (b)) * vs] = h1[b] + h2[b];                              \
+        vt[(8 + (b)) * vs] = h2[b] - h1[b];                              \
+        vt[(12 + (b)) * vs] = h1[b] - h3[b];                             \
+    } while (0)
+#define WINO_DW_ZROW(a, u, w)                                            \
+    do {                                                                 \
+        zt[4 * (a) * zs] = (u);                                          \
+        zt[(4 * (a) + 1) * zs] = (u) + (w);                              \
+        zt[(4 * (a) + 2) * zs] = (u) - (w);                              \
+        zt[(4 * (a) + 3) * zs] = -(w);                                   \
+    } while (0)
+
+/* V and Z of one tile row's tw tiles from the rings: x0..x3 its 4 padded
+ * input rows [wp][c], y0, y1 its 2 rows of dy [2tw][f]; tile tx into
+ * v[xi*vs + tx*c + ch] and z[xi*zs + tx*f + fi].  Element-wise along the
+ * channels (the vector lanes). */
+WINO_INLINE void wino_dw_tiles_body(int tw, int c, int f, const float *x0, const float *x1,
+                                    const float *x2, const float *x3, const float *y0,
+                                    const float *y1, float *restrict v, long vs,
+                                    float *restrict z, long zs)
+{
+    for (int tx = 0; tx < tw; tx++) {
+        long o = 2L * tx * c;
+        /* the 16 streams of v (and of z) never meet (vs, zs >= a row):
+         * without ivdep GCC would not vectorize across them */
+        WINO_IVDEP
+        for (int ch = 0; ch < c; ch++) {
+            float h0[4], h1[4], h2[4], h3[4];
+            float *vt = v + (long)tx * c + ch;
+            wino_dw_hrow(x0 + o + ch, c, h0);
+            wino_dw_hrow(x1 + o + ch, c, h1);
+            wino_dw_hrow(x2 + o + ch, c, h2);
+            wino_dw_hrow(x3 + o + ch, c, h3);
+            WINO_DW_VCOL(0);
+            WINO_DW_VCOL(1);
+            WINO_DW_VCOL(2);
+            WINO_DW_VCOL(3);
+        }
+        const float *e0 = y0 + 2L * tx * f, *e1 = y1 + 2L * tx * f;
+        WINO_IVDEP
+        for (int fi = 0; fi < f; fi++) {
+            /* dy_t = [p q; r s]: A dy has rows (p, q), (p + r, q + s),
+             * (p - r, q - s), (-r, -s) */
+            float p = e0[fi], q = e0[f + fi], r = e1[fi], sv = e1[f + fi];
+            float *zt = z + (long)tx * f + fi;
+            WINO_DW_ZROW(0, p, q);
+            WINO_DW_ZROW(1, p + r, q + sv);
+            WINO_DW_ZROW(2, p - r, q - sv);
+            WINO_DW_ZROW(3, -r, -sv);
+        }
+    }
+}
+
 typedef void (*wino_filter_fn)(const cnnrt_conv *g, const float *w, float *u);
 typedef void (*wino_in_fn)(const cnnrt_conv *g, const wino_shape *s, const float *x,
                            long r0, int nr, float *v, long ldv, float *buf);
 typedef void (*wino_out_fn)(const cnnrt_conv *g, const wino_shape *s, const float *m,
                             long ldm, long r0, int nr, const float *b, float *y, int act,
                             float alpha, float *buf);
+typedef void (*wino_dw_tiles_fn)(int tw, int c, int f, const float *x0, const float *x1,
+                                 const float *x2, const float *x3, const float *y0,
+                                 const float *y1, float *v, long vs, float *z, long zs);
+
+/* GCC -O2's "very cheap" vectorizer refuses loops whose trip count (c,
+ * f) is not a known multiple of the lanes: the dw transforms take the
+ * dynamic cost model (2.5x faster at 32 channels) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define WINO_DW_OPT __attribute__((optimize("vect-cost-model=dynamic")))
+#else
+#define WINO_DW_OPT
+#endif
 
 #define WINO_VARIANT(sfx, attr)                                                      \
     attr static void wino_filter_##sfx(const cnnrt_conv *g, const float *w, float *u) \
@@ -346,6 +429,13 @@ typedef void (*wino_out_fn)(const cnnrt_conv *g, const wino_shape *s, const floa
                                     float *buf)                                      \
     {                                                                                \
         wino_out_body(g, s, m, ldm, r0, nr, b, y, act, alpha, buf);                  \
+    }                                                                                \
+    attr WINO_DW_OPT static void wino_dw_tiles_##sfx(                                \
+        int tw, int c, int f, const float *x0, const float *x1, const float *x2,     \
+        const float *x3, const float *y0, const float *y1, float *v, long vs,        \
+        float *z, long zs)                                                           \
+    {                                                                                \
+        wino_dw_tiles_body(tw, c, f, x0, x1, x2, x3, y0, y1, v, vs, z, zs);          \
     }
 
 WINO_VARIANT(generic, )
@@ -454,109 +544,6 @@ static void wino_dw_yrow(const cnnrt_conv *g, const wino_shape *s, const float *
     memset(yr + (long)g->ow * f, 0, sizeof *yr * (size_t)(2 * s->tw - g->ow) * f);
 }
 
-/* GCC -O2's "very cheap" vectorizer refuses loops whose trip count (c,
- * f) is not a known multiple of the lanes: the dw transforms are compiled
- * with the dynamic cost model (2.5x faster at 32 channels) */
-#if defined(__GNUC__) && !defined(__clang__)
-#define WINO_DW_PRAGMAS 1
-#pragma GCC push_options
-#pragma GCC optimize("vect-cost-model=dynamic")
-#endif
-
-/* The row half d B of one padded row at channel ch: d its 4 columns, c
- * floats apart */
-WINO_INLINE void wino_dw_hrow(const float *d, long c, float h[4])
-{
-    float a0 = d[0], a1 = d[c], a2 = d[2 * c], a3 = d[3 * c];
-    h[0] = a0 - a2;
-    h[1] = a1 + a2;
-    h[2] = a2 - a1;
-    h[3] = a1 - a3;
-}
-
-/* column b of B^T (d B) into v[xi*vs], xi = 4a + b; and row a of
- * Z = (A dy) A^T into z[xi*zs], xi = 4a .. 4a + 3, from row a (u, w) of
- * A dy: (u, u + w, u - w, -w).  (Unrolled by hand: GCC vectorizes the
- * loops around them only without inner loops.) */
-#define WINO_DW_VCOL(b)                                                  \
-    do {                                                                 \
-        vt[(b) * vs] = h0[b] - h2[b];                                    \
-        vt[(4 + (b)) * vs] = h1[b] + h2[b];                              \
-        vt[(8 + (b)) * vs] = h2[b] - h1[b];                              \
-        vt[(12 + (b)) * vs] = h1[b] - h3[b];                             \
-    } while (0)
-#define WINO_DW_ZROW(a, u, w)                                            \
-    do {                                                                 \
-        zt[4 * (a) * zs] = (u);                                          \
-        zt[(4 * (a) + 1) * zs] = (u) + (w);                              \
-        zt[(4 * (a) + 2) * zs] = (u) - (w);                              \
-        zt[(4 * (a) + 3) * zs] = -(w);                                   \
-    } while (0)
-
-/* V and Z of one tile row's tw tiles from the rings: x0..x3 its 4 padded
- * input rows [wp][c], y0, y1 its 2 rows of dy [2tw][f]; tile tx into
- * v[xi*vs + tx*c + ch] and z[xi*zs + tx*f + fi].  Element-wise along the
- * channels (the vector lanes). */
-WINO_INLINE void wino_dw_tiles_body(int tw, int c, int f, const float *x0, const float *x1,
-                                    const float *x2, const float *x3, const float *y0,
-                                    const float *y1, float *restrict v, long vs,
-                                    float *restrict z, long zs)
-{
-    for (int tx = 0; tx < tw; tx++) {
-        long o = 2L * tx * c;
-        /* the 16 streams of v (and of z) never meet (vs, zs >= a row):
-         * without ivdep GCC would not vectorize across them */
-        WINO_IVDEP
-        for (int ch = 0; ch < c; ch++) {
-            float h0[4], h1[4], h2[4], h3[4];
-            float *vt = v + (long)tx * c + ch;
-            wino_dw_hrow(x0 + o + ch, c, h0);
-            wino_dw_hrow(x1 + o + ch, c, h1);
-            wino_dw_hrow(x2 + o + ch, c, h2);
-            wino_dw_hrow(x3 + o + ch, c, h3);
-            WINO_DW_VCOL(0);
-            WINO_DW_VCOL(1);
-            WINO_DW_VCOL(2);
-            WINO_DW_VCOL(3);
-        }
-        const float *e0 = y0 + 2L * tx * f, *e1 = y1 + 2L * tx * f;
-        WINO_IVDEP
-        for (int fi = 0; fi < f; fi++) {
-            /* dy_t = [p q; r s]: A dy has rows (p, q), (p + r, q + s),
-             * (p - r, q - s), (-r, -s) */
-            float p = e0[fi], q = e0[f + fi], r = e1[fi], sv = e1[f + fi];
-            float *zt = z + (long)tx * f + fi;
-            WINO_DW_ZROW(0, p, q);
-            WINO_DW_ZROW(1, p + r, q + sv);
-            WINO_DW_ZROW(2, p - r, q - sv);
-            WINO_DW_ZROW(3, -r, -sv);
-        }
-    }
-}
-
-typedef void (*wino_dw_tiles_fn)(int tw, int c, int f, const float *x0, const float *x1,
-                                 const float *x2, const float *x3, const float *y0,
-                                 const float *y1, float *v, long vs, float *z, long zs);
-
-#define WINO_DW_VARIANT(sfx, attr)                                                       \
-    attr static void wino_dw_tiles_##sfx(int tw, int c, int f, const float *x0,          \
-                                         const float *x1, const float *x2,               \
-                                         const float *x3, const float *y0,               \
-                                         const float *y1, float *v, long vs, float *z,   \
-                                         long zs)                                        \
-    {                                                                                    \
-        wino_dw_tiles_body(tw, c, f, x0, x1, x2, x3, y0, y1, v, vs, z, zs);              \
-    }
-
-WINO_DW_VARIANT(generic, )
-#if WINO_X86
-WINO_DW_VARIANT(avx2, __attribute__((target("avx2,fma"))))
-WINO_DW_VARIANT(avx512, __attribute__((target("avx512f,avx2,fma"))))
-#endif
-
-#ifdef WINO_DW_PRAGMAS
-#pragma GCC pop_options
-#endif
 
 /* dw [f][c][3][3] += G^T M[.][f][c] G for m [16][f][c] (ms from one xi
  * to the next) */
