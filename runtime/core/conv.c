@@ -25,7 +25,8 @@
  * direct kernel of convdirect.c, with bias and relu in its epilogue.
  *
  * 3x3 ones with many channels and tiles take Winograd's F(2x2, 3x3)
- * instead, forward and dx (convwino.c, where cnnrt_wino_use says).
+ * instead, forward and dx (convwino.c, where cnnrt_wino_use says), and dw
+ * (where cnnrt_wino_dw_use says; before dx, with the whole scratch).
  *
  * Depthwise layers (groups == c == f) skip all of this: convdepth.c's
  * stencil, per plane (cnnrt_depth_use).
