@@ -33,9 +33,12 @@
  * The transforms are one C body each, instantiated per instruction set and
  * picked with gemm.c's selection (cnnrt_sgemm_variant), as convdirect.c's.
  * conv.c decides where this path runs (cnnrt_wino_use).
+ *
  * dw (cnnrt_wino_dw, at the end of the file) is the forward's transpose:
  * by linearity, dw[f][c] += G^T (sum over tiles t of Z[.][f][t] (.)
  * V[.][c][t]) G with Z = A dy_t A^T, dy_t the 2x2 block of dy at tile t.
+ * Its error, relative to the sums of |dy x|: up to 1.4e-7 measured
+ * (test_rt_wino.c); absolute, about twice the direct gemm's.
  * Not here: other kernel sizes, strides, dilations or groups.
  */
 #include "cnnrt.h"
@@ -544,7 +547,6 @@ static void wino_dw_yrow(const cnnrt_conv *g, const wino_shape *s, const float *
     memset(yr + (long)g->ow * f, 0, sizeof *yr * (size_t)(2 * s->tw - g->ow) * f);
 }
 
-
 /* dw [f][c][3][3] += G^T M[.][f][c] G for m [16][f][c] (ms from one xi
  * to the next) */
 static void wino_dw_out(const cnnrt_conv *g, const float *m, long ms, float *dw)
@@ -612,8 +614,9 @@ void cnnrt_wino_dw(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
             int ty = (int)(r % s.th);
             const float *xs = x + smp * c * hw, *ds = dy + smp * f * P;
             /* padded rows 2ty .. 2ty + 3; the first two are in the ring
-             * already unless the chunk or the sample starts here */
-            for (int p = r == r0 || ty == 0 ? 2 * ty : 2 * ty + 2; p < 2 * ty + 4; p++)
+             * already unless the sample starts here (the ring outlives
+             * the chunks) */
+            for (int p = ty == 0 ? 0 : 2 * ty + 2; p < 2 * ty + 4; p++)
                 wino_dw_xrow(g, &s, xs, p, xr + (p % 4) * xrs);
             wino_dw_yrow(g, &s, ds, 2 * ty, yr);
             wino_dw_yrow(g, &s, ds, 2 * ty + 1, yr + yrs);

@@ -81,7 +81,7 @@ static float *wino_run(const cnnrt_conv *g, int n, const float *x, const float *
 /* |dw - want| / max(sum |dy x|, 1) over these cases, inputs in [-0.5,
  * 0.5]: at most 1.41e-7 measured (every variant; the generic one, without
  * FMA, is the worst), held to 1e-6.  The mutations tried (a sign in the
- * output transform, a ring row not reloaded at a sample's start) gave
+ * output transform, the ring not reloaded at a sample's start) gave
  * 1e-2 to 1e-1. */
 #define WINO_DW_TOL 1e-6
 
