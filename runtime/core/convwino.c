@@ -128,7 +128,7 @@ int cnnrt_wino_use(const cnnrt_conv *g, int n)
 
 /* dw by Winograd where it was faster than conv.c's gemms (one thread,
  * AVX-512): at 16 or more tiles in the call.  VGG's layers at batch 64:
- * 175-210 -> 220-330 GFLOP/s (32 -> 32 on 32x32 gains least: its x and
+ * 195-225 -> 250-410 GFLOP/s (32 -> 32 on 32x32 gains least: its x and
  * dy transposes cost a quarter of the time); at batch 1, 16 tiles (8x8)
  * were a tie, 4 (4x4) 1.45x slower (M's fixed cost, 16*f*c per call),
  * 16 (4x4 at batch 4) 1.25x faster. */
@@ -501,13 +501,15 @@ void cnnrt_wino_forward(const cnnrt_conv *g, int n, const float *x, const float 
 /* ---- dw: the weight gradient ----
  * With Z[xi][f][t] = (A dy_t A^T)[xi] (dy_t the 2x2 outputs of filter f at
  * tile t, 0 past oh and ow) and V as above, for every pair (f, c)
- *   M[xi][f][c] = sum over the call's tiles t of Z[xi][f][t] V[xi][c][t]
- *   dw[f][c] += G^T M[.][f][c] G                           (3x3)
+ *   M[xi][c][f] = sum over the call's tiles t of V[xi][c][t] Z[xi][f][t]
+ *   dw[f][c] += G^T M[.][c][f] G                           (3x3)
  * (the forward y = A^T (U (.) V) A, differentiated: <dy, A^T (U (.) V) A>
  * = <A dy A^T (.) V, U>, and U = G g G^T).  Here the tiles are the gemms'
  * depth, so the operands are laid out channels-last: per chunk of tile
- * rows V[xi][t][c] and Z[xi][t][f], and M[xi][f][c] (+)= Z[xi]^T V[xi]
- * packs A by copying and reads B in place.  To build them channels-last,
+ * rows V[xi][t][c] and Z[xi][t][f], and the gemm M[xi][c][f] (+)=
+ * V[xi]^T Z[xi] packs A by copying and reads B in place (M transposed:
+ * the filters, usually the more, as the gemm's columns were 8-11% faster
+ * on VGG's 32 -> 64 and 64 -> 128 layers).  To build them channels-last,
  * x and dy are transposed a row at a time into rings (below) and the
  * transforms run along the channels. */
 
@@ -547,31 +549,32 @@ static void wino_dw_yrow(const cnnrt_conv *g, const wino_shape *s, const float *
     memset(yr + (long)g->ow * f, 0, sizeof *yr * (size_t)(2 * s->tw - g->ow) * f);
 }
 
-/* dw [f][c][3][3] += G^T M[.][f][c] G for m [16][f][c] (ms from one xi
+/* dw [f][c][3][3] += G^T M[.][c][f] G for m [16][c][f] (ms from one xi
  * to the next) */
 static void wino_dw_out(const cnnrt_conv *g, const float *m, long ms, float *dw)
 {
-    long fc = (long)g->f * g->c;
-    for (long e = 0; e < fc; e++) {
-        float t[3][4];                              /* G^T M: rows */
-        for (int b = 0; b < 4; b++) {
-            float m0 = m[b * ms + e], m1 = m[(4 + b) * ms + e];
-            float m2 = m[(8 + b) * ms + e], m3 = m[(12 + b) * ms + e];
-            t[0][b] = m0 + 0.5f * (m1 + m2);
-            t[1][b] = 0.5f * (m1 - m2);
-            t[2][b] = 0.5f * (m1 + m2) + m3;
+    for (long c = 0; c < g->c; c++)
+        for (long f = 0; f < g->f; f++) {
+            const float *me = m + c * g->f + f;
+            float t[3][4];                          /* G^T M: rows */
+            for (int b = 0; b < 4; b++) {
+                float m0 = me[b * ms], m1 = me[(4 + b) * ms];
+                float m2 = me[(8 + b) * ms], m3 = me[(12 + b) * ms];
+                t[0][b] = m0 + 0.5f * (m1 + m2);
+                t[1][b] = 0.5f * (m1 - m2);
+                t[2][b] = 0.5f * (m1 + m2) + m3;
+            }
+            float *o = dw + (f * g->c + c) * 9;     /* (G^T M) G: columns */
+            for (int i = 0; i < 3; i++) {
+                o[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                o[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
+                o[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+            }
         }
-        float *o = dw + e * 9;                      /* (G^T M) G: columns */
-        for (int i = 0; i < 3; i++) {
-            o[3 * i] += t[i][0] + 0.5f * (t[i][1] + t[i][2]);
-            o[3 * i + 1] += 0.5f * (t[i][1] - t[i][2]);
-            o[3 * i + 2] += 0.5f * (t[i][1] + t[i][2]) + t[i][3];
-        }
-    }
 }
 
-/* M [16][f][c] (wino_xstride from one xi to the next), V and Z of a
- * chunk, then the rings */
+/* M [16][c][f] (wino_xstride from one xi to the next: s.u floats), V
+ * and Z of a chunk, then the rings */
 long cnnrt_wino_dw_scratch(const cnnrt_conv *g)
 {
     wino_shape s = wino_shape_of(g);
@@ -581,14 +584,14 @@ long cnnrt_wino_dw_scratch(const cnnrt_conv *g)
 /* The tiles are taken in chunks of tile rows as the forward's (V and Z
  * of a chunk: its s.v and s.m floats), in order, and each chunk's gemms
  * add into M: the order of the sums over tiles depends on g and n only.
- * The gemms split over ctx's threads by columns of M (c), which leaves
+ * The gemms split over ctx's threads by columns of M (f), which leaves
  * every element's bits as they are (gemm.h). */
 void cnnrt_wino_dw(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                    const float *dy, float *dw, float *scratch)
 {
     wino_shape s = wino_shape_of(g);
     int c = g->c, f = g->f, tw = s.tw;
-    long ms = wino_xstride(f, c), hw = (long)g->h * g->w, P = (long)g->oh * g->ow;
+    long ms = wino_xstride(c, f), hw = (long)g->h * g->w, P = (long)g->oh * g->ow;
     float *m = scratch, *v = m + s.u, *z = v + s.v, *xr = z + s.m;
     float *yr = xr + 4L * s.wp * c;
     long xrs = (long)s.wp * c, yrs = 2L * tw * f;       /* a ring's slots */
@@ -626,8 +629,8 @@ void cnnrt_wino_dw(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const float *x,
                   v + (r - r0) * tw * c, vs, z + (r - r0) * tw * f, zs);
         }
         for (int xi = 0; xi < 16; xi++)
-            cnnrt_sgemm_par(ctx, 1, 0, f, c, (int)nt, 1.0f, z + xi * zs, f, v + xi * vs, c,
-                            r0 == 0 ? 0.0f : 1.0f, m + xi * ms, c);
+            cnnrt_sgemm_par(ctx, 1, 0, c, f, (int)nt, 1.0f, v + xi * vs, c, z + xi * zs, f,
+                            r0 == 0 ? 0.0f : 1.0f, m + xi * ms, f);
     }
     wino_dw_out(g, m, ms, dw);
 }
