@@ -55,8 +55,10 @@
 
 /* keep v in a register: GCC would otherwise fold the load of an operand
  * used KB times into each FMA (KB loads, each crossing a cache line on
- * the unaligned grid, instead of one) */
-#if DIRECT_X86
+ * the unaligned grid, instead of one).  Not for clang, which does not fold
+ * them that way and rejects a wide vector in "+v" outside a function
+ * compiled for its width. */
+#if DIRECT_X86 && !defined(__clang__)
 #define DIRECT_REG(v) __asm__("" : "+v"(v))
 #else
 #define DIRECT_REG(v) (void)0

@@ -42,6 +42,13 @@
 #pragma GCC optimize("fp-contract=fast")
 #endif
 
+/* clang warns that a wide vector argument of a helper compiled without
+ * AVX changes the ABI: the helpers are always inlined into their ISA's
+ * variant, so no call with that ABI exists */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#endif
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #define GEMM_X86 1
 #else
@@ -75,8 +82,8 @@ typedef int gemm_i8 __attribute__((vector_size(32)));
 typedef float gemm_t4 __attribute__((vector_size(16)));
 typedef int gemm_i4 __attribute__((vector_size(16)));
 
-#define GEMM_SHUF8(a, b, ...) __builtin_shuffle(a, b, (gemm_i8){ __VA_ARGS__ })
-#define GEMM_SHUF4(a, b, ...) __builtin_shuffle(a, b, (gemm_i4){ __VA_ARGS__ })
+#define GEMM_SHUF8(a, b, ...) CNNRT_SHUF(gemm_i8, a, b, __VA_ARGS__)
+#define GEMM_SHUF4(a, b, ...) CNNRT_SHUF(gemm_i4, a, b, __VA_ARGS__)
 
 GEMM_INLINE void gemm_tr8(const float *src, long lds, float *dst, long ldd)
 {

@@ -125,6 +125,15 @@ void cnnrt_depth_backward(cnnrt_ctx *ctx, const cnnrt_conv *g, int n, const floa
                           const float *w, const float *dy, float *dx, float *dw, float *db);
 
 /* ---- helpers shared by the kernel files ---- */
+/* The lanes of two vectors a, b picked by constant indices (0..N-1 from a,
+ * N..2N-1 from b): clang's and GCC 12's __builtin_shufflevector, older
+ * GCC's __builtin_shuffle (whose mask is a vector of type vi). */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define CNNRT_SHUF(vi, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define CNNRT_SHUF(vi, a, b, ...) __builtin_shuffle(a, b, (vi){ __VA_ARGS__ })
+#endif
+
 /* dst[j*ldd + i] = src[i*lds + j] for i < rows, j < cols (gemm.c; in
  * vector blocks) */
 void cnnrt_transpose(const float *src, long lds, float *dst, long ldd, int rows, int cols);

@@ -126,10 +126,10 @@ typedef int pool_i16 __attribute__((vector_size(64)));
         memcpy(&p1, r0 + VL, sizeof p1);                                      \
         memcpy(&q0, r0 + w, sizeof q0);                                       \
         memcpy(&q1, r0 + w + VL, sizeof q1);                                  \
-        vf a = __builtin_shuffle(p0, p1, (vi){ EVEN });                       \
-        vf b = __builtin_shuffle(p0, p1, (vi){ ODD });                        \
-        vf c = __builtin_shuffle(q0, q1, (vi){ EVEN });                       \
-        vf d = __builtin_shuffle(q0, q1, (vi){ ODD });                        \
+        vf a = CNNRT_SHUF(vi, p0, p1, EVEN);                                  \
+        vf b = CNNRT_SHUF(vi, p0, p1, ODD);                                   \
+        vf c = CNNRT_SHUF(vi, q0, q1, EVEN);                                  \
+        vf d = CNNRT_SHUF(vi, q0, q1, ODD);                                   \
         *gab = b > a;                                                         \
         *gcd = d > c;                                                         \
         vf mab = (vf)POOL_SEL(vi, *gab, b, a), mcd = (vf)POOL_SEL(vi, *gcd, d, c); \
@@ -145,10 +145,10 @@ typedef int pool_i16 __attribute__((vector_size(64)));
         vf d = dy + 0.0f;                                                     \
         vf a = (vf)((vi)d & ka), b = (vf)((vi)d & kb);                        \
         vf c = (vf)((vi)d & kc), e = (vf)((vi)d & kd);                        \
-        vf o[4] = { __builtin_shuffle(a, b, (vi){ ZLO }),                     \
-                    __builtin_shuffle(a, b, (vi){ ZHI }),                     \
-                    __builtin_shuffle(c, e, (vi){ ZLO }),                     \
-                    __builtin_shuffle(c, e, (vi){ ZHI }) };                   \
+        vf o[4] = { CNNRT_SHUF(vi, a, b, ZLO),                                \
+                    CNNRT_SHUF(vi, a, b, ZHI),                                \
+                    CNNRT_SHUF(vi, c, e, ZLO),                                \
+                    CNNRT_SHUF(vi, c, e, ZHI) };                              \
         memcpy(r0, &o[0], sizeof o[0]);                                       \
         memcpy(r0 + VL, &o[1], sizeof o[1]);                                  \
         memcpy(r0 + w, &o[2], sizeof o[2]);                                   \

@@ -105,8 +105,12 @@ typedef float prof_v16 __attribute__((vector_size(64)));
         return s[0] + s[15];                                                  \
     }
 
+/* a*b+c as one FMA: GCC needs telling in ISO C mode, clang contracts
+ * within an expression by default */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=fast")
+#endif
 static __attribute__((noinline)) float prof_fma_generic(long rounds, float m, float c)
 PROF_PEAK_BODY
 #if defined(__x86_64__)
@@ -117,7 +121,9 @@ __attribute__((target("avx512f,avx2,fma"), noinline))
 static float prof_fma_avx512(long rounds, float m, float c)
 PROF_PEAK_BODY
 #endif
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
+#endif
 
 double cnnrt_peak_gflops(double seconds)
 {
