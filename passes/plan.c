@@ -11,8 +11,9 @@
  * wins.  When that is above the lower bound, a short local search follows:
  * swaps and moves in the best order so far (a fixed-seed generator, so the
  * plan is the same on every run), kept when the arena does not grow; its
- * budget keeps the work near 2e7 item pairs.  Very large graphs use a single linear-time schedule-order
- * allocation instead, so compile time stays near-linear.
+ * budget keeps the work near 2e7 item pairs.  Very large graphs use a
+ * single linear-time schedule-order allocation instead, so compile time
+ * stays near-linear.
  *
  * This pass only sets Value.off and Graph.arena_floats; the emitter turns
  * them into named constants.

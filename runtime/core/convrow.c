@@ -92,7 +92,6 @@ typedef int row_i8 __attribute__((vector_size(32)));
 #define ROW_T256(FBV, PB) ROW_TILE(row256_##FBV##x##PB, ROW_256, row_v8, row_i8, 8, FBV, PB)
 ROW_T512(1, 8) ROW_T512(2, 8) ROW_T512(3, 8)
 ROW_T512(1, 10) ROW_T512(2, 10) ROW_T512(1, 12) ROW_T512(2, 12)
-ROW_T512(1, 14) ROW_T512(1, 16)
 ROW_T256(1, 8) ROW_T256(1, 10) ROW_T256(1, 12)
 #endif
 
@@ -100,16 +99,18 @@ ROW_T256(1, 8) ROW_T256(1, 10) ROW_T256(1, 12)
 static row_tile_fn row_tile(int vl, int fbv, int pb)
 {
 #if ROW_X86
-    static const row_tile_fn t512[4][5] = {
-        { row512_1x8, row512_1x10, row512_1x12, row512_1x14, row512_1x16 },
-        { row512_2x8, row512_2x10, row512_2x12, NULL, NULL },
-        { row512_3x8, NULL, NULL, NULL, NULL },
+    static const row_tile_fn t512[3][3] = {
+        { row512_1x8, row512_1x10, row512_1x12 },
+        { row512_2x8, row512_2x10, row512_2x12 },
+        { row512_3x8, NULL, NULL },
     };
     static const row_tile_fn t256[3] = { row256_1x8, row256_1x10, row256_1x12 };
-    int pi = (pb - 8) / 2;
+    int pi = (pb - 8) / 2;              /* pb 8, 10, 12 (row_pb) */
+    if (pi < 0 || pi > 2)
+        return NULL;
     if (vl == 16 && fbv >= 1 && fbv <= 3)
         return t512[fbv - 1][pi];
-    if (vl == 8 && fbv == 1 && pi < 3)
+    if (vl == 8 && fbv == 1)
         return t256[pi];
 #endif
     (void)vl, (void)fbv, (void)pb;
@@ -117,7 +118,8 @@ static row_tile_fn row_tile(int vl, int fbv, int pb)
 }
 
 /* lanes of the selected variant (0: no row tiles), and the pixels of a
- * chunk for rows of ow: the smallest of 8, 10, ..., 16 (12) that holds it */
+ * chunk for rows of ow: the smallest of 8, 10, 12 that holds it, 0 for
+ * wider rows */
 static int row_vl(void)
 {
     switch (cnnrt_sgemm_variant()) {
@@ -127,10 +129,9 @@ static int row_vl(void)
     }
 }
 
-static int row_pb(int vl, int ow)
+static int row_pb(int ow)
 {
     int pb = ow < 8 ? 8 : (ow + 1) / 2 * 2;
-    (void)vl;
     /* rows of 16 (VGG's 16x16 planes: 1x16 tiles, a broadcast per FMA)
      * ran 7-18% slower than convdirect.c's grid, which wastes 11% there */
     return pb <= 12 ? pb : 0;
@@ -140,7 +141,7 @@ int cnnrt_convrow_use(const cnnrt_conv *g)
 {
     int vl = row_vl();
     return vl && g->f >= vl && g->groups == 1 && g->sh == 1 && g->sw == 1 &&
-           row_pb(vl, g->ow) > 0;
+           row_pb(g->ow) > 0;
 }
 
 /* floats of the packed weights (the scratch's first part; convdirect.c
@@ -175,7 +176,7 @@ void cnnrt_convrow_run(const cnnrt_conv *g, const float *wpk, const int *off, co
                        const float *b, float *y, int act, float alpha)
 {
     int vl = row_vl(), K = g->c * g->kh * g->kw, nv = (g->f + vl - 1) / vl;
-    int pb = row_pb(vl, g->ow), wp = g->w + 2 * g->pw, budget = vl == 16 ? 24 : 12;
+    int pb = row_pb(g->ow), wp = g->w + 2 * g->pw, budget = vl == 16 ? 24 : 12;
     int rows = ROW_BLOCK / g->ow;
     long P = (long)g->oh * g->ow, wvs = (long)K * vl;
     /* a block's pixels, and the pb - ow a row's tile writes past it */

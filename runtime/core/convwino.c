@@ -84,6 +84,11 @@ static long wino_xstride(int rows, long nt)
     return rows * nt + WINO_SKEW;
 }
 
+/* B^T applied to 4 values d0..d3 (a row of a tile's patch, or a column
+ * of its row halves): o0..o3, the same 4 formulas everywhere */
+#define WINO_BT(d0, d1, d2, d3, o0, o1, o2, o3)                               \
+    ((o0) = (d0) - (d2), (o1) = (d1) + (d2), (o2) = (d2) - (d1), (o3) = (d1) - (d3))
+
 typedef struct {
     int th, tw;         /* tiles per plane: rows, columns */
     int wp;             /* a padded input row: 2*tw + 2 >= w + 2*pw floats */
@@ -195,10 +200,7 @@ WINO_INLINE void wino_hrow(const cnnrt_conv *g, int tw, const float *xc, int ip,
         hi = lo;
     for (int tx = lo; tx < hi; tx++) {
         const float *d = xr + 2 * tx - pw;
-        h0[tx] = d[0] - d[2];
-        h1[tx] = d[1] + d[2];
-        h2[tx] = d[2] - d[1];
-        h3[tx] = d[1] - d[3];
+        WINO_BT(d[0], d[1], d[2], d[3], h0[tx], h1[tx], h2[tx], h3[tx]);
     }
     for (int tx = 0; tx < tw; tx++) {
         if (tx == lo)
@@ -210,10 +212,7 @@ WINO_INLINE void wino_hrow(const cnnrt_conv *g, int tw, const float *xc, int ip,
             int ix = 2 * tx - pw + k;
             d[k] = ix >= 0 && ix < w ? xr[ix] : 0.0f;
         }
-        h0[tx] = d[0] - d[2];
-        h1[tx] = d[1] + d[2];
-        h2[tx] = d[2] - d[1];
-        h3[tx] = d[1] - d[3];
+        WINO_BT(d[0], d[1], d[2], d[3], h0[tx], h1[tx], h2[tx], h3[tx]);
     }
 }
 
@@ -264,12 +263,8 @@ WINO_INLINE void wino_in_body(const cnnrt_conv *g, const wino_shape *s, const fl
                 const float *p2 = p0 + tw, *p3 = p1 + tw;
                 float *v0 = vr + b * cs, *v1 = v0 + 4 * cs, *v2 = v1 + 4 * cs,
                       *v3 = v2 + 4 * cs;
-                for (long t = 0; t < nt; t++) {
-                    v0[t] = p0[t] - p2[t];
-                    v1[t] = p1[t] + p2[t];
-                    v2[t] = p2[t] - p1[t];
-                    v3[t] = p1[t] - p3[t];
-                }
+                for (long t = 0; t < nt; t++)
+                    WINO_BT(p0[t], p1[t], p2[t], p3[t], v0[t], v1[t], v2[t], v3[t]);
             }
             r += ty1 - ty0;
         }
@@ -329,11 +324,7 @@ WINO_INLINE void wino_out_body(const cnnrt_conv *g, const wino_shape *s, const f
  * floats apart */
 WINO_INLINE void wino_dw_hrow(const float *d, long c, float h[4])
 {
-    float a0 = d[0], a1 = d[c], a2 = d[2 * c], a3 = d[3 * c];
-    h[0] = a0 - a2;
-    h[1] = a1 + a2;
-    h[2] = a2 - a1;
-    h[3] = a1 - a3;
+    WINO_BT(d[0], d[c], d[2 * c], d[3 * c], h[0], h[1], h[2], h[3]);
 }
 
 /* column b of B^T (d B) into v[xi*vs], xi = 4a + b; and row a of
@@ -341,12 +332,8 @@ WINO_INLINE void wino_dw_hrow(const float *d, long c, float h[4])
  * A dy: (u, u + w, u - w, -w).  (Unrolled by hand: GCC vectorizes the
  * loops around them only without inner loops.) */
 #define WINO_DW_VCOL(b)                                                  \
-    do {                                                                 \
-        vt[(b) * vs] = h0[b] - h2[b];                                    \
-        vt[(4 + (b)) * vs] = h1[b] + h2[b];                              \
-        vt[(8 + (b)) * vs] = h2[b] - h1[b];                              \
-        vt[(12 + (b)) * vs] = h1[b] - h3[b];                             \
-    } while (0)
+    WINO_BT(h0[b], h1[b], h2[b], h3[b], vt[(b) * vs], vt[(4 + (b)) * vs], \
+            vt[(8 + (b)) * vs], vt[(12 + (b)) * vs])
 #define WINO_DW_ZROW(a, u, w)                                            \
     do {                                                                 \
         zt[4 * (a) * zs] = (u);                                          \

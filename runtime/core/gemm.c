@@ -539,6 +539,12 @@ static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
     }
     const gemm_kernel *kn = &gemm_kernels[cnnrt_sgemm_variant()];
     int mr = kn->mr, nr = kn->nr;
+    if (transb && !transa && m <= CNNRT_SGEMM_DOT_MAXM) {
+        for (int bi = 0; bi < nb; bi++)
+            kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta,
+                    NULL);
+        return;
+    }
     gemm_panel_fn panel = kn->panel;
     /* the wide tile for wide products (n >= 1024: on conv dw's n of 96
      * to 384 it was 1-2% slower), where n rounded up to 48s is within 2%
@@ -548,12 +554,6 @@ static void gemm_run(int transa, int transb, int m, int n, int k, float alpha,
         (long)(n + 47) / 48 * 48 * 50 <= (long)(n + nr - 1) / nr * nr * 51) {
         panel = kn->wide;
         nr = 48;
-    }
-    if (transb && !transa && m <= CNNRT_SGEMM_DOT_MAXM) {
-        for (int bi = 0; bi < nb; bi++)
-            kn->dot(m, n, k, a, lda, b + bi * bstep, ldb, c + bi * cstep, ldc, alpha, beta,
-                    NULL);
-        return;
     }
     int kcap = gemm_min(k, GEMM_KC);
     int mcap = (gemm_min(m, GEMM_MC) + mr - 1) / mr * mr;
