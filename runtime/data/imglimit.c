@@ -7,6 +7,9 @@
  *
  * And, for JPEG, no Huffman table of more than 256 codes: the system
  * stb_image writes past its tables on one (found by tests/fuzz/fuzz_image).
+ * For PNG, no IDAT chunk that runs past the end of the file: stb_image
+ * grows its buffer to the claimed length before it finds the data missing
+ * (a 111-byte file claiming 1.2 GB; also a fuzz finding).
  *
  * The limit is one process-wide number: cnnrt_max_pixels, set by the
  * trainer's --max-pixels.  Not here: decoding (image.c) or what a loader
@@ -39,21 +42,33 @@ static uint32_t be32(const unsigned char *p)
 }
 
 /* Chunks: u32 length (big-endian), 4-byte type, data, u32 CRC.  A chunk
- * that runs past the end stops the walk (stb_image reports it). */
-unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *len)
+ * that runs past the end stops the walk.  For a PNG: 1 when it has an
+ * empty IDAT chunk (*empty) or an IDAT whose data runs past the end
+ * (*overrun; a missing CRC alone is stb_image's to judge); 0 otherwise. */
+static int png_walk(const unsigned char *buf, size_t n, int *empty, int *overrun)
 {
     static const unsigned char sig[8] = { 137, 80, 78, 71, 13, 10, 26, 10 };
-    size_t n = *len;
+    *empty = *overrun = 0;
     if (n < 8 || memcmp(buf, sig, 8))
-        return NULL;
-    int empty = 0;
-    for (size_t at = 8; at + 12 <= n;) {
+        return 0;
+    for (size_t at = 8; at + 8 <= n;) {
         uint32_t clen = be32(buf + at);
-        if (clen > n - at - 12)
+        int idat = !memcmp(buf + at + 4, "IDAT", 4);
+        if (at + 12 > n || clen > n - at - 12) {
+            *overrun = idat && clen > n - at - 8;   /* its data, not just its CRC */
             break;
-        empty |= clen == 0 && !memcmp(buf + at + 4, "IDAT", 4);
+        }
+        *empty |= clen == 0 && idat;
         at += 12 + (size_t)clen;
     }
+    return *empty || *overrun;
+}
+
+unsigned char *cnnrt_png_without_empty_idat(const unsigned char *buf, size_t *len)
+{
+    size_t n = *len;
+    int empty, overrun;
+    png_walk(buf, n, &empty, &overrun);
     if (!empty)
         return NULL;
     unsigned char *out = malloc(n);
@@ -143,6 +158,15 @@ unsigned char *cnnrt_image_decode(const char *path, const unsigned char *buf, si
     int n;
     if (cnnrt_image_header(path, buf, len, w, h, err, errlen) < 0)
         return NULL;
+    /* here, not in the header check: stb_image's header read never
+     * reaches the IDAT chunks, and a cut file is a decoding error */
+    int empty, overrun;
+    if (png_walk(buf, len, &empty, &overrun) && overrun) {
+        cnnrt_errorf(err, errlen, path, "cannot decode the image (corrupt PNG: an IDAT chunk "
+                     "runs past the end of the file)");
+        errno = EINVAL;
+        return NULL;
+    }
     size_t clean_len = len;
     unsigned char *clean = cnnrt_png_without_empty_idat(buf, &clean_len);
     unsigned char *p = stbi_load_from_memory(clean ? clean : buf, (int)clean_len, w, h, &n, c);

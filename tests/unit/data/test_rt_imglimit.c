@@ -117,7 +117,8 @@ END_TEST
 
 /* what tests/fuzz found: a JPEG whose Huffman table has more than 256
  * codes (stb_image writes past its arrays), refused before stb_image sees
- * it, also when the table is cut by the end of the file; a YOLO list
+ * it, also when the table is cut by the end of the file; a PNG whose IDAT
+ * claims more than the file holds; a YOLO list
  * where no image has a box (memcpy from NULL, UBSan); a GIF that stb
  * decodes to a picture 0 pixels wide */
 START_TEST(fuzz_findings)
@@ -144,6 +145,11 @@ START_TEST(fuzz_findings)
     jpg = "tests/fixtures/jpeg_fill_before_soi.jpg";
     ck_assert_int_eq(cnnrt_image_load(jpg, 3, 4, 4, x, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "more than 256 codes"), "%s", err);
+    /* a PNG whose second IDAT claims 1.2 GB in a 111-byte file: refused
+     * before stb_image decodes it (it would allocate the claimed length) */
+    const char *png = "tests/fixtures/png_idat_overrun.png";
+    ck_assert_int_eq(cnnrt_image_load(png, 3, 4, 4, x, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "corrupt PNG: an IDAT chunk runs past the end"), "%s", err);
     /* a GIF whose frame decodes to 0 pixels wide: refused, not returned */
     const char *gif = "tests/fixtures/gif_zero_width.gif";
     ck_assert_int_eq(cnnrt_image_load(gif, 3, 4, 4, x, err, sizeof err), -1);
